@@ -1,0 +1,48 @@
+# h2push — the two commands of the quick start are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PEERS  := nghttp2-client curl chromium
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check peers clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## demo: serve the bundled demo site over HTTP/2 with push and early hints
+demo: $(STAMP)
+	$(BIN)/h2push demo
+
+## peers: install the Debian programs the end-to-end tests talk to (root only)
+peers:
+	@missing=""; \
+	command -v nghttp >/dev/null || missing="$$missing nghttp2-client"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "not root: tests needing$$missing will be skipped (install them with apt-get)"; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## test: lint, type-check and run the whole suite against the real peers
+test: $(STAMP) peers lint typecheck
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

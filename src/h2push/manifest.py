@@ -1,0 +1,274 @@
+"""Push manifests in the format of GoogleChrome's http2-push-manifest.
+
+A single-page manifest maps resource URLs to their attributes and applies to every navigation
+request of the app it is given to::
+
+    {"/static/app.css": {"type": "style", "weight": 4},
+     "/static/app.js": {"type": "script", "weight": 2}}
+
+A multi-page manifest maps page file names to such objects and applies to the pages it names::
+
+    {"index.html": {"/static/app.css": {"type": "style", "weight": 1}},
+     "about.html": {"/static/about.css": {"type": "style", "weight": 1}}}
+
+``index.html`` serves ``/`` and ``/index.html``; ``blog/index.html`` serves ``/blog/``,
+``/blog`` and ``/blog/index.html``; ``about.html`` serves ``/about.html`` and ``/about``. A key
+that already starts with ``/`` names exactly that path (and its ``.html``-less form).
+
+Each entry's ``type`` becomes the preload's ``as`` (an empty string means no ``as``: linked and
+pushed, never hinted), ``weight`` (an int >= 0, default 1) orders pushes, highest first.
+h2push also reads the optional keys ``crossorigin`` (``anonymous``, ``use-credentials``, or
+``true`` for anonymous), ``nopush`` (bool), ``fetchpriority`` and ``rel`` (``preload``,
+``modulepreload``, ``preconnect``). A manifest is read and checked once, when it is loaded;
+every problem is a :class:`ManifestError` naming the file, the key and what is wrong.
+
+This module is part of the sans-IO core except for :meth:`Manifest.load`, which reads one file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from h2push.links import Preload, PreloadError
+
+__all__ = ["Manifest", "ManifestError"]
+
+_ENTRY_KEYS = frozenset({"type", "weight", "crossorigin", "nopush", "fetchpriority", "rel"})
+
+
+class ManifestError(ValueError):
+    """A push manifest that cannot be used, raised when it is loaded, never per request.
+
+    Attributes:
+        source: The file (or ``<mapping>`` for data given in code).
+        key: The path of keys to the problem, e.g. ``("index.html", "/app.css", "type")``;
+            empty when the problem is the whole document.
+        reason: What is wrong, in words.
+    """
+
+    def __init__(self, source: str, key: tuple[str, ...], reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        where = " > ".join(json.dumps(part) for part in key)
+        super().__init__(f"{source}: {where + ': ' if where else ''}{reason}")
+
+
+def _page_paths(page: str) -> tuple[str, ...]:
+    """The request paths a multi-page manifest key serves."""
+    path = page if page.startswith("/") else "/" + page
+    if path.endswith("/index.html"):
+        directory = path[: -len("index.html")]
+        return (path, directory) + ((directory.rstrip("/"),) if directory != "/" else ())
+    if path.endswith(".html"):
+        return (path, path[: -len(".html")])
+    return (path,)
+
+
+def _reject_duplicates(source: str) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise ManifestError(source, (key,), "key appears twice in one object")
+            result[key] = value
+        return result
+
+    return hook
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked push manifest: which resources to preload for which request path.
+
+    Build one with :meth:`load` (a file) or :meth:`from_dict` (parsed JSON).
+
+    Attributes:
+        source: Where it came from (a file path, or ``<mapping>``), for messages.
+        entries: Single-page: the preloads for every navigation, keyed by ``None``.
+            Multi-page: the preloads of each page, keyed by the manifest's page name.
+    """
+
+    source: str
+    entries: Mapping[str | None, tuple[Preload, ...]]
+    _by_path: Mapping[str, tuple[Preload, ...]] = field(
+        repr=False, compare=False, default_factory=dict
+    )
+
+    @property
+    def multi_page(self) -> bool:
+        """Whether the manifest names pages (``{"index.html": {...}}``) rather than one page."""
+        return None not in self.entries
+
+    def preloads_for(self, path: str, *, navigation: bool = True) -> tuple[Preload, ...]:
+        """The candidate preloads for a request, highest weight first.
+
+        Args:
+            path: The request path (str, no query string), e.g. ``/about``.
+            navigation: Whether the request is a navigation. A single-page manifest applies to
+                navigations only; a multi-page manifest to the paths of the pages it names.
+
+        Returns:
+            The declared preloads, possibly empty.
+        """
+        if not self.multi_page:
+            return self.entries[None] if navigation else ()
+        return self._by_path.get(path, ())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Manifest:
+        """Read and check a ``push_manifest.json`` file.
+
+        Args:
+            path: The file's path.
+
+        Raises:
+            ManifestError: The file cannot be read, is not JSON, or has an invalid entry;
+                the message names the file, the key and the reason.
+        """
+        source = os.fspath(path)
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ManifestError(source, (), f"cannot be read: {error}") from None
+        try:
+            data = json.loads(text, object_pairs_hook=_reject_duplicates(source))
+        except json.JSONDecodeError as error:
+            raise ManifestError(
+                source, (), f"is not valid JSON: {error.msg} at line {error.lineno}"
+            ) from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def from_dict(cls, data: object, *, source: str = "<mapping>") -> Manifest:
+        """Check parsed manifest JSON and build a Manifest from it.
+
+        Args:
+            data: The parsed document (a dict in either format).
+            source: A name for messages.
+
+        Raises:
+            ManifestError: Naming the key and what is wrong.
+        """
+        if not isinstance(data, dict):
+            raise ManifestError(source, (), f"must be a JSON object, not {_json_type(data)}")
+        # Multi-page when a top-level value holds objects: {"index.html": {"/a.css": {...}}}.
+        multi_page = any(
+            isinstance(value, dict) and any(isinstance(e, dict) for e in value.values())
+            for value in data.values()
+        )
+        if not multi_page:
+            preloads = _page(source, (), data)
+            return cls(source=source, entries={None: preloads})
+        entries: dict[str | None, tuple[Preload, ...]] = {}
+        by_path: dict[str, tuple[Preload, ...]] = {}
+        for page, resources in data.items():
+            if not page or any(c in page for c in "\r\n\0?#") or page.startswith("//"):
+                raise ManifestError(source, (page,), "is not a page name such as index.html")
+            entries[page] = preloads = _page(source, (page,), resources)
+            for request_path in _page_paths(page):
+                by_path[request_path] = preloads
+        return cls(source=source, entries=entries, _by_path=by_path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as http2-push-manifest JSON data; :meth:`from_dict` reads it back equal.
+
+        Extra keys (``crossorigin``, ``nopush``, ``fetchpriority``, ``rel``) appear only where
+        they differ from what ``type`` implies.
+        """
+        pages = {
+            page: {p.url: _entry_dict(p) for p in preloads}
+            for page, preloads in self.entries.items()
+        }
+        if not self.multi_page:
+            return pages[None]
+        return {str(page): resources for page, resources in pages.items()}
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def _page(source: str, where: tuple[str, ...], resources: object) -> tuple[Preload, ...]:
+    if not isinstance(resources, dict):
+        raise ManifestError(
+            source, where, f"must be an object of resources, not {_json_type(resources)}"
+        )
+    preloads = [_entry(source, (*where, url), url, entry) for url, entry in resources.items()]
+    # Highest weight first; the order of the file breaks ties.
+    return tuple(sorted(preloads, key=lambda p: -p.weight))
+
+
+def _entry(source: str, where: tuple[str, ...], url: str, entry: object) -> Preload:
+    if not isinstance(entry, dict):
+        raise ManifestError(
+            source,
+            where,
+            f'must be an object like {{"type": "style", "weight": 1}}, not {_json_type(entry)}',
+        )
+    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise ManifestError(
+            source, (*where, unknown[0]), f"unknown key; expected one of {sorted(_ENTRY_KEYS)}"
+        )
+
+    def field_value(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = entry.get(key, default)
+        if value is not default and (
+            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        ):
+            raise ManifestError(source, (*where, key), f"has {_json_type(value)}, the wrong type")
+        return value
+
+    as_ = field_value("type", str, "")
+    weight = field_value("weight", int, 1)
+    if weight < 0:
+        raise ManifestError(source, (*where, "weight"), f"{weight} must not be negative")
+    crossorigin = field_value("crossorigin", (str, bool), None)
+    if crossorigin is True:
+        crossorigin = "anonymous"
+    elif crossorigin is False:
+        crossorigin = None
+    rel = field_value("rel", str, "preload")
+    if rel != "preconnect" and not (url.startswith("/") and not url.startswith("//")):
+        raise ManifestError(
+            source,
+            where,
+            "must be an absolute path on this origin such as /static/app.css"
+            " (relative URLs and other origins cannot be pushed; use rel preconnect for an origin)",
+        )
+    try:
+        return Preload(
+            url=url,
+            rel=rel,
+            as_=as_ or None,
+            crossorigin=crossorigin,
+            fetchpriority=field_value("fetchpriority", str, None),
+            nopush=field_value("nopush", bool, False),
+            weight=weight,
+        )
+    except PreloadError as error:
+        key = {"url": (), "as_": ("type",)}.get(error.field, (error.field,))
+        raise ManifestError(source, (*where, *key), str(error)) from None
+
+
+def _entry_dict(preload: Preload) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": preload.as_ or "", "weight": preload.weight}
+    implied = Preload(url=preload.url, rel=preload.rel, as_=preload.as_)
+    if preload.crossorigin != implied.crossorigin:
+        entry["crossorigin"] = preload.crossorigin
+    if preload.nopush:
+        entry["nopush"] = True
+    if preload.fetchpriority is not None:
+        entry["fetchpriority"] = preload.fetchpriority
+    if preload.rel != "preload":
+        entry["rel"] = preload.rel
+    return entry

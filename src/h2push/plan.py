@@ -1,0 +1,197 @@
+"""The per-request plan: which preloads go out as 103 Early Hints, push promises and Link values.
+
+:func:`plan` is a pure function, like h2's ``receive_data``: request facts and candidate
+preloads in, a :class:`Plan` out. Adapters gather the facts from their framework, call it, and
+carry the plan out; they decide nothing themselves.
+
+The rules (see DESIGN.md, "The plan for one request"):
+
+* Early hints go only to navigation requests (:func:`is_navigation`), only for
+  ``preload``/``modulepreload``/``preconnect`` values browsers act on (RFC 8297; preload
+  ``as`` in style, script, font, image, fetch), and only when the server can send a 103.
+* Pushes (RFC 9113 §8.4) are same-origin paths without ``nopush`` that the client is not known
+  to have, highest weight first, at most ``max_pushes``; never for HEAD or any other method but
+  GET, never from a pushed request, never when the server or client cannot push.
+* The Link header carries every candidate; the ones h2push pushed itself carry ``nopush`` so
+  a proxy in front does not push them a second time. It is merged after the application's own
+  Link value, never over it (:func:`h2push.links.merge_link_header`).
+* ``remember`` is what the client receives through this plan: pushed and hinted URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from h2push.links import Preload, format_link_header
+
+__all__ = ["DEFAULT_MAX_PUSHES", "Plan", "RequestFacts", "is_navigation", "plan", "push_headers"]
+
+#: Pushes per response unless configured otherwise (nginx's ``http2_max_concurrent_pushes``).
+DEFAULT_MAX_PUSHES = 10
+
+_ACCEPT_FOR = {
+    "style": "text/css,*/*;q=0.1",
+    "script": "*/*",
+    "font": "*/*",
+    "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "document": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+}
+# Request headers a pushed request inherits from the request that caused it, so the pushed
+# response is what the client would have got (content coding, language, user agent).
+_INHERITED = (b"accept-encoding", b"accept-language", b"user-agent")
+
+
+def is_navigation(sec_fetch_mode: str | None, accept: str | None) -> bool:
+    """Whether a request is a browser navigation (a page load, not a subresource).
+
+    ``Sec-Fetch-Mode: navigate`` says so (Fetch Metadata); without Fetch Metadata an
+    ``Accept`` that names ``text/html`` does. ``Accept: */*`` alone is not a navigation.
+
+    Args:
+        sec_fetch_mode: The ``Sec-Fetch-Mode`` request header value, or None when absent.
+        accept: The ``Accept`` request header value, or None when absent.
+    """
+    if sec_fetch_mode is not None:
+        return sec_fetch_mode.strip().lower() == "navigate"
+    return accept is not None and "text/html" in accept.lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestFacts:
+    """What :func:`plan` needs to know about one request and the server handling it.
+
+    Attributes:
+        method: The request method, e.g. ``GET`` (str, upper case).
+        path: The request path without query string (str).
+        navigation: Whether it is a browser navigation (:func:`is_navigation`).
+        can_early_hint: Whether the server can send a 103 now (ASGI
+            ``http.response.early_hint``, WSGI ``wsgi.early_hints``).
+        can_push: Whether the server offers push for this request (ASGI
+            ``http.response.push``). A client's ``SETTINGS_ENABLE_PUSH=0`` is the server's to
+            honour: Hypercorn drops refused pushes silently.
+        pushed: Whether the request is itself a pushed request (never push from one).
+    """
+
+    method: str = "GET"
+    path: str = "/"
+    navigation: bool = False
+    can_early_hint: bool = False
+    can_push: bool = False
+    pushed: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to send for one request; see the module docstring for the rules.
+
+    Attributes:
+        early_hints: The preloads of the single 103 response, in order; empty for none.
+        pushes: The preloads to push, in push order (highest weight first).
+        links: Every candidate preload for the final response's Link header, pushed ones
+            marked ``nopush``.
+        remember: The URLs this plan delivers (pushed or hinted), for the client's known set.
+    """
+
+    early_hints: tuple[Preload, ...] = ()
+    pushes: tuple[Preload, ...] = ()
+    links: tuple[Preload, ...] = ()
+    remember: frozenset[str] = frozenset()
+
+    @property
+    def early_hint_links(self) -> list[bytes]:
+        """The 103's Link field values as bytes, one per preload (ASGI ``links`` shape)."""
+        return [str(p).encode("ascii") for p in self.early_hints]
+
+    @property
+    def link_header(self) -> str | None:
+        """The Link field value h2push adds to the final response (str), or None."""
+        return format_link_header(self.links) or None
+
+
+_EMPTY_PLAN = Plan()
+
+
+def plan(
+    request: RequestFacts,
+    candidates: Iterable[Preload],
+    *,
+    known: Container[str] = frozenset(),
+    max_pushes: int = DEFAULT_MAX_PUSHES,
+    early_hints: bool = True,
+    push: bool = True,
+) -> Plan:
+    """Decide what to send for one request.
+
+    Args:
+        request: The request facts.
+        candidates: The preloads declared for this request (manifest, decorator and ``push()``
+            calls), in declaration order; a URL declared twice counts once, at its first
+            place, and the order after sorting by weight (stable) is the push order.
+        known: URLs the client is believed to have (a tracker or cache digest); never pushed,
+            still hinted and linked.
+        max_pushes: The most push promises for this response (int >= 0).
+        early_hints: Whether early hints are enabled at all.
+        push: Whether push is enabled at all.
+
+    Returns:
+        The :class:`Plan`; an empty one for requests that get nothing.
+
+    Raises:
+        ValueError: ``max_pushes`` is negative.
+    """
+    if max_pushes < 0:
+        raise ValueError(f"max_pushes {max_pushes} must not be negative")
+    seen: set[tuple[str, str]] = set()
+    unique: list[Preload] = []
+    for preload in candidates:
+        key = (preload.url, preload.rel)
+        if key not in seen:
+            seen.add(key)
+            unique.append(preload)
+    if not unique:
+        return _EMPTY_PLAN
+    ordered = sorted(unique, key=lambda p: -p.weight)
+
+    hints: tuple[Preload, ...] = ()
+    if early_hints and request.can_early_hint and request.navigation and not request.pushed:
+        hints = tuple(p for p in ordered if p.hintable)
+
+    pushes: tuple[Preload, ...] = ()
+    if push and request.can_push and request.method == "GET" and not request.pushed:
+        pushes = tuple(p for p in ordered if p.pushable and p.url not in known)[:max_pushes]
+
+    links = tuple(ordered)
+    if pushes:
+        pushed = set(pushes)
+        links = tuple(replace(p, nopush=True) if p in pushed else p for p in ordered)
+    return Plan(
+        early_hints=hints,
+        pushes=pushes,
+        links=links,
+        remember=frozenset(p.url for p in (*hints, *pushes)),
+    )
+
+
+def push_headers(
+    preload: Preload, request_headers: Iterable[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The request headers of a push promise for ``preload`` (RFC 9113 §8.4.1).
+
+    The server adds ``:method``, ``:scheme``, ``:authority`` and ``:path``. These are the
+    regular headers: an ``accept`` suited to the destination, and ``accept-encoding``,
+    ``accept-language`` and ``user-agent`` copied from the request that caused the push, so
+    the pushed response matches what the client would have fetched. Cookies are not copied.
+
+    Args:
+        preload: A pushable preload.
+        request_headers: The causing request's headers as ``(name, value)`` bytes pairs with
+            lower-case names (ASGI ``scope["headers"]`` shape).
+
+    Returns:
+        ``(name, value)`` pairs of bytes.
+    """
+    headers = [(b"accept", _ACCEPT_FOR.get(preload.as_ or "", "*/*").encode("ascii"))]
+    inherited: Mapping[bytes, bytes] = {n: v for n, v in request_headers if n in _INHERITED}
+    headers.extend((name, inherited[name]) for name in _INHERITED if name in inherited)
+    return headers

@@ -1,0 +1,60 @@
+"""Shared fixtures: free ports, test certificates, and real peers (nghttp, curl, chromium).
+
+A test that needs a peer program asks for it with :func:`require_program`. On a developer's
+machine a missing program skips the test with the reason; under ``CI=true`` it fails, because CI
+installs every peer first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_program(name: str) -> str:
+    """Return the path of program ``name``; skip (or fail on CI) when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt-get install it, or run `make peers` as root)"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    """Ask the OS for a free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files of a test CA and a leaf certificate for localhost and 127.0.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSFiles]:
+    directory = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost", "127.0.0.1")
+    files = TLSFiles(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
+    ca.cert_pem.write_to_path(str(files.ca))
+    leaf.private_key_pem.write_to_path(str(files.key))
+    # The chain goes in the certificate file so that clients given only the CA can verify it.
+    files.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    yield files
