@@ -33,6 +33,7 @@ __all__ = [
     "Preload",
     "PreloadError",
     "format_link_header",
+    "link_additions",
     "merge_link_header",
     "parse_link_header",
 ]
@@ -475,29 +476,40 @@ def _preload_keys(values: Iterable[LinkValue]) -> Iterator[tuple[str, str]]:
             yield value.target, rel
 
 
-def merge_link_header(existing: str | None, additions: Iterable[Preload | LinkValue]) -> str | None:
-    """Append link-values to a Link header the application set, never overwriting it.
+def link_additions(existing: str | None, additions: Iterable[Preload | LinkValue]) -> str | None:
+    """The part of ``additions`` that a Link header the application set does not already hold.
 
-    A value whose target and resource-hint ``rel`` the existing header already has is left out,
-    so a preload declared twice is sent once.
+    A value whose target and resource-hint ``rel`` the existing header (or an earlier
+    addition) already has is left out, so a preload declared twice is sent once.
 
     Args:
         existing: The Link field value(s) the application set, joined with ``", "``, or None.
         additions: What h2push adds, in order.
 
     Returns:
-        The merged field value (str), or None when both are empty.
+        A Link field value (str) to send after the application's, or None when nothing is new.
     """
     seen = set(_preload_keys(parse_link_header(existing))) if existing else set()
     extra: list[str] = []
     for value in additions:
-        link = value.link_value() if isinstance(value, Preload) else value
-        keys = set(_preload_keys([link]))
+        keys = set(_preload_keys([value.link_value() if isinstance(value, Preload) else value]))
         if keys and keys <= seen:
             continue
         seen |= keys
         extra.append(str(value))
-    parts = [existing] if existing else []
-    if extra:
-        parts.append(", ".join(extra))
-    return ", ".join(parts) or None
+    return ", ".join(extra) or None
+
+
+def merge_link_header(existing: str | None, additions: Iterable[Preload | LinkValue]) -> str | None:
+    """Append link-values to a Link header the application set, never overwriting it.
+
+    Args:
+        existing: The Link field value(s) the application set, joined with ``", "``, or None.
+        additions: What h2push adds, in order (see :func:`link_additions` for duplicates).
+
+    Returns:
+        The merged field value (str): the existing value unchanged, then the new values; None
+        when both are empty.
+    """
+    extra = link_additions(existing, additions)
+    return ", ".join(part for part in (existing, extra) if part) or None
