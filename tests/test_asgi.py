@@ -1,0 +1,323 @@
+"""The ASGI middleware's message sequence, driven directly with ASGI scopes.
+
+These tests pin down which messages the middleware sends for which scope; the end-to-end tests
+(test_e2e.py) show that real Hypercorn turns them into a 103 and PUSH_PROMISE frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from h2push import Manifest, ManifestError
+from h2push.asgi import H2PushMiddleware, push
+
+MANIFEST = Manifest.from_dict(
+    {
+        "/app.css": {"type": "style", "weight": 3},
+        "/app.js": {"type": "script", "weight": 2},
+        "/logo.png": {"type": "image", "weight": 1, "nopush": True},
+    }
+)
+H2 = {"http.response.push": {}, "http.response.early_hint": {}}
+NAVIGATE = [(b"sec-fetch-mode", b"navigate"), (b"accept-encoding", b"gzip"), (b"cookie", b"a=b")]
+
+Message = dict[str, Any]
+
+
+def scope(
+    *,
+    path: str = "/",
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    extensions: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "2" if extensions else "1.1",
+        "method": method,
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": NAVIGATE if headers is None else headers,
+        "extensions": extensions or {},
+    }
+    if state is not None:
+        result["state"] = state
+    return result
+
+
+def page(
+    *, link: bytes | None = None, status: int = 200, pushes: tuple[dict[str, Any], ...] = ()
+) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        for kwargs in pushes:
+            push(scope, **kwargs)
+        headers = [(b"content-type", b"text/html")]
+        if link is not None:
+            headers.append((b"link", link))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<p>", "more_body": True})
+        await send({"type": "http.response.body", "body": b"hello</p>"})
+
+    return app
+
+
+def run(app: Any, request_scope: dict[str, Any]) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(request_scope, receive, send))
+    return sent
+
+
+def links_of(message: Message) -> list[bytes]:
+    return [value for name, value in message["headers"] if name == b"link"]
+
+
+def test_hints_and_pushes_go_out_before_the_app_runs() -> None:
+    sent = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2))
+    assert [m["type"] for m in sent] == [
+        "http.response.early_hint",
+        "http.response.push",
+        "http.response.push",
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+    ]
+    assert sent[0]["links"] == [
+        b"</app.css>; rel=preload; as=style",
+        b"</app.js>; rel=preload; as=script",
+        b"</logo.png>; rel=preload; as=image; nopush",
+    ]
+    assert [m["path"] for m in sent[1:3]] == ["/app.css", "/app.js"]
+    assert dict(sent[1]["headers"]) == {
+        b"accept": b"text/css,*/*;q=0.1",
+        b"accept-encoding": b"gzip",
+    }
+    assert links_of(sent[3]) == [
+        (
+            b"</app.css>; rel=preload; as=style; nopush, </app.js>; rel=preload; as=script; nopush,"
+            b" </logo.png>; rel=preload; as=image; nopush"
+        )
+    ]
+    assert [m.get("body") for m in sent[4:]] == [b"<p>", b"hello</p>"]  # streaming untouched
+
+
+def test_http11_gets_the_link_header_and_no_extension_message() -> None:
+    sent = run(H2PushMiddleware(page(), manifest=MANIFEST), scope())
+    assert [m["type"] for m in sent] == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+    ]
+    assert links_of(sent[0]) == [
+        (
+            b"</app.css>; rel=preload; as=style, </app.js>; rel=preload; as=script,"
+            b" </logo.png>; rel=preload; as=image; nopush"
+        )
+    ]
+
+
+def test_only_offered_extensions_are_used() -> None:
+    only_hints = run(
+        H2PushMiddleware(page(), manifest=MANIFEST),
+        scope(extensions={"http.response.early_hint": {}}),
+    )
+    assert [m["type"] for m in only_hints][:2] == [
+        "http.response.early_hint",
+        "http.response.start",
+    ]
+    only_push = run(
+        H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions={"http.response.push": {}})
+    )
+    assert [m["type"] for m in only_push][:3] == [
+        "http.response.push",
+        "http.response.push",
+        "http.response.start",
+    ]
+
+
+def test_the_apps_link_header_is_kept_first() -> None:
+    preconnect = b"<https://cdn.example>; rel=preconnect, </app.css>; rel=preload; as=style"
+    sent = run(H2PushMiddleware(page(link=preconnect), manifest=MANIFEST), scope())
+    assert links_of(sent[0]) == [
+        preconnect,
+        b"</app.js>; rel=preload; as=script, </logo.png>; rel=preload; as=image; nopush",
+    ]
+
+
+def test_subresource_requests_get_nothing_from_a_single_page_manifest() -> None:
+    sent = run(
+        H2PushMiddleware(page(), manifest=MANIFEST),
+        scope(path="/api", headers=[(b"sec-fetch-mode", b"cors")], extensions=H2),
+    )
+    assert [m["type"] for m in sent] == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+    ]
+    assert links_of(sent[0]) == []
+
+
+def test_push_from_the_app_is_pushed_and_linked() -> None:
+    app = page(
+        pushes=(
+            {"url": "/chart.js", "as_": "script"},
+            {"url": "/d.json", "as": "fetch", "nopush": True},
+        )
+    )
+    sent = run(H2PushMiddleware(app, manifest=MANIFEST, max_pushes=3), scope(extensions=H2))
+    assert [m["path"] for m in sent if m["type"] == "http.response.push"] == [
+        "/app.css",
+        "/app.js",
+        "/chart.js",
+    ]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    (link,) = links_of(start)
+    assert b"</chart.js>; rel=preload; as=script; nopush" in link
+    assert b"</d.json>; rel=preload; as=fetch; crossorigin; nopush" in link
+
+
+def test_push_needs_the_middleware() -> None:
+    with pytest.raises(RuntimeError, match="H2PushMiddleware"):
+        run(page(pushes=({"url": "/x.js"},)), scope())
+
+
+def test_bad_push_arguments_raise_value_error_in_the_app() -> None:
+    with pytest.raises(ValueError, match="url"):
+        run(H2PushMiddleware(page(pushes=({"url": "/a.css>; rel=preload, </evil"},))), scope())
+
+
+def test_push_preload_pushes_the_apps_link_preloads_like_nginx() -> None:
+    link = (
+        b"</x.css>; rel=preload; as=style, </y.js>; rel=preload; as=script; nopush,"
+        b" <https://o.example/z.js>; rel=preload; as=script, </>; rel=canonical"
+    )
+    sent = run(H2PushMiddleware(page(link=link), push_preload=True), scope(extensions=H2))
+    assert [m["path"] for m in sent if m["type"] == "http.response.push"] == ["/x.css"]
+    assert links_of(next(m for m in sent if m["type"] == "http.response.start")) == [link]
+
+
+def test_push_preload_respects_max_pushes_across_both_phases() -> None:
+    link = b"</x.css>; rel=preload; as=style, </app.css>; rel=preload; as=style"
+    sent = run(
+        H2PushMiddleware(page(link=link), manifest=MANIFEST, push_preload=True, max_pushes=2),
+        scope(extensions=H2),
+    )
+    assert [m["path"] for m in sent if m["type"] == "http.response.push"] == ["/app.css", "/app.js"]
+
+
+def test_error_responses_get_no_link_and_no_late_push() -> None:
+    sent = run(
+        H2PushMiddleware(page(status=500, pushes=({"url": "/late.js"},))), scope(extensions=H2)
+    )
+    assert [m["type"] for m in sent] == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+    ]
+    assert links_of(sent[0]) == []
+
+
+def test_head_and_pushed_requests_never_push() -> None:
+    head = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(method="HEAD", extensions=H2))
+    assert not [m for m in head if m["type"] == "http.response.push"]
+    state: dict[str, Any] = {}
+    run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, state=state))
+    # Hypercorn hands the pushed request a copy of this state: it carries the mark.
+    pushed = run(
+        H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, state=dict(state))
+    )
+    assert next(m["type"] for m in pushed) == "http.response.start"
+
+
+def test_refused_extension_messages_do_not_fail_the_request() -> None:
+    async def refusing_send(message: Message) -> None:
+        if message["type"] in H2:
+            raise RuntimeError("refused")
+        sent.append(message)
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    asyncio.run(
+        H2PushMiddleware(page(), manifest=MANIFEST)(scope(extensions=H2), receive, refusing_send)
+    )
+    assert next(m["type"] for m in sent) == "http.response.start"
+
+
+def test_other_scope_types_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    run(H2PushMiddleware(app, manifest=MANIFEST), {"type": "lifespan"})
+    assert seen == ["lifespan"]
+
+
+def test_a_bad_manifest_fails_at_construction(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"/a.css": {"type": "styel"}}))
+    with pytest.raises(ManifestError, match=r'm\.json: "/a\.css" > "type": .*styel'):
+        H2PushMiddleware(page(), manifest=path)
+    with pytest.raises(ManifestError, match="cannot be read"):
+        H2PushMiddleware(page(), manifest=tmp_path / "missing.json")
+
+
+_header_names = st.sampled_from([b"accept", b"sec-fetch-mode", b"cookie", b"link", b"x-any"])
+
+
+@settings(max_examples=200)
+@given(
+    path=st.text(max_size=30).map(lambda s: "/" + s),
+    headers=st.lists(st.tuples(_header_names, st.binary(max_size=40)), max_size=6),
+    app_link=st.one_of(
+        st.none(), st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+    ),
+    h2=st.booleans(),
+)
+def test_any_request_is_served_and_emits_no_cr_lf_nul(
+    path: str, headers: list[tuple[bytes, bytes]], app_link: bytes | None, h2: bool
+) -> None:
+    sent = run(
+        H2PushMiddleware(page(link=app_link), manifest=MANIFEST, push_preload=True),
+        scope(path=path, headers=headers, extensions=H2 if h2 else None),
+    )
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    ours = links_of(start)[1:] if app_link is not None else links_of(start)
+    emitted = [
+        *ours,
+        *(v for m in sent if m["type"] == "http.response.early_hint" for v in m["links"]),
+    ]
+    emitted += [
+        v
+        for m in sent
+        if m["type"] == "http.response.push"
+        for _, v in m["headers"]
+        if _ == b"accept"
+    ]
+    for value in emitted:
+        assert not any(c in value for c in (b"\r", b"\n", b"\0"))
+    for message in sent:
+        if message["type"] == "http.response.push":
+            assert message["path"].startswith("/")
+            assert not message["path"].startswith("//")
