@@ -30,7 +30,7 @@ from h2push.links import LinkValue, Preload, link_additions, parse_link_header
 from h2push.manifest import Manifest
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan, push_headers
 
-__all__ = ["H2PushMiddleware", "push"]
+__all__ = ["SCOPE_KEY", "H2PushMiddleware", "push"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,7 +40,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("h2push")
 
-_SCOPE_KEY = "h2push"
+#: The scope key under which the middleware keeps a request's state; its presence tells an app
+#: (e.g. a WSGI app behind a2wsgi, through ``environ["asgi.scope"]``) that the middleware is there.
+SCOPE_KEY = "h2push"
 # Hypercorn gives a pushed request a copy of the pushing request's ``scope["state"]``; this key
 # in it marks the requests h2push pushed, so that they never push in turn (RFC 9113 §8.4).
 _PUSHED_STATE_KEY = "h2push.pushed"
@@ -84,7 +86,7 @@ def push(scope: Scope, url: str, *, as_: str | None = None, **attrs: Any) -> str
     """
     if "as" in attrs:
         as_ = attrs.pop("as")
-    state = scope.get(_SCOPE_KEY)
+    state = scope.get(SCOPE_KEY)
     if not isinstance(state, _RequestState):
         raise RuntimeError("h2push.asgi.push() needs the app to be wrapped in H2PushMiddleware")
     state.preloads.append(Preload(url=url, as_=as_, **attrs))
@@ -98,8 +100,9 @@ class H2PushMiddleware:
         app: The ASGI application to wrap.
         manifest: A :class:`~h2push.Manifest`, or the path of a ``push_manifest.json`` file
             (loaded here, once), or None.
-        preloads: A function from a request path (str) to more candidate preloads for a
-            navigation to it, e.g. a framework's per-route declarations; called per request.
+        preloads: A function from a request path (str) and whether the request is a
+            navigation (bool) to more candidate preloads, e.g. a framework's per-route
+            declarations (:func:`h2push.flask.preloads_resolver`); called per request.
         max_pushes: The most push promises per response (int >= 0; default 10, as nginx).
         early_hints: Send a 103 on navigation requests when the server offers it.
         push: Push when the server offers it.
@@ -117,7 +120,7 @@ class H2PushMiddleware:
         app: ASGIApp,
         *,
         manifest: Manifest | str | os.PathLike[str] | None = None,
-        preloads: Callable[[str], Sequence[Preload]] | None = None,
+        preloads: Callable[[str, bool], Sequence[Preload]] | None = None,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
         push: bool = True,
@@ -170,7 +173,7 @@ class H2PushMiddleware:
             await _send_extension(send, {"type": _EARLY_HINT, "links": before.early_hint_links})
         await self._send_pushes(scope, send, before)
 
-        request = scope[_SCOPE_KEY] = _RequestState(scope, send, facts, before)
+        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, before)
 
         async def send_with_links(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -183,8 +186,8 @@ class H2PushMiddleware:
         candidates: list[Preload] = []
         if self.manifest is not None:
             candidates.extend(self.manifest.preloads_for(facts.path, navigation=facts.navigation))
-        if self.preloads is not None and facts.navigation:
-            candidates.extend(self.preloads(facts.path))
+        if self.preloads is not None:
+            candidates.extend(self.preloads(facts.path, facts.navigation))
         return candidates
 
     async def _send_pushes(self, scope: Scope, send: Send, todo: Plan) -> None:

@@ -12,9 +12,9 @@ The rules (see DESIGN.md, "The plan for one request"):
 * Pushes (RFC 9113 §8.4) are same-origin paths without ``nopush`` that the client is not known
   to have, highest weight first, at most ``max_pushes``; never for HEAD or any other method but
   GET, never from a pushed request, never when the server or client cannot push.
-* The Link header carries every candidate; the ones h2push pushed itself carry ``nopush`` so
-  a proxy in front does not push them a second time. It is merged after the application's own
-  Link value, never over it (:func:`h2push.links.merge_link_header`).
+* The Link header carries every candidate; the ones h2push pushed itself, and the ones the
+  client is known to have, carry ``nopush`` so a proxy in front does not push them (again).
+  It is merged after the application's own Link value, never over it (:func:`h2push.links.merge_link_header`).
 * ``remember`` is what the client receives through this plan: pushed and hinted URLs.
 """
 
@@ -88,8 +88,8 @@ class Plan:
     Attributes:
         early_hints: The preloads of the single 103 response, in order; empty for none.
         pushes: The preloads to push, in push order (highest weight first).
-        links: Every candidate preload for the final response's Link header, pushed ones
-            marked ``nopush``.
+        links: Every candidate preload for the final response's Link header; pushed and known
+            ones marked ``nopush``.
         remember: The URLs this plan delivers (pushed or hinted), for the client's known set.
     """
 
@@ -129,7 +129,7 @@ def plan(
             calls), in declaration order; a URL declared twice counts once, at its first
             place, and the order after sorting by weight (stable) is the push order.
         known: URLs the client is believed to have (a tracker or cache digest); never pushed,
-            still hinted and linked.
+            still hinted, and linked with ``nopush``.
         max_pushes: The most push promises for this response (int >= 0).
         early_hints: Whether early hints are enabled at all.
         push: Whether push is enabled at all.
@@ -161,10 +161,12 @@ def plan(
     if push and request.can_push and request.method == "GET" and not request.pushed:
         pushes = tuple(p for p in ordered if p.pushable and p.url not in known)[:max_pushes]
 
-    links = tuple(ordered)
-    if pushes:
-        pushed = set(pushes)
-        links = tuple(replace(p, nopush=True) if p in pushed else p for p in ordered)
+    # What h2push pushed, and what the client already has, must not be pushed by a proxy.
+    pushed = set(pushes)
+    links = tuple(
+        replace(p, nopush=True) if p in pushed or (p.pushable and p.url in known) else p
+        for p in ordered
+    )
     return Plan(
         early_hints=hints,
         pushes=pushes,

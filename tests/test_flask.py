@@ -1,0 +1,842 @@
+"""The Flask extension, through Flask's test client.
+
+Real servers (Gunicorn sending the 103 through ``wsgi.early_hints``) are in test_gunicorn.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, make_response, render_template_string, session
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from h2push.flask import H2Push, http2push, preloads_resolver, push
+from h2push.links import PreloadError
+from h2push.manifest import Manifest, ManifestError
+
+MAIN_CSS = "</static/css/main.css>; rel=preload; as=style"
+APP_JS = "</static/js/app.js>; rel=preload; as=script"
+SINGLE_PAGE = {
+    "/static/css/main.css": {"type": "style", "weight": 2},
+    "/static/js/app.js": {"type": "script", "weight": 1},
+}
+NAVIGATE = {"Sec-Fetch-Mode": "navigate"}
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def write_manifest(directory: Path, data: object, name: str = "push_manifest.json") -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def make_app(root: Path, **config: Any) -> Flask:
+    app = Flask(__name__, root_path=str(root))
+    app.config.update(TESTING=True, **config)
+    return app
+
+
+def links(response: Any) -> list[str]:
+    """The response's Link values, split on the commas between link-values."""
+    return [v for field in response.headers.getlist("Link") for v in field.split(", ")]
+
+
+class Recorder:
+    """A ``wsgi.early_hints`` callable recording its calls, with an event log views share."""
+
+    def __init__(self, events: list[str] | None = None) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
+        self.events = events if events is not None else []
+
+    def __call__(self, headers: list[tuple[str, str]]) -> None:
+        self.calls.append(list(headers))
+        self.events.append("103")
+
+
+# --- the decorator -----------------------------------------------------------------------
+
+
+def test_decorator_without_extension_reads_default_manifest_relative_to_root_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_manifest(tmp_path / "root", SINGLE_PAGE)
+    monkeypatch.chdir(tmp_path)  # not the app root: the path is relative to root_path
+    app = make_app(tmp_path / "root")
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        return "home"
+
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert response.text == "home"
+    assert response.headers.getlist("Link") == [f"{MAIN_CSS}, {APP_JS}"]
+
+
+def test_decorator_with_explicit_path_and_appending_to_the_views_link(tmp_path: Path) -> None:
+    write_manifest(tmp_path, {"/static/img/a.png": {"type": "image"}}, "static/my_manifest.json")
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push("static/my_manifest.json")
+    def index() -> Any:
+        response = make_response("home")
+        response.headers["Link"] = "<https://fonts.example>; rel=preconnect"
+        return response
+
+    @app.route("/tuple")
+    @http2push("static/my_manifest.json")
+    def as_tuple() -> Any:
+        return "created", 201, {"Link": "</x.css>; rel=preload; as=style"}
+
+    client = app.test_client()
+    assert links(client.get("/")) == [
+        "<https://fonts.example>; rel=preconnect",
+        "</static/img/a.png>; rel=preload; as=image",
+    ]
+    response = client.get("/tuple")
+    assert response.status_code == 201
+    assert links(response) == [
+        "</x.css>; rel=preload; as=style",
+        "</static/img/a.png>; rel=preload; as=image",
+    ]
+
+
+def test_decorator_without_extension_sends_early_hints_before_the_view(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    events: list[str] = []
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        events.append("view")
+        return "home"
+
+    recorder = Recorder(events)
+    client = app.test_client()
+    client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": recorder})
+    assert events == ["103", "view"]
+    assert recorder.calls == [[("Link", MAIN_CSS), ("Link", APP_JS)]]
+    client.get("/", headers={"Sec-Fetch-Mode": "cors"}, environ_base={"wsgi.early_hints": recorder})
+    assert len(recorder.calls) == 1
+
+
+def test_decorator_push_calls_are_delivered_without_extension(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        return render_template_string("{{ url }}", url=push("/static/extra.js", as_="script"))
+
+    response = app.test_client().get("/")
+    assert response.text == "/static/extra.js"
+    assert links(response) == [MAIN_CSS, APP_JS, "</static/extra.js>; rel=preload; as=script"]
+
+
+def test_decorator_with_extension_adds_its_manifest_once(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    write_manifest(tmp_path, {"/static/about.css": {"type": "style", "weight": 5}}, "about.json")
+    app = make_app(tmp_path)
+    H2Push(app)
+
+    @app.route("/about")  # registered after H2Push(app): loaded on the first request
+    @http2push("about.json")
+    def about() -> str:
+        return "about"
+
+    client = app.test_client()
+    response = client.get("/about", headers=NAVIGATE)
+    assert response.headers.getlist("Link") == [
+        f"</static/about.css>; rel=preload; as=style, {MAIN_CSS}, {APP_JS}"
+    ]
+    # Not a navigation: the app's single-page manifest stays out, the view's still applies.
+    response = client.get("/about", headers={"Sec-Fetch-Mode": "cors"})
+    assert links(response) == ["</static/about.css>; rel=preload; as=style"]
+
+
+def test_decorator_missing_default_manifest_is_an_error(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        return "home"
+
+    with pytest.raises(ManifestError, match=r"push_manifest\.json"):
+        app.test_client().get("/")
+
+
+def test_decorator_missing_explicit_manifest_fails_at_init(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push("static/nope.json")
+    def index() -> str:
+        return "home"
+
+    with pytest.raises(ManifestError, match=r"static/nope\.json: cannot be read") as caught:
+        H2Push(app)
+    assert caught.value.source == str(tmp_path / "static" / "nope.json")
+
+
+def test_decorator_missing_manifest_registered_after_init_fails_on_first_request(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path)
+    H2Push(app)
+
+    @app.route("/other")
+    def other() -> str:
+        return "other"
+
+    @app.route("/")
+    @http2push("nope.json")
+    def index() -> str:
+        return "home"
+
+    with pytest.raises(ManifestError, match=r"nope\.json"):
+        app.test_client().get("/other")  # every view's manifest loads on the first request
+
+
+def test_decorator_absolute_missing_manifest_fails_when_decorating(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"absent\.json"):
+        http2push(str(tmp_path / "absent.json"))
+
+
+def test_decorator_loads_its_manifest_once(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        return "home"
+
+    client = app.test_client()
+    assert links(client.get("/")) == [MAIN_CSS, APP_JS]
+    path.write_text("not json", encoding="utf-8")
+    assert links(client.get("/")) == [MAIN_CSS, APP_JS]
+
+
+def test_decorator_without_parentheses_is_a_type_error() -> None:
+    def index() -> str:
+        return "home"
+
+    with pytest.raises(TypeError, match=r"@http2push\(\)"):
+        http2push(index)  # type: ignore[arg-type]
+
+
+# --- the extension and its manifest -----------------------------------------------------
+
+
+def test_missing_default_manifest_means_no_manifest(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    H2Push(app)
+    app.add_url_rule("/", "index", lambda: "home")
+    response = app.test_client().get("/", headers=NAVIGATE)
+    assert response.status_code == 200
+    assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        lambda app: H2Push(app, manifest="static/push.json"),
+        lambda app: H2Push(app, manifest="push_manifest.json"),  # explicit, even if the default
+        lambda app: (app.config.update(H2PUSH_MANIFEST="static/push.json"), H2Push(app)),
+    ],
+    ids=["argument", "argument-default-name", "config"],
+)
+def test_missing_explicit_manifest_fails_at_init(
+    tmp_path: Path, setup: Callable[[Flask], object]
+) -> None:
+    app = make_app(tmp_path)
+    with pytest.raises(ManifestError, match="cannot be read") as caught:
+        setup(app)
+    assert caught.value.source.startswith(str(tmp_path))
+    assert "h2push" not in app.extensions
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "reason"),
+    [
+        ({"/a.css": {"type": 5}}, ("/a.css", "type"), "wrong type"),
+        ({"/a.css\r\nSet-Cookie: x=1": {"type": "style"}}, ("/a.css\r\nSet-Cookie: x=1",), "\\r"),
+        ({"static/a.css": {"type": "style"}}, ("static/a.css",), "absolute path"),
+        ({"/a.css": {"type": "style", "weight": -1}}, ("/a.css", "weight"), "negative"),
+    ],
+    ids=["bad-type", "crlf-in-key", "relative-url", "negative-weight"],
+)
+def test_bad_manifest_fails_at_init_naming_file_key_and_reason(
+    tmp_path: Path, data: object, key: tuple[str, ...], reason: str
+) -> None:
+    path = write_manifest(tmp_path, data)
+    app = make_app(tmp_path)
+    with pytest.raises(ManifestError) as caught:
+        H2Push(app)
+    error = caught.value
+    assert (error.source, error.key) == (str(path), key)
+    assert reason in error.reason
+    assert str(path) in str(error)
+    assert json.dumps(key[0]) in str(error)
+
+
+def test_absolute_manifest_path_and_manifest_object(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path / "elsewhere", SINGLE_PAGE)
+    for manifest in (str(path), Manifest.load(path)):
+        app = make_app(tmp_path / "root")
+        H2Push(app, manifest=manifest)
+        app.add_url_rule("/", "index", lambda: "home")
+        assert links(app.test_client().get("/", headers=NAVIGATE)) == [MAIN_CSS, APP_JS]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (NAVIGATE, [MAIN_CSS, APP_JS]),
+        (HTML, [MAIN_CSS, APP_JS]),
+        ({"Sec-Fetch-Mode": "cors", "Accept": "text/html"}, []),
+        ({"Accept": "*/*"}, []),
+        ({}, []),
+    ],
+    ids=["sec-fetch-navigate", "accept-html", "sec-fetch-cors", "accept-any", "no-headers"],
+)
+def test_single_page_manifest_applies_to_navigations(
+    tmp_path: Path, headers: dict[str, str], expected: list[str]
+) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    H2Push(app)
+    app.add_url_rule("/page", "page", lambda: "page")
+    assert links(app.test_client().get("/page", headers=headers)) == expected
+
+
+def test_multi_page_manifest_by_path(tmp_path: Path) -> None:
+    write_manifest(
+        tmp_path,
+        {
+            "index.html": {"/static/home.css": {"type": "style"}},
+            "about.html": {"/static/about.css": {"type": "style"}},
+        },
+    )
+    app = make_app(tmp_path)
+    H2Push(app)
+    for rule in ("/", "/about", "/other"):
+        app.add_url_rule(rule, rule, lambda: "page")
+    client = app.test_client()
+    assert links(client.get("/", headers=NAVIGATE)) == ["</static/home.css>; rel=preload; as=style"]
+    assert links(client.get("/about", headers=NAVIGATE)) == [
+        "</static/about.css>; rel=preload; as=style"
+    ]
+    assert links(client.get("/other", headers=NAVIGATE)) == []
+
+
+def test_config_overrides_constructor_per_app(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "a", SINGLE_PAGE)
+    write_manifest(tmp_path / "b", {"/b.css": {"type": "style"}}, "b.json")
+    ext = H2Push(early_hints=False)
+    plain = make_app(tmp_path / "a")
+    configured = make_app(tmp_path / "b", H2PUSH_MANIFEST="b.json", H2PUSH_EARLY_HINTS=True)
+    for app in (plain, configured):
+        ext.init_app(app)
+        app.add_url_rule("/", "index", lambda: "home")
+    assert not hasattr(ext, "app")
+    recorder = Recorder()
+    hints = {"wsgi.early_hints": recorder}
+    response = plain.test_client().get("/", headers=NAVIGATE, environ_base=hints)
+    assert links(response) == [MAIN_CSS, APP_JS]
+    assert recorder.calls == []  # early_hints=False from the constructor
+    response = configured.test_client().get("/", headers=NAVIGATE, environ_base=hints)
+    assert links(response) == ["</b.css>; rel=preload; as=style"]
+    assert recorder.calls == [[("Link", "</b.css>; rel=preload; as=style")]]
+
+
+def test_disabled_by_config(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path, H2PUSH_ENABLED=False)
+    H2Push(app)
+
+    @app.route("/")
+    def index() -> str:
+        return render_template_string("{{ push('/x.css', as='style') }}")
+
+    response = app.test_client().get("/", headers=NAVIGATE)
+    assert response.text == "/x.css"
+    assert "Link" not in response.headers
+    assert preloads_resolver(app)("/", True) == ()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ({"H2PUSH_MAX_PUSHES": -1}, ValueError),
+        ({"H2PUSH_MAX_PUSHES": "10"}, TypeError),
+        ({"H2PUSH_EARLY_HINTS": "false"}, TypeError),
+        ({"H2PUSH_ENABLED": 0}, TypeError),
+        ({"H2PUSH_MANIFEST": 3}, TypeError),
+    ],
+)
+def test_bad_settings_fail_at_init(
+    tmp_path: Path, config: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="H2PUSH_"):
+        H2Push(make_app(tmp_path, **config))
+
+
+def test_init_twice_and_bad_tracker(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    H2Push(app)
+    with pytest.raises(RuntimeError, match="already"):
+        H2Push(app)
+    with pytest.raises(TypeError, match="get_pushed"):
+        H2Push(tracker=object())  # type: ignore[arg-type]
+
+
+# --- push() ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    H2Push(app)
+    return app
+
+
+def test_push_in_view_and_template_reach_link_header_after_the_views_own(app: Flask) -> None:
+    @app.route("/")
+    def index() -> Any:
+        push("/static/js/view.js", as_="script")
+        html = render_template_string(
+            "<link rel=stylesheet href=\"{{ push(url_for('static', filename='css/t.css'),"
+            " as='style') }}\">"
+        )
+        response = make_response(html)
+        response.headers["Link"] = "<https://fonts.example>; rel=preconnect"
+        return response
+
+    response = app.test_client().get("/", headers=NAVIGATE)
+    assert response.text == '<link rel=stylesheet href="/static/css/t.css">'
+    assert links(response) == [
+        "<https://fonts.example>; rel=preconnect",
+        MAIN_CSS,
+        APP_JS,
+        "</static/js/view.js>; rel=preload; as=script",
+        "</static/css/t.css>; rel=preload; as=style",
+    ]
+
+
+def test_push_not_a_navigation_still_links(app: Flask) -> None:
+    @app.route("/api")
+    def api() -> Any:
+        push("/static/data.json", as_="fetch")
+        return {"ok": True}
+
+    response = app.test_client().get("/api", headers={"Sec-Fetch-Mode": "cors"})
+    assert links(response) == ["</static/data.json>; rel=preload; as=fetch; crossorigin"]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        (
+            ("crossorigin", "nopush"),
+            {"rel": "preload", "as": "font"},
+            "</f>; rel=preload; as=font; crossorigin; nopush",
+        ),
+        ((), {"as": "style", "rel": "preload"}, "</f>; rel=preload; as=style"),
+        ((), {"as_": "style"}, "</f>; rel=preload; as=style"),
+        ((), {"as": "font", "type": "font/woff2"},
+         '</f>; rel=preload; as=font; type="font/woff2"; crossorigin'),
+        ((), {"crossorigin": "use-credentials", "as": "fetch"},
+         "</f>; rel=preload; as=fetch; crossorigin=use-credentials"),
+        ((), {"crossorigin": True, "as": "script"}, "</f>; rel=preload; as=script; crossorigin"),
+        ((), {"rel": "modulepreload", "fetchpriority": "high"},
+         "</f>; rel=modulepreload; fetchpriority=high"),
+        ((), {"as": "image", "nopush": True, "weight": 3}, "</f>; rel=preload; as=image; nopush"),
+    ],
+    ids=["firehose-flags", "firehose-as", "as_", "type", "use-credentials", "crossorigin-true",
+         "modulepreload", "nopush-weight"],
+)  # fmt: skip
+def test_push_call_shapes(
+    app: Flask, args: tuple[str, ...], kwargs: dict[str, Any], expected: str
+) -> None:
+    @app.route("/")
+    def index() -> str:
+        assert push("/f", *args, **kwargs) == "/f"
+        return "home"
+
+    response = app.test_client().get("/", headers={"Sec-Fetch-Mode": "cors"})
+    assert links(response) == [expected]
+
+
+def test_push_firehose_shape_in_a_template(app: Flask) -> None:
+    @app.route("/")
+    def index() -> str:
+        return render_template_string(
+            "{{ push('/static/font.woff2', 'crossorigin', 'nopush', rel='preload', as='font') }}"
+        )
+
+    response = app.test_client().get("/", headers={"Sec-Fetch-Mode": "cors"})
+    assert response.text == "/static/font.woff2"
+    assert links(response) == ["</static/font.woff2>; rel=preload; as=font; crossorigin; nopush"]
+
+
+def test_push_as_extension_method_like_firehose() -> None:
+    ext = H2Push()
+    assert ext.push is push
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (("/a.css>; rel=preload, </evil",), {}, PreloadError, "url"),
+        (("/a.css",), {"as_": "style\r\nSet-Cookie: x=1"}, PreloadError, "as_"),
+        (("/a.css",), {"as": "stylesheet"}, PreloadError, "as_"),
+        (("/a.css",), {"type": "text/css\r\nX: y"}, PreloadError, "type"),
+        (("static/a.css",), {}, PreloadError, "absolute path"),
+        (("/a.css\x00",), {}, PreloadError, "url"),
+        (("/a.css", "async"), {}, ValueError, "flag"),
+        (("/a.css",), {"media": "print"}, TypeError, "media"),
+        (("/a.css",), {"as": "style", "as_": "style"}, TypeError, "twice"),
+        (("/a.css", "crossorigin"), {"crossorigin": "anonymous"}, TypeError, "twice"),
+        ((b"/a.css",), {}, TypeError, "str"),
+    ],
+    ids=["link-injection", "crlf-in-as", "unknown-as", "crlf-in-type", "relative", "nul",
+         "unknown-flag", "unknown-attr", "as-twice", "crossorigin-twice", "bytes-url"],
+)  # fmt: skip
+def test_push_rejects_bad_values_at_the_call(
+    app: Flask, args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with app.test_request_context("/"), pytest.raises(error, match=match):
+        push(*args, **kwargs)
+
+
+def test_push_injection_in_a_template_raises(app: Flask) -> None:
+    @app.route("/")
+    def index() -> str:
+        return render_template_string("{{ push(url, as='style') }}", url="/a.css>, </evil")
+
+    with pytest.raises(ValueError, match="url"):
+        app.test_client().get("/")
+
+
+def test_push_needs_somewhere_to_go(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    app.add_url_rule("/", "index", lambda: push("/a.css", as_="style"))
+    with pytest.raises(RuntimeError, match="H2Push"):
+        app.test_client().get("/")
+    with pytest.raises(RuntimeError, match="H2Push"):
+        push("/a.css")
+    app = make_app(tmp_path)
+    H2Push(app)
+    with app.app_context():  # rendering outside a request, e.g. an e-mail: nothing to carry it
+        assert push("/a.css", as_="style") == "/a.css"
+
+
+_text = st.text(max_size=30)
+_VALID_ATTRS = {
+    "rel": st.sampled_from(["preload", "modulepreload"]),
+    "as": st.sampled_from(["style", "script", "font", "image", "fetch", "document"]),
+    "crossorigin": st.sampled_from(["anonymous", "use-credentials", True, ""]),
+    "type": st.sampled_from(["font/woff2", "text/css"]),
+    "fetchpriority": st.sampled_from(["high", "low", "auto"]),
+    "nopush": st.booleans(),
+    "weight": st.integers(0, 7),
+}
+
+
+@st.composite
+def _attrs(draw: st.DrawFn) -> dict[str, Any]:
+    """Attributes push() accepts, then maybe one replaced by arbitrary text or a wrong type."""
+    attrs: dict[str, Any] = draw(st.fixed_dictionaries({}, optional=_VALID_ATTRS))
+    if draw(st.booleans()):
+        key = draw(st.sampled_from([*_VALID_ATTRS, "as_", "media"]))
+        attrs[key] = draw(st.one_of(_text, st.booleans(), st.integers(-2, 5), st.none()))
+    return attrs
+
+
+_fuzz_app = Flask(__name__)
+_fuzz_app.config["TESTING"] = True
+H2Push(_fuzz_app, manifest=None)
+_fuzz_case: dict[str, Any] = {}
+
+
+@_fuzz_app.route("/")
+def _fuzz_view() -> str:
+    case = _fuzz_case
+    return push(case["url"], *case["flags"], **case["attrs"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    url=st.one_of(
+        st.sampled_from(["/static/app.css", "https://cdn.example/a.js"]),
+        _text,
+        _text.map(lambda s: "/" + s),
+    ),
+    flags=st.one_of(
+        st.lists(st.sampled_from(["crossorigin", "nopush"]), unique=True),
+        st.lists(_text, max_size=1),
+    ),
+    attrs=_attrs(),
+)
+def test_push_never_lets_cr_lf_or_nul_into_a_header(
+    url: str, flags: list[str], attrs: dict[str, Any]
+) -> None:
+    _fuzz_case.update(url=url, flags=flags, attrs=attrs)
+    try:
+        response = _fuzz_app.test_client().get("/", headers={"Sec-Fetch-Mode": "cors"})
+    except (ValueError, TypeError) as error:
+        event(f"rejected: {type(error).__name__}")
+        return
+    event("accepted")
+    assert response.status_code == 200
+    for name, value in response.headers.items():
+        assert not any(c in name + value for c in "\r\n\0"), (name, value)
+    assert links(response)[0].startswith(f"<{url}>")
+
+
+# --- trackers ----------------------------------------------------------------------------
+
+
+class RecordingTracker:
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+        self.gets = 0
+        self.sets: list[set[str]] = []
+
+    def get_pushed(self) -> set[str]:
+        self.gets += 1
+        return set(self.known)
+
+    def set_pushed(self, pushed: set[str]) -> None:
+        self.sets.append(pushed)
+
+
+def test_tracker_is_consulted_and_told_what_was_delivered(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    tracker = RecordingTracker({"/static/old.css"})
+    H2Push(app, tracker=tracker)
+
+    @app.route("/")
+    def index() -> str:
+        push("/static/view.js", as_="script")
+        return "home"
+
+    client = app.test_client()
+    client.get("/", headers={"Sec-Fetch-Mode": "no-cors"})
+    assert tracker.gets == 1  # push() gave a candidate; not a navigation: nothing delivered
+    assert tracker.sets == []
+    client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()})
+    assert tracker.gets == 2  # once per request
+    assert tracker.sets == [
+        {"/static/old.css", "/static/css/main.css", "/static/js/app.js", "/static/view.js"}
+    ]
+
+
+def test_tracker_not_asked_when_nothing_is_declared(tmp_path: Path) -> None:
+    tracker = RecordingTracker(set())
+    app = make_app(tmp_path)
+    H2Push(app, tracker=tracker)
+    app.add_url_rule("/", "index", lambda: "home")
+    app.test_client().get("/", headers=NAVIGATE)
+    assert (tracker.gets, tracker.sets) == (0, [])
+
+
+class FirehoseConnector:
+    """Flask-Firehose's default connector: the pushed set in the session, comma-separated."""
+
+    @staticmethod
+    def get_pushed() -> set[str]:
+        value = session.get("h2-pushed")
+        return set(value.split(",")) if value else set()
+
+    @staticmethod
+    def set_pushed(pushed: set[str]) -> None:
+        session["h2-pushed"] = ",".join(sorted(pushed))
+
+
+def test_firehose_connector_shape_plugs_in(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path, SECRET_KEY="test")
+    H2Push(app, tracker=FirehoseConnector)
+    app.add_url_rule("/", "index", lambda: "home")
+    app.add_url_rule("/seen", "seen", lambda: session.get("h2-pushed", ""))
+    client = app.test_client()
+    client.get("/", headers=NAVIGATE)
+    assert client.get("/seen").text == "/static/css/main.css,/static/js/app.js"
+
+
+class BrokenTracker:
+    def __init__(self, *, get_fails: bool, set_fails: bool) -> None:
+        self.get_fails, self.set_fails = get_fails, set_fails
+        self.sets: list[set[str]] = []
+
+    def get_pushed(self) -> set[str]:
+        if self.get_fails:
+            raise ConnectionError("redis is down")
+        return set()
+
+    def set_pushed(self, pushed: set[str]) -> None:
+        if self.set_fails:
+            raise ConnectionError("redis is down")
+        self.sets.append(pushed)
+
+
+@pytest.mark.parametrize(
+    ("get_fails", "set_fails"), [(True, False), (False, True)], ids=["get", "set"]
+)
+def test_failing_tracker_is_logged_once_and_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, get_fails: bool, set_fails: bool
+) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    tracker = BrokenTracker(get_fails=get_fails, set_fails=set_fails)
+    H2Push(app, tracker=tracker)
+    app.add_url_rule("/", "index", lambda: "home")
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG, logger="h2push.flask"):
+        for _ in range(2):
+            response = client.get("/", headers=NAVIGATE)
+            assert response.status_code == 200
+            assert links(response) == [MAIN_CSS, APP_JS]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
+    assert "tracker failed" in errors[0].getMessage()
+    assert len([r for r in caplog.records if "tracker failed" in r.getMessage()]) == 2
+    assert tracker.sets == []  # a set that could not be read is never overwritten
+
+
+# --- wsgi.early_hints --------------------------------------------------------------------
+
+
+def test_early_hints_once_before_the_view_hintable_only_on_navigations(tmp_path: Path) -> None:
+    write_manifest(
+        tmp_path,
+        {
+            **SINGLE_PAGE,
+            "/static/data.bin": {"type": "", "weight": 9},  # no "as": linked, not hinted
+            "https://fonts.example": {"rel": "preconnect"},
+        },
+    )
+    app = make_app(tmp_path)
+    H2Push(app)
+    events: list[str] = []
+
+    @app.route("/")
+    def index() -> str:
+        events.append("view")
+        push("/static/late.css", as_="style")  # after the 103: Link header only
+        return "home"
+
+    recorder = Recorder(events)
+    client = app.test_client()
+    response = client.get("/", headers=HTML, environ_base={"wsgi.early_hints": recorder})
+    assert events == ["103", "view"]
+    assert recorder.calls == [
+        [("Link", MAIN_CSS), ("Link", APP_JS), ("Link", "<https://fonts.example>; rel=preconnect")]
+    ]
+    assert links(response) == [
+        "</static/data.bin>; rel=preload",
+        MAIN_CSS,
+        APP_JS,
+        "<https://fonts.example>; rel=preconnect",
+        "</static/late.css>; rel=preload; as=style",
+    ]
+    for headers in ({"Sec-Fetch-Mode": "cors"}, {"Accept": "*/*"}):
+        client.get("/", headers=headers, environ_base={"wsgi.early_hints": recorder})
+    assert len(recorder.calls) == 1
+
+
+def test_early_hints_failure_does_not_break_the_response(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(headers: list[tuple[str, str]]) -> None:
+        raise BrokenPipeError("client went away")
+
+    app.add_url_rule("/", "index", lambda: "home")
+    with caplog.at_level(logging.WARNING, logger="h2push.flask"):
+        response = app.test_client().get(
+            "/", headers=NAVIGATE, environ_base={"wsgi.early_hints": broken}
+        )
+    assert response.status_code == 200
+    assert links(response) == [MAIN_CSS, APP_JS]
+    assert "103" in caplog.text
+
+
+# --- preloads_resolver -------------------------------------------------------------------
+
+
+def test_preloads_resolver(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    write_manifest(tmp_path, {"/static/about.css": {"type": "style"}}, "about.json")
+    app = make_app(tmp_path)
+    H2Push(app)
+
+    @app.route("/about/")
+    @http2push("about.json")
+    def about() -> str:
+        return "about"
+
+    @app.post("/form")
+    def form() -> str:
+        return "posted"
+
+    resolve = preloads_resolver(app)
+    assert resolve is not None
+    manifest = [MAIN_CSS, APP_JS]
+    assert [str(p) for p in resolve("/about/", True)] == [
+        *manifest,
+        "</static/about.css>; rel=preload; as=style",
+    ]
+    assert [str(p) for p in resolve("/about", True)] == manifest  # redirects to /about/
+    assert [str(p) for p in resolve("/form", True)] == manifest  # POST only
+    assert [str(p) for p in resolve("/nowhere", True)] == manifest
+    # The single-page manifest is for navigations; the view's own manifest for every request.
+    assert [str(p) for p in resolve("/about/", False)] == [
+        "</static/about.css>; rel=preload; as=style"
+    ]
+    assert resolve("/nowhere", False) == ()
+    assert preloads_resolver(object()) is None
+
+
+def test_preloads_resolver_without_extension(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push()
+    def index() -> str:
+        return "home"
+
+    app.add_url_rule("/plain", "plain", lambda: "plain")
+    resolve = preloads_resolver(app)
+    assert resolve is not None
+    assert [str(p) for p in resolve("/", False)] == [MAIN_CSS, APP_JS]
+    assert list(resolve("/plain", True)) == []
+
+
+def test_preloads_resolver_fails_on_a_bad_view_manifest(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    @app.route("/")
+    @http2push("missing.json")
+    def index() -> str:
+        return "home"
+
+    with pytest.raises(ManifestError, match=r"missing\.json"):
+        preloads_resolver(app)

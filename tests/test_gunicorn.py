@@ -1,0 +1,126 @@
+"""The Flask extension under real Gunicorn (>= 25): the 103 goes out through ``wsgi.early_hints``.
+
+Gunicorn serves ``tests/apps/flask_app.py``, whose ``GET /`` thinks for 200 ms. The manifest's
+preloads must reach the client as a ``103 Early Hints`` while the view is still thinking, and
+the final ``200`` must carry them (plus the template's ``push()``) as Link values.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from apps.flask_app import THINK_TIME_S
+from conftest import ON_CI, free_port, require_program
+
+pytestmark = pytest.mark.peer
+
+ROOT = Path(__file__).resolve().parent.parent
+HINTS = (
+    "Link: </static/css/main.css>; rel=preload; as=style",
+    "Link: </static/js/app.js>; rel=preload; as=script",
+)
+FINAL_LINK = (
+    "Link: </static/css/main.css>; rel=preload; as=style, </static/js/app.js>; rel=preload;"
+    " as=script, </static/css/extra.css>; rel=preload; as=style"
+)
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+
+
+def _require_gunicorn() -> None:
+    try:
+        version = metadata.version("gunicorn")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    if int(version.split(".")[0]) < 25:
+        message = f"Gunicorn >= 25 is needed for wsgi.early_hints (found {version})"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"gunicorn did not listen on port {port} within 15 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    _require_gunicorn()
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "tests.apps.flask_app:app"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": pythonpath},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, process, log)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_curl_shows_the_103_before_the_200(gunicorn_port: int) -> None:
+    curl = require_program("curl")
+    url = f"http://127.0.0.1:{gunicorn_port}/"
+    result = subprocess.run(
+        [curl, "-s", "-i", "--http1.1", "--max-time", "10", "-H", "Accept: text/html", url],
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=True,
+    )
+    print(result.stdout.split("\n\n<!doctype")[0])
+    lines = result.stdout.splitlines()
+    early, final = lines.index("HTTP/1.1 103 Early Hints"), lines.index("HTTP/1.1 200 OK")
+    assert early < final
+    assert lines[early + 1 : early + 3] == list(HINTS)
+    assert FINAL_LINK in lines[final:]
+
+
+def test_the_103_arrives_while_the_view_thinks(gunicorn_port: int) -> None:
+    received = b""
+    arrival_s: dict[bytes, float] = {}
+    with socket.create_connection(("127.0.0.1", gunicorn_port), timeout=5) as sock:
+        sent = time.monotonic()
+        sock.sendall(REQUEST)
+        while chunk := sock.recv(65536):
+            received += chunk
+            for status in (b"HTTP/1.1 103", b"HTTP/1.1 200"):
+                if status in received and status not in arrival_s:
+                    arrival_s[status] = time.monotonic() - sent
+            if time.monotonic() - sent > 5:
+                break
+    early_ms, final_ms = (arrival_s[s] * 1000 for s in (b"HTTP/1.1 103", b"HTTP/1.1 200"))
+    print(f"103 after {early_ms:.1f} ms, 200 after {final_ms:.1f} ms")
+    head = received.split(b"\r\n\r\n")[0].decode("latin-1")
+    assert head.splitlines()[1:] == list(HINTS)
+    assert early_ms < 150
+    assert final_ms >= THINK_TIME_S * 1000
