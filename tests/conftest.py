@@ -52,7 +52,9 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSFiles]:
     directory = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
-    files = TLSFiles(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
+    files = TLSFiles(
+        ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem"
+    )
     ca.cert_pem.write_to_path(str(files.ca))
     leaf.private_key_pem.write_to_path(str(files.key))
     # The chain goes in the certificate file so that clients given only the CA can verify it.

@@ -14,7 +14,8 @@ The rules (see DESIGN.md, "The plan for one request"):
   GET, never from a pushed request, never when the server or client cannot push.
 * The Link header carries every candidate; the ones h2push pushed itself, and the ones the
   client is known to have, carry ``nopush`` so a proxy in front does not push them (again).
-  It is merged after the application's own Link value, never over it (:func:`h2push.links.merge_link_header`).
+  It is merged after the application's own Link value, never over it
+  (:func:`h2push.links.merge_link_header`).
 * ``remember`` is what the client receives through this plan: pushed and hinted URLs.
 """
 
