@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +47,7 @@ class TLSFiles:
 
 
 @pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSFiles]:
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     directory = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")
@@ -59,4 +58,4 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSFiles]:
     leaf.private_key_pem.write_to_path(str(files.key))
     # The chain goes in the certificate file so that clients given only the CA can verify it.
     files.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-    yield files
+    return files
