@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PEERS  := nghttp2-client curl chromium
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck check peers clean
@@ -25,6 +24,7 @@ peers:
 	command -v nghttp >/dev/null || missing="$$missing nghttp2-client"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing:$$missing"; \
