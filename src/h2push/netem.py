@@ -62,6 +62,9 @@ MIN_QUEUED_BYTES: Final = 4 * 1024 * 1024
 CONNECT_TIMEOUT_S: Final = 5.0
 """How long the relay waits for the upstream server to accept a connection, in seconds."""
 
+UPSTREAM_RETRY_S: Final = 0.02
+"""Pause between attempts while the upstream server refuses connections (still starting)."""
+
 CLOSE_TIMEOUT_S: Final = 2.0
 """How long closing waits for connections and sockets to finish, in seconds."""
 
@@ -383,6 +386,17 @@ class LatencyRelay:
         finally:
             self._connections.discard(task)
 
+    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to the upstream server, waiting while it is still starting (refused).
+
+        Bounded by the caller's :data:`CONNECT_TIMEOUT_S`.
+        """
+        while True:
+            try:
+                return await asyncio.open_connection(*self._upstream)
+            except ConnectionRefusedError:
+                await asyncio.sleep(UPSTREAM_RETRY_S)
+
     async def _relay_connection(
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
@@ -392,7 +406,7 @@ class LatencyRelay:
         try:
             try:
                 upstream_reader, upstream = await asyncio.wait_for(
-                    asyncio.open_connection(*self._upstream), CONNECT_TIMEOUT_S
+                    self._connect_upstream(), CONNECT_TIMEOUT_S
                 )
             except (OSError, asyncio.TimeoutError) as error:
                 logger.warning("%r cannot connect upstream: %s", self, str(error) or "timed out")

@@ -1,0 +1,20 @@
+"""The ``h2push`` command line: ``serve``, ``demo`` and ``trace``."""
+
+from __future__ import annotations
+
+import click
+
+from h2push import __version__
+from h2push.client import trace_command
+from h2push.server import demo_command, serve_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="h2push")
+def main() -> None:
+    """Deliver a page's critical resources early: HTTP/2 push, 103 Early Hints, Link preload."""
+
+
+main.add_command(serve_command)
+main.add_command(demo_command)
+main.add_command(trace_command)
