@@ -375,6 +375,8 @@ def _hypercorn_config(options: ServeOptions, certfile: str, keyfile: str) -> Con
     config.keyfile = keyfile
     config.alpn_protocols = list(_ALPN_PROTOCOLS)
     config.accesslog = "-" if options.access_log else None
+    # The banner names the URL; Hypercorn's own "Running on" would name the relay's upstream.
+    config.loglevel = "WARNING"
     config.workers = options.workers
     return config
 
