@@ -654,6 +654,21 @@ def test_demo_pushes_its_manifest_to_a_client_that_accepts_push(
         "/static/hero.svg",
     ]
 
+    # h2push's own tracer shows the same: the 103, the promises, and a summary.
+    traced = subprocess.run(
+        [sys.executable, "-m", "h2push", "trace", "--insecure", server.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        check=False,
+    )
+    assert traced.returncode == 0, traced.stderr
+    assert ":status: 103" in traced.stdout
+    assert traced.stdout.count("recv PUSH_PROMISE frame") == 4
+    assert "main response: GET / -> 200" in traced.stdout
+    assert "pushed: 4" in traced.stdout
+
 
 @pytest.mark.peer
 def test_demo_page_reports_early_hints_in_chromium(tmp_path: Path, servers: list[Server]) -> None:
