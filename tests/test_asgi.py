@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,127 @@ def test_any_request_is_served_and_emits_no_cr_lf_nul(
         if message["type"] == "http.response.push":
             assert message["path"].startswith("/")
             assert not message["path"].startswith("//")
+
+
+# --- what each client has: the tracker -----------------------------------------------------------
+
+
+def cookie_of(message: Message) -> bytes | None:
+    return next((v for n, v in message["headers"] if n == b"set-cookie"), None)
+
+
+def pushed_paths(sent: list[Message]) -> list[str]:
+    return [m["path"] for m in sent if m["type"] == "http.response.push"]
+
+
+def visit(app: Any, cookie: bytes | None, **kwargs: Any) -> tuple[list[Message], bytes | None]:
+    headers = [*NAVIGATE, (b"host", b"example.test")]
+    if cookie is not None:
+        headers.append((b"cookie", b"other=1; " + cookie.split(b";")[0]))
+    sent = run(app, scope(extensions=H2, headers=headers, **kwargs))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return sent, cookie_of(start)
+
+
+def test_a_repeat_visit_pushes_nothing_but_still_hints_and_links() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST)
+    first, cookie = visit(app, None)
+    assert pushed_paths(first) == ["/app.css", "/app.js"]
+    assert cookie is not None
+    assert cookie.startswith(b"h2push=")
+    assert b"Secure" in cookie
+    assert b"HttpOnly" in cookie
+    assert b"SameSite=Lax" in cookie
+
+    second, again = visit(app, cookie)
+    assert pushed_paths(second) == []
+    assert next(m["type"] for m in second) == "http.response.early_hint"
+    start = next(m for m in second if m["type"] == "http.response.start")
+    (link,) = links_of(start)
+    assert b"</app.css>; rel=preload; as=style; nopush" in link  # known: no proxy pushes it
+    assert again is None  # nothing new delivered: the cookie stays as it is
+
+
+def test_a_changed_resource_is_pushed_again() -> None:
+    versions = {"/app.css": "v1", "/app.js": "v1"}
+    app = H2PushMiddleware(page(), manifest=MANIFEST, versions=versions.get)
+    _, cookie = visit(app, None)
+    versions["/app.css"] = "v2"
+    second, new_cookie = visit(app, cookie)
+    assert pushed_paths(second) == ["/app.css"]
+    assert new_cookie is not None
+    third, _ = visit(app, new_cookie)
+    assert pushed_paths(third) == []
+
+
+def test_http11_without_hints_records_nothing() -> None:
+    sent = run(H2PushMiddleware(page(), manifest=MANIFEST), scope())
+    assert cookie_of(sent[0]) is None
+
+
+def test_responses_a_shared_cache_may_store_get_no_cookie() -> None:
+    async def public(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"cache-control", b"public, max-age=60")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"page"})
+
+    first, cookie = visit(H2PushMiddleware(public, manifest=MANIFEST), None)
+    assert pushed_paths(first) == ["/app.css", "/app.js"]
+    assert cookie is None
+
+
+def test_no_tracker_means_no_cookie_and_every_visit_pushes() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=None)
+    first, cookie = visit(app, None)
+    assert cookie is None
+    assert pushed_paths(visit(app, b"h2push=AcA")[0]) == pushed_paths(first)
+
+
+def test_a_firehose_connector_is_called_off_the_event_loop() -> None:
+    import threading
+
+    class Connector:
+        def __init__(self) -> None:
+            self.pushed: set[str] = set()
+            self.threads: set[str] = set()
+
+        def get_pushed(self) -> set[str]:
+            self.threads.add(threading.current_thread().name)
+            return set(self.pushed)
+
+        def set_pushed(self, pushed: set[str]) -> None:
+            self.pushed = set(pushed)
+
+    connector = Connector()
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=connector)
+    first, _ = visit(app, None)
+    assert pushed_paths(first) == ["/app.css", "/app.js"]
+    assert connector.pushed >= {"/app.css", "/app.js"}
+    assert pushed_paths(visit(app, None)[0]) == []
+    assert threading.main_thread().name not in connector.threads
+
+
+FUZZ_EXAMPLES = int(os.environ.get("H2PUSH_FUZZ_EXAMPLES", "300"))
+_cookie_text = st.one_of(
+    st.text(max_size=300),
+    st.from_regex(r"h2push=[A-Za-z0-9_-]{0,120}", fullmatch=True),
+    st.binary(max_size=200).map(lambda b: "h2push=" + b.decode("latin-1")),
+)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(
+    cookies=st.lists(_cookie_text, max_size=3), digest=st.one_of(st.none(), st.text(max_size=200))
+)
+def test_malformed_cookies_and_cache_digests_never_fail_a_request(
+    cookies: list[str], digest: str | None
+) -> None:
+    headers = [*NAVIGATE, (b"host", b"example.test")]
+    headers += [(b"cookie", c.encode("utf-8", "surrogateescape")) for c in cookies]
+    if digest is not None:
+        headers.append((b"cache-digest", digest.encode("utf-8", "surrogateescape")))
+    sent = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, headers=headers))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    for _, value in start["headers"]:
+        assert not any(c in value for c in (b"\r", b"\n", b"\0"))

@@ -21,22 +21,44 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header
 from h2push.manifest import Manifest
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan, push_headers
+from h2push.plan import (
+    DEFAULT_MAX_PUSHES,
+    Plan,
+    RequestFacts,
+    delivered,
+    is_navigation,
+    plan,
+    push_headers,
+)
+from h2push.trackers import (
+    ClientState,
+    CookieDigestTracker,
+    FirehoseConnector,
+    Tracker,
+    as_tracker,
+)
 
-__all__ = ["SCOPE_KEY", "H2PushMiddleware", "push"]
+__all__ = ["DEFAULT_TRACKER", "SCOPE_KEY", "H2PushMiddleware", "push"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = Sequence[tuple[bytes, bytes]]
+
+#: The tracker :class:`H2PushMiddleware` uses unless given another: a cache-digest cookie.
+DEFAULT_TRACKER: Tracker = CookieDigestTracker()
+_EMPTY_PLAN = Plan()
 
 logger = logging.getLogger("h2push")
 
@@ -51,15 +73,18 @@ _PUSH = "http.response.push"
 
 
 class _RequestState:
-    """One request in flight: its facts, what was sent before the app ran, ``push()`` calls."""
+    """One request in flight: facts, what went out before the app ran, ``push()`` calls."""
 
-    __slots__ = ("before", "facts", "preloads", "scope", "send")
+    __slots__ = ("before", "client", "delivered", "facts", "known", "preloads", "scope", "send")
 
-    def __init__(self, scope: Scope, send: Send, facts: RequestFacts, before: Plan) -> None:
+    def __init__(self, scope: Scope, send: Send, facts: RequestFacts) -> None:
         self.scope = scope
         self.send = send
         self.facts = facts
-        self.before = before
+        self.before = _EMPTY_PLAN
+        self.client: ClientState | None = None
+        self.known: frozenset[str] = frozenset()
+        self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
 
 
@@ -109,6 +134,13 @@ class H2PushMiddleware:
         push_preload: Like nginx's ``http2_push_preload``: also push the same-origin
             ``rel=preload`` values of the Link header the application sets (without
             ``nopush``), as its response starts.
+        tracker: What each client is believed to have (:mod:`h2push.trackers`): by default a
+            :class:`~h2push.trackers.CookieDigestTracker` (a cache-digest cookie, no server
+            state); a Redis or Flask-Firehose-shaped tracker; None to track nothing. Known
+            resources are never pushed, and linked with ``nopush``.
+        versions: A function from a URL path (str) to the resource's version (str, e.g. a
+            content hash, :class:`h2push.versions.StaticVersions`) or None; a tracker keys on
+            ``(url, version)``, so a changed resource is pushed again.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -125,6 +157,8 @@ class H2PushMiddleware:
         early_hints: bool = True,
         push: bool = True,
         push_preload: bool = False,
+        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        versions: Callable[[str], str | None] | None = None,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -139,6 +173,8 @@ class H2PushMiddleware:
         self.early_hints = early_hints
         self.push = push
         self.push_preload = push_preload
+        self.tracker = None if tracker is None else as_tracker(tracker)
+        self.versions = versions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope; only ``http`` scopes are planned for."""
@@ -162,18 +198,23 @@ class H2PushMiddleware:
             can_push=_PUSH in extensions,
             pushed=isinstance(state, dict) and bool(state.get(_PUSHED_STATE_KEY)),
         )
-        before = plan(
+        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
+        candidates = self._candidates(facts)
+        if candidates:
+            await self._learn(request, candidates)
+        request.before = before = plan(
             facts,
-            self._candidates(facts),
+            candidates,
+            known=request.known,
             max_pushes=self.max_pushes,
             early_hints=self.early_hints,
             push=self.push,
         )
         if before.early_hints:
-            await _send_extension(send, {"type": _EARLY_HINT, "links": before.early_hint_links})
-        await self._send_pushes(scope, send, before)
-
-        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, before)
+            message = {"type": _EARLY_HINT, "links": before.early_hint_links}
+            if await _send_extension(send, message):
+                request.delivered.update(p.url for p in before.early_hints)
+        await self._send_pushes(request, before)
 
         async def send_with_links(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -190,18 +231,43 @@ class H2PushMiddleware:
             candidates.extend(self.preloads(facts.path, facts.navigation))
         return candidates
 
-    async def _send_pushes(self, scope: Scope, send: Send, todo: Plan) -> None:
+    def _keys(self, urls: Iterable[str]) -> list[tuple[str, str | None]]:
+        version = self.versions
+        return [(url, version(url) if version is not None else None) for url in urls]
+
+    async def _load_client(self, request: _RequestState) -> None:
+        """Ask the tracker what this client has (once; never for a pushed request)."""
+        if self.tracker is None or request.client is not None or request.facts.pushed:
+            return
+        scope = request.scope
+        load = functools.partial(
+            self.tracker.load,
+            scope["headers"],
+            authority=_authority(scope),
+            scheme=scope.get("scheme", "https"),
+        )
+        request.client = await asyncio.to_thread(load) if self.tracker.blocking else load()
+
+    async def _learn(self, request: _RequestState, preloads: Iterable[Preload]) -> None:
+        """Add to ``request.known`` which of ``preloads`` the client has."""
+        await self._load_client(request)
+        if request.client is not None:
+            request.known |= request.client.known_urls(self._keys({p.url for p in preloads}))
+
+    async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
             return
-        state = scope.get("state")
+        state = request.scope.get("state")
         if isinstance(state, dict):
             state[_PUSHED_STATE_KEY] = True
         for preload in todo.pushes:
-            headers = push_headers(preload, scope["headers"])
-            await _send_extension(send, {"type": _PUSH, "path": preload.url, "headers": headers})
+            headers = push_headers(preload, request.scope["headers"])
+            message = {"type": _PUSH, "path": preload.url, "headers": headers}
+            if await _send_extension(request.send, message):
+                request.delivered.add(preload.url)
 
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
-        """Push what the app asked for, and merge every preload into the Link header."""
+        """Push what the app asked for, merge the Link header, and update the tracker."""
         before = request.before
         headers = list(message.get("headers", ()))
         app_links = ", ".join(
@@ -211,22 +277,65 @@ class H2PushMiddleware:
         if self.push_preload and app_links:
             late.extend(_preloads_in(app_links))
         status = int(message.get("status", 200))
+        if late:
+            await self._learn(request, late)
         after = plan(
             request.facts,
             late,
-            known={p.url for p in before.pushes},
+            known=request.known | {p.url for p in before.pushes},
             max_pushes=self.max_pushes - len(before.pushes),
             early_hints=False,
             push=self.push and 200 <= status < 300,
         )
-        await self._send_pushes(request.scope, request.send, after)
+        await self._send_pushes(request, after)
         if status >= 400:
             return message
-        extra = link_additions(app_links or None, (*before.links, *after.links))
-        if extra is None:
-            return message
-        headers.append((b"link", extra.encode("ascii")))
+        links = (*before.links, *after.links)
+        extra = link_additions(app_links or None, links)
+        if extra is not None:
+            headers.append((b"link", extra.encode("ascii")))
+        headers.extend(await self._remember(request, links, headers))
         return {**message, "headers": headers}
+
+    async def _remember(
+        self, request: _RequestState, links: Sequence[Preload], headers: Headers
+    ) -> list[tuple[bytes, bytes]]:
+        """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
+        client = request.client
+        if client is None or _shared_cache_may_store(headers):
+            return []
+        facts = request.facts
+        urls = request.delivered | delivered(
+            linked=links,
+            navigation=facts.navigation,
+            http2=request.scope.get("http_version", "1.1") not in ("1.0", "1.1"),
+        )
+        if not urls - request.known:
+            return []
+        keys = self._keys(sorted(urls))
+        if self.tracker is not None and self.tracker.blocking:
+            await asyncio.to_thread(client.add, keys)
+        else:
+            client.add(keys)
+        return client.response_headers()
+
+
+def _authority(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    server = scope.get("server")
+    return f"{server[0]}:{server[1]}" if server else None
+
+
+def _shared_cache_may_store(headers: Headers) -> bool:
+    """Whether a shared cache may store the response: then it must carry no client's cookie."""
+    for name, value in headers:
+        if name.lower() == b"cache-control":
+            directives = value.lower()
+            if b"public" in directives or b"s-maxage" in directives:
+                return True
+    return False
 
 
 def _preloads_in(link_header: str) -> list[Preload]:
@@ -241,9 +350,15 @@ def _preload_or_none(value: LinkValue) -> Preload | None:
         return None  # another relation (canonical, next, ...) or an attribute we don't know
 
 
-async def _send_extension(send: Send, message: Message) -> None:
-    """Send an extension message; a server or client that refuses it costs the page nothing."""
+async def _send_extension(send: Send, message: Message) -> bool:
+    """Send an extension message; a server or client that refuses it costs the page nothing.
+
+    Returns:
+        Whether the message was sent.
+    """
     try:
         await send(message)
     except Exception:  # a refused hint or push must never fail the request
         logger.debug("h2push: %s not sent", message["type"], exc_info=True)
+        return False
+    return True

@@ -26,7 +26,15 @@ from dataclasses import dataclass, replace
 
 from h2push.links import Preload, format_link_header
 
-__all__ = ["DEFAULT_MAX_PUSHES", "Plan", "RequestFacts", "is_navigation", "plan", "push_headers"]
+__all__ = [
+    "DEFAULT_MAX_PUSHES",
+    "Plan",
+    "RequestFacts",
+    "delivered",
+    "is_navigation",
+    "plan",
+    "push_headers",
+]
 
 #: Pushes per response unless configured otherwise (nginx's ``http2_max_concurrent_pushes``).
 DEFAULT_MAX_PUSHES = 10
@@ -174,6 +182,37 @@ def plan(
         links=links,
         remember=frozenset(p.url for p in (*hints, *pushes)),
     )
+
+
+def delivered(
+    *,
+    hinted: Iterable[Preload] = (),
+    pushed: Iterable[Preload] = (),
+    linked: Iterable[Preload] = (),
+    navigation: bool = False,
+    http2: bool = False,
+) -> frozenset[str]:
+    """The same-origin URLs one response delivered, for the client's tracker to remember.
+
+    Counted: what a 103 that was sent hinted, what push messages that were sent pushed, and the
+    response's Link preloads when the request was a browser navigation over HTTP/2 or later
+    (the browser fetches those while it reads the page). Nothing else: a Link header on an
+    HTTP/1.1 response may be read by a proxy or by nobody, so it proves nothing.
+
+    Args:
+        hinted: The preloads of the 103 that was actually sent.
+        pushed: The preloads whose push messages were actually sent.
+        linked: The preloads of the final response's Link header.
+        navigation: Whether the request was a navigation (:func:`is_navigation`).
+        http2: Whether the request came over HTTP/2 or HTTP/3.
+
+    Returns:
+        The delivered URLs (str), preconnect origins and other origins left out.
+    """
+    urls = {p.url for p in (*hinted, *pushed) if p.same_origin and p.rel != "preconnect"}
+    if navigation and http2:
+        urls.update(p.url for p in linked if p.same_origin and p.rel != "preconnect")
+    return frozenset(urls)
 
 
 def push_headers(
