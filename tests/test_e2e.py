@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +19,9 @@ import pytest
 
 from conftest import TLSFiles, free_port, require_program
 from nghttp import Log, nghttp
+from processes import SRC, h2push_command, running
 
 pytest.importorskip("flask")
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 # (path, type, weight, nopush): weights are distinct so the push order is known.
 RESOURCES = [
@@ -62,21 +59,6 @@ def other():
 """
 
 
-def _wait_for_port(
-    port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 20.0
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"h2push serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"h2push serve did not listen on {port} within {timeout_s} s")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("site")
@@ -100,38 +82,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(site: Path, tls_files: TLSFiles) -> Iterator[str]:
     port = free_port()
-    command = [
-        sys.executable,
-        "-c",
-        "from h2push.cli import main; main()",
-        "serve",
-        "e2e_app:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--certfile",
-        str(tls_files.cert),
-        "--keyfile",
-        str(tls_files.key),
-    ]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
-    log = site / f"serve-{port}.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=site, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_for_port(port, process, log)
+    tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = h2push_command("serve", "e2e_app:app", "--bind", f"127.0.0.1:{port}", *tls)
+    with running(command, port=port, cwd=site):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def main_stream(log: Log) -> int:

@@ -16,7 +16,7 @@ from flask import Flask, make_response, render_template_string, session
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from h2push.flask import H2Push, http2push, preloads_resolver, push
+from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
 from h2push.links import PreloadError
 from h2push.manifest import Manifest, ManifestError
 
@@ -642,9 +642,16 @@ def test_tracker_is_consulted_and_told_what_was_delivered(tmp_path: Path) -> Non
     assert tracker.sets == []
     client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()})
     assert tracker.gets == 2  # once per request
-    assert tracker.sets == [
-        {"/static/old.css", "/static/css/main.css", "/static/js/app.js", "/static/view.js"}
-    ]
+    # Over HTTP/1.1 only the 103 proves delivery: the hinted URLs, not the Link-only view.js.
+    assert tracker.sets == [{"/static/old.css", "/static/css/main.css", "/static/js/app.js"}]
+    # Over HTTP/2 a navigation's Link preloads count as delivered too.
+    client.get("/", headers=NAVIGATE, environ_overrides={"SERVER_PROTOCOL": "HTTP/2"})
+    assert tracker.sets[-1] == {
+        "/static/old.css",
+        "/static/css/main.css",
+        "/static/js/app.js",
+        "/static/view.js",
+    }
 
 
 def test_tracker_not_asked_when_nothing_is_declared(tmp_path: Path) -> None:
@@ -669,15 +676,50 @@ class FirehoseConnector:
         session["h2-pushed"] = ",".join(sorted(pushed))
 
 
-def test_firehose_connector_shape_plugs_in(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tracker", [FirehoseConnector, SessionTracker()], ids=["firehose", "ours"])
+def test_firehose_connector_shape_plugs_in(tmp_path: Path, tracker: object) -> None:
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path, SECRET_KEY="test")
-    H2Push(app, tracker=FirehoseConnector)
+    H2Push(app, tracker=tracker)  # type: ignore[arg-type]
     app.add_url_rule("/", "index", lambda: "home")
     app.add_url_rule("/seen", "seen", lambda: session.get("h2-pushed", ""))
     client = app.test_client()
-    client.get("/", headers=NAVIGATE)
+    client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()})
     assert client.get("/seen").text == "/static/css/main.css,/static/js/app.js"
+
+
+def test_session_tracker_without_secret_key_does_nothing(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    H2Push(app, tracker=SessionTracker())
+    app.add_url_rule("/", "index", lambda: "home")
+    response = app.test_client().get(
+        "/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()}
+    )
+    assert response.status_code == 200  # Flask-Firehose answered 500 here
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_default_tracker_is_a_cookie_digest(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path)
+    H2Push(app)
+    app.add_url_rule("/", "index", lambda: "home")
+    client = app.test_client()
+    hinted = Recorder()
+    first = client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": hinted})
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith("h2push=")
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    # The next navigation knows both: still hinted and linked, linked with nopush.
+    second = client.get(
+        "/",
+        headers={**NAVIGATE, "Cookie": cookie.split(";")[0]},
+        environ_base={"wsgi.early_hints": Recorder()},
+    )
+    assert "</static/css/main.css>; rel=preload; as=style; nopush" in second.headers["Link"]
+    assert "Set-Cookie" not in second.headers
 
 
 class BrokenTracker:
@@ -708,16 +750,16 @@ def test_failing_tracker_is_logged_once_and_ignored(
     H2Push(app, tracker=tracker)
     app.add_url_rule("/", "index", lambda: "home")
     client = app.test_client()
-    with caplog.at_level(logging.DEBUG, logger="h2push.flask"):
+    with caplog.at_level(logging.DEBUG, logger="h2push"):
         for _ in range(2):
-            response = client.get("/", headers=NAVIGATE)
+            hints = {"wsgi.early_hints": Recorder()}  # a 103 delivers: the set is written
+            response = client.get("/", headers=NAVIGATE, environ_base=hints)
             assert response.status_code == 200
             assert links(response) == [MAIN_CSS, APP_JS]
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1
-    assert errors[0].exc_info is not None
-    assert "tracker failed" in errors[0].getMessage()
-    assert len([r for r in caplog.records if "tracker failed" in r.getMessage()]) == 2
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1  # one per outage, not one per request
+    assert "tracker connector failed" in warnings[0].getMessage()
+    assert "redis is down" in warnings[0].getMessage()
     assert tracker.sets == []  # a set that could not be read is never overwritten
 
 

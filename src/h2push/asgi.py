@@ -40,12 +40,14 @@ from h2push.plan import (
     push_headers,
 )
 from h2push.trackers import (
+    DEFAULT_TRACKER,
     ClientState,
-    CookieDigestTracker,
     FirehoseConnector,
     Tracker,
     as_tracker,
+    may_be_stored_by_shared_cache,
 )
+from h2push.versions import resource_keys
 
 __all__ = ["DEFAULT_TRACKER", "SCOPE_KEY", "H2PushMiddleware", "push"]
 
@@ -56,8 +58,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = Sequence[tuple[bytes, bytes]]
 
-#: The tracker :class:`H2PushMiddleware` uses unless given another: a cache-digest cookie.
-DEFAULT_TRACKER: Tracker = CookieDigestTracker()
 _EMPTY_PLAN = Plan()
 
 logger = logging.getLogger("h2push")
@@ -231,10 +231,6 @@ class H2PushMiddleware:
             candidates.extend(self.preloads(facts.path, facts.navigation))
         return candidates
 
-    def _keys(self, urls: Iterable[str]) -> list[tuple[str, str | None]]:
-        version = self.versions
-        return [(url, version(url) if version is not None else None) for url in urls]
-
     async def _load_client(self, request: _RequestState) -> None:
         """Ask the tracker what this client has (once; never for a pushed request)."""
         if self.tracker is None or request.client is not None or request.facts.pushed:
@@ -252,7 +248,9 @@ class H2PushMiddleware:
         """Add to ``request.known`` which of ``preloads`` the client has."""
         await self._load_client(request)
         if request.client is not None:
-            request.known |= request.client.known_urls(self._keys({p.url for p in preloads}))
+            request.known |= request.client.known_urls(
+                resource_keys({p.url for p in preloads}, self.versions)
+            )
 
     async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
@@ -302,7 +300,8 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
-        if client is None or _shared_cache_may_store(headers):
+        cache_control = b", ".join(v for n, v in headers if n.lower() == b"cache-control")
+        if client is None or may_be_stored_by_shared_cache(cache_control):
             return []
         facts = request.facts
         urls = request.delivered | delivered(
@@ -312,7 +311,7 @@ class H2PushMiddleware:
         )
         if not urls - request.known:
             return []
-        keys = self._keys(sorted(urls))
+        keys = resource_keys(sorted(urls), self.versions)
         if self.tracker is not None and self.tracker.blocking:
             await asyncio.to_thread(client.add, keys)
         else:
@@ -326,16 +325,6 @@ def _authority(scope: Scope) -> str | None:
             return str(value.decode("latin-1"))
     server = scope.get("server")
     return f"{server[0]}:{server[1]}" if server else None
-
-
-def _shared_cache_may_store(headers: Headers) -> bool:
-    """Whether a shared cache may store the response: then it must carry no client's cookie."""
-    for name, value in headers:
-        if name.lower() == b"cache-control":
-            directives = value.lower()
-            if b"public" in directives or b"s-maxage" in directives:
-                return True
-    return False
 
 
 def _preloads_in(link_header: str) -> list[Preload]:

@@ -54,9 +54,9 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -64,9 +64,26 @@ from werkzeug.wrappers import Response
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header
 from h2push.manifest import Manifest
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
+from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
+from h2push.trackers import (
+    DEFAULT_TRACKER,
+    ClientState,
+    FirehoseConnector,
+    Tracker,
+    as_tracker,
+    may_be_stored_by_shared_cache,
+)
+from h2push.versions import StaticVersions, resource_keys
 
-__all__ = ["DEFAULT_MANIFEST", "H2Push", "Tracker", "http2push", "preloads_resolver", "push"]
+__all__ = [
+    "DEFAULT_MANIFEST",
+    "H2Push",
+    "SessionTracker",
+    "http2push",
+    "preloads_resolver",
+    "push",
+    "versions_resolver",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +109,34 @@ ManifestSetting = str | os.PathLike[str] | Manifest | None
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
-class Tracker(Protocol):
-    """What the client is believed to have already, across requests (Flask-Firehose's connector).
+class SessionTracker:
+    """Flask-Firehose's tracker, for migrations: the URLs pushed to a client in its session.
 
-    Any object with these two methods plugs in, Flask-Firehose's ``Connector`` included. Both
-    are called inside the request context, so an implementation may use ``flask.session``.
+    Reads and writes ``session["h2-pushed"]`` as Flask-Firehose did (a comma-joined str of
+    URLs; a list is read too), so a site switching from Flask-Firehose keeps what its clients
+    were already sent. It needs ``SECRET_KEY``; without one it reads nothing and writes
+    nothing (Flask-Firehose answered every push with a 500 then). It grows with every URL and
+    ignores versions: prefer the default :class:`~h2push.trackers.CookieDigestTracker` once
+    the migration is done. Pass it as ``H2Push(app, tracker=SessionTracker())``.
     """
 
+    key: Final = "h2-pushed"
+
     def get_pushed(self) -> set[str]:
-        """Return the URLs the current client already received."""
-        ...
+        """The URLs recorded in the current session (an empty set when there is none)."""
+        if not current_app.secret_key:
+            return set()
+        value = session.get(self.key, "")
+        if isinstance(value, str):
+            return {url for url in value.split(",") if url}
+        if isinstance(value, (list, tuple, set)):
+            return {url for url in value if isinstance(url, str) and url}
+        return set()
 
     def set_pushed(self, pushed: set[str], /) -> None:
-        """Replace the current client's set with ``pushed`` (the old set plus the new URLs)."""
-        ...
+        """Store ``pushed`` in the session (comma-joined, sorted), when there is a secret key."""
+        if current_app.secret_key:
+            session[self.key] = ",".join(sorted(pushed))
 
 
 @dataclass
@@ -116,11 +147,11 @@ class _AppState:
     max_pushes: int = DEFAULT_MAX_PUSHES
     early_hints: bool = True
     enabled: bool = True
-    tracker: Tracker | None = None
+    tracker: Tracker | None = DEFAULT_TRACKER
+    versions: Callable[[str], str | None] | None = None
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
     view_manifests: dict[str, Manifest] = field(default_factory=dict)
     views_loaded: bool = False
-    tracker_failed: bool = False
 
 
 #: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
@@ -137,21 +168,11 @@ class _RequestState:
     app_state: _AppState
     facts: RequestFacts
     candidates: tuple[Preload, ...]
+    tracker: Tracker | None
     preloads: list[Preload] = field(default_factory=list)
-    hinted: frozenset[str] = frozenset()
-    tracker_failed: bool = False
-    _known: frozenset[str] | None = None
-
-    def known(self) -> frozenset[str]:
-        """The tracker's set for this client, asked once per request (empty without one)."""
-        if self._known is None:
-            tracker = self.app_state.tracker
-            known = None
-            if tracker is not None:
-                known = _call_tracker(self.app_state, lambda: frozenset(tracker.get_pushed()))
-                self.tracker_failed = known is None
-            self._known = known or frozenset()
-        return self._known
+    hinted: tuple[Preload, ...] = ()
+    client: ClientState | None = None
+    known: frozenset[str] = frozenset()
 
 
 def push(url: str, *flags: str, **attrs: Any) -> str:
@@ -212,8 +233,11 @@ class H2Push:
         max_pushes: The most pushes per response (int >= 0), for servers that can push.
         early_hints: Whether to send a 103 Early Hints when the WSGI server offers
             ``wsgi.early_hints``.
-        tracker: An object with ``get_pushed() -> set[str]`` and ``set_pushed(set[str])``
-            (:class:`Tracker`, the shape of Flask-Firehose's connector), or None.
+        tracker: What each client is believed to have (:mod:`h2push.trackers`): by default a
+            cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
+            Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
+            ``set_pushed(set[str])``, e.g. :class:`SessionTracker`); or None. Resources a
+            client has are linked with ``nopush``, so a proxy does not push them again.
 
     Raises:
         h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
@@ -232,14 +256,13 @@ class H2Push:
         manifest: ManifestSetting = DEFAULT_MANIFEST,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
-        tracker: Tracker | None = None,
+        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
-        _check_tracker(tracker)
         self.manifest = manifest
         self.max_pushes = max_pushes
         self.early_hints = early_hints
-        self.tracker = tracker
+        self.tracker = None if tracker is None else as_tracker(tracker)
         if app is not None:
             self.init_app(app)
 
@@ -271,6 +294,7 @@ class H2Push:
             early_hints=early_hints,
             enabled=enabled,
             tracker=self.tracker,
+            versions=versions_resolver(app),
         )
         state.view_manifests = _view_manifests(app)
         app.before_request(_before_request)
@@ -391,14 +415,6 @@ def _check_settings(max_name: str, max_pushes: object, hints_name: str, hints: o
         raise TypeError(f"{hints_name} must be a bool, not {type(hints).__name__}")
 
 
-def _check_tracker(tracker: object) -> None:
-    if tracker is None:
-        return
-    for method in ("get_pushed", "set_pushed"):
-        if not callable(getattr(tracker, method, None)):
-            raise TypeError(f"tracker {tracker!r} has no {method}() method")
-
-
 def _app_manifest(root_path: str, setting: object) -> Manifest | None:
     """Load the app manifest a setting names; None for no manifest."""
     if setting is None or isinstance(setting, Manifest):
@@ -478,20 +494,26 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         pushed=False,
     )
     candidates: tuple[Preload, ...] = ()
-    if _under_middleware(environ):
-        pass  # H2PushMiddleware already planned the declarations (see preloads_resolver)
-    elif app_state.manifest is not None:
-        candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
-    if view_manifest is not None and not _under_middleware(environ):
-        # A decorator's manifest applies to every request of its view, as in flask-http2-push.
-        candidates += view_manifest.preloads_for(facts.path)
-    state = _RequestState(app_state=app_state, facts=facts, candidates=candidates)
+    under_middleware = _under_middleware(environ)
+    if not under_middleware:  # else H2PushMiddleware planned the declarations and tracks
+        if app_state.manifest is not None:
+            candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
+        if view_manifest is not None:
+            # A decorator's manifest applies to every request of its view (flask-http2-push).
+            candidates += view_manifest.preloads_for(facts.path)
+    state = _RequestState(
+        app_state=app_state,
+        facts=facts,
+        candidates=candidates,
+        tracker=None if under_middleware else app_state.tracker,
+    )
     setattr(g, _G_KEY, state)
+    if candidates:
+        _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
-        if first.early_hints:
-            _send_early_hints(send_hints, first)
-            state.hinted = first.remember
+        if first.early_hints and _send_early_hints(send_hints, first):
+            state.hinted = first.early_hints
     return state
 
 
@@ -501,18 +523,32 @@ def _under_middleware(environ: dict[str, Any]) -> bool:
     return isinstance(scope, dict) and ASGI_SCOPE_KEY in scope
 
 
+def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
+    """Add to ``state.known`` which of ``preloads`` the client has (loading it once)."""
+    if state.tracker is None:
+        return
+    if state.client is None:
+        state.client = state.tracker.load(
+            request.headers.items(), authority=request.host, scheme=request.scheme
+        )
+    urls = {p.url for p in preloads}
+    state.known |= state.client.known_urls(resource_keys(urls, state.app_state.versions))
+
+
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
     candidates = state.candidates + tuple(state.preloads)
-    if not candidates:
+    if not candidates or response.status_code >= 400:
         return
+    if state.preloads:
+        _learn(state, state.preloads)
     # The 103, if any, went out before the view ran; this plan is for the final response.
     final = _plan(state, candidates, replace(state.facts, can_early_hint=False))
     existing = ", ".join(response.headers.getlist("Link")) or None
     merged = merge_link_header(existing, final.links)
     if merged is not None and merged != existing:
         response.headers["Link"] = merged
-    _remember(state, final)
+    _remember(state, final, response)
 
 
 def _plan(state: _RequestState, candidates: Iterable[Preload], facts: RequestFacts) -> Plan:
@@ -520,54 +556,57 @@ def _plan(state: _RequestState, candidates: Iterable[Preload], facts: RequestFac
     return plan(
         facts,
         candidates,
-        known=state.known(),
+        known=state.known,
         max_pushes=settings.max_pushes,
         early_hints=settings.early_hints,
     )
 
 
-def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> None:
-    """Send one 103 with one Link field line per preload (Gunicorn writes them all)."""
+def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
+    """Send one 103 with one Link field line per preload (Gunicorn writes them all).
+
+    Returns:
+        Whether the WSGI server took it.
+    """
     try:
         send_hints([("Link", str(preload)) for preload in first.early_hints])
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
+        return False
+    return True
 
 
-def _remember(state: _RequestState, final: Plan) -> None:
-    """Tell the tracker what this response delivered to the client.
-
-    Delivered: the hinted URLs, and on navigations the Link preloads (browsers fetch those
-    from a document response). The tracker gets the old set plus these, as Flask-Firehose's
-    connector expects, and only when something is new.
-    """
-    tracker = state.app_state.tracker
-    known = state.known()
-    if tracker is None or state.tracker_failed:  # never overwrite a set we could not read
+def _remember(state: _RequestState, final: Plan, response: Response) -> None:
+    """Tell the tracker what this response delivered (:func:`h2push.plan.delivered`)."""
+    client = state.client
+    if client is None or may_be_stored_by_shared_cache(response.headers.get("Cache-Control")):
         return
-    delivered = set(state.hinted | final.remember)
-    if state.facts.navigation:
-        delivered.update(p.url for p in final.links if p.rel != "preconnect")
-    if delivered - known:
-        _call_tracker(state.app_state, lambda: tracker.set_pushed(set(known) | delivered))
+    urls = delivered(
+        hinted=state.hinted,
+        linked=final.links,
+        navigation=state.facts.navigation,
+        http2=request.environ.get("SERVER_PROTOCOL", "").upper().startswith("HTTP/2"),
+    )
+    if not urls - state.known:
+        return
+    client.add(resource_keys(sorted(urls), state.app_state.versions))
+    for name, value in client.response_headers():
+        response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
 
-_T = TypeVar("_T")
+def versions_resolver(app: object) -> Callable[[str], str | None] | None:
+    """The versions of a Flask app's static files (content hashes), for trackers' keys.
 
+    Args:
+        app: A Flask app; anything else gets None.
 
-def _call_tracker(app_state: _AppState, call: Callable[[], _T]) -> _T | None:
-    """Call the tracker; on an exception log it (with traceback the first time) and go on."""
-    try:
-        return call()
-    except Exception:
-        first = not app_state.tracker_failed
-        app_state.tracker_failed = True
-        logger.log(
-            logging.ERROR if first else logging.DEBUG,
-            "h2push: the tracker failed; responding without it",
-            exc_info=first,
-        )
+    Returns:
+        A :class:`~h2push.versions.StaticVersions` over ``app.static_folder`` at
+        ``app.static_url_path``, or None when the app has no static folder.
+    """
+    if not isinstance(app, Flask) or not app.has_static_folder or app.static_folder is None:
         return None
+    return StaticVersions(app.static_folder, (app.static_url_path or "/static") + "/")
 
 
 # --- push() arguments --------------------------------------------------------------------

@@ -55,6 +55,7 @@ from h2push.devcert import (
 from h2push.links import Preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.netem import LatencyRelay
+from h2push.versions import StaticVersions
 
 __all__ = [
     "DEFAULT_BIND",
@@ -127,6 +128,8 @@ class ServeOptions:
         access_log (bool): Write Hypercorn's access log to standard output.
         rtt_ms (float): A round-trip time to emulate between clients and the server, in
             milliseconds (a :class:`h2push.netem.LatencyRelay` on ``bind``); 0 for none.
+        static_dir (str | None): The directory the app serves at ``/static/``, whose files'
+            content hashes version what the tracker remembers; None for none.
     """
 
     app: str
@@ -139,6 +142,7 @@ class ServeOptions:
     early_hints: bool = True
     access_log: bool = False
     rtt_ms: float = 0.0
+    static_dir: str | None = None
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -288,6 +292,15 @@ def _flask_preloads(target: object) -> Callable[[str, bool], Sequence[Preload]] 
     return preloads_resolver(target)
 
 
+def _flask_versions(target: object) -> Callable[[str], str | None] | None:
+    """The static-file versions of a Flask app that uses :mod:`h2push.flask`, else None."""
+    if "h2push.flask" not in sys.modules:
+        return None
+    from h2push.flask import versions_resolver  # noqa: PLC0415
+
+    return versions_resolver(target)
+
+
 def build_app(
     target: object,
     interface: Interface,
@@ -295,6 +308,7 @@ def build_app(
     manifest: Manifest | None = None,
     push: bool = True,
     early_hints: bool = True,
+    static_dir: str | None = None,
 ) -> ASGIApp:
     """Wrap an application in :class:`h2push.asgi.H2PushMiddleware`.
 
@@ -310,13 +324,21 @@ def build_app(
         manifest (Manifest | None): Preloads for every request, or None.
         push (bool): Send HTTP/2 server push.
         early_hints (bool): Send 103 Early Hints.
+        static_dir (str | None): The directory ``/static/`` serves; its files' content hashes
+            version the tracker's keys, so a changed file is pushed again. A Flask app's
+            static folder is used without it.
 
     Returns:
         Callable: The ASGI 3 application to serve.
     """
+    versions = StaticVersions(static_dir, "/static/") if static_dir is not None else None
     if interface == "asgi":
         return H2PushMiddleware(
-            cast(ASGIApp, target), manifest=manifest, push=push, early_hints=early_hints
+            cast(ASGIApp, target),
+            manifest=manifest,
+            push=push,
+            early_hints=early_hints,
+            versions=versions,
         )
     from a2wsgi import WSGIMiddleware  # noqa: PLC0415 - only WSGI apps need the bridge
 
@@ -327,6 +349,7 @@ def build_app(
         push=push,
         early_hints=early_hints,
         push_preload=True,
+        versions=versions or _flask_versions(target),
     )
 
 
@@ -354,6 +377,7 @@ def load_app(options: ServeOptions) -> tuple[ASGIApp, Interface]:
         manifest=manifest,
         push=options.push,
         early_hints=options.early_hints,
+        static_dir=options.static_dir,
     )
     return wrapped, interface
 
@@ -558,6 +582,11 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
     show_default=True,
     help="Emulate this network round trip (ms) in front of the server; loopback only.",
 )
+@click.option(
+    "--static-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="The directory served at /static/: a file changed there is pushed again.",
+)
 def serve_command(
     *,
     app: str,
@@ -570,6 +599,7 @@ def serve_command(
     no_early_hints: bool,
     access_log: bool,
     rtt_ms: float,
+    static_dir: str | None,
 ) -> None:
     """Serve APP (module:attribute, ASGI or WSGI) over HTTP/2 with push and early hints.
 
@@ -590,6 +620,7 @@ def serve_command(
         early_hints=not no_early_hints,
         access_log=access_log,
         rtt_ms=rtt_ms,
+        static_dir=static_dir,
     )
     sys.exit(run(options))
 
@@ -611,9 +642,14 @@ def demo_command(*, bind: str, access_log: bool, rtt_ms: float) -> None:
     Timing API, which of its resources came by 103 Early Hints. A 50 ms network round trip is
     emulated in front of the server (--rtt-ms), as a browser on another machine would see.
     """
-    from h2push.demo import MANIFEST_PATH  # noqa: PLC0415 - reads the demo's files
+    from h2push.demo import MANIFEST_PATH, STATIC_DIR  # noqa: PLC0415 - reads the demo's files
 
     options = ServeOptions(
-        app=DEMO_APP, bind=bind, manifest=str(MANIFEST_PATH), access_log=access_log, rtt_ms=rtt_ms
+        app=DEMO_APP,
+        bind=bind,
+        manifest=str(MANIFEST_PATH),
+        access_log=access_log,
+        rtt_ms=rtt_ms,
+        static_dir=str(STATIC_DIR),
     )
     sys.exit(run(options, title="h2push demo: a 200 ms page with 103 Early Hints and push"))

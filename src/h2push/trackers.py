@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     import redis
 
 __all__ = [
+    "DEFAULT_TRACKER",
     "MAX_CACHE_DIGEST_CHARS",
     "MAX_CACHE_DIGEST_ENTRIES",
     "MAX_COOKIE_VALUE_CHARS",
@@ -81,6 +82,7 @@ __all__ = [
     "ResourceKey",
     "Tracker",
     "as_tracker",
+    "may_be_stored_by_shared_cache",
     "parse_cache_digest",
 ]
 
@@ -892,3 +894,23 @@ class _RedisState(_State):
                 secure=tracker.secure,
             )
         ]
+
+
+#: The tracker the adapters use unless given another: a cache-digest cookie, no server state.
+DEFAULT_TRACKER: Tracker = CookieDigestTracker()
+
+
+def may_be_stored_by_shared_cache(cache_control: str | bytes | None) -> bool:
+    """Whether a response's ``Cache-Control`` lets a shared cache store it (RFC 9111 §5.2.2).
+
+    Such a response is served to other clients too, so an adapter sets no tracker cookie on it:
+    ``public`` or ``s-maxage`` say yes; anything else (or no header) no.
+
+    Args:
+        cache_control: The response's ``Cache-Control`` field value(s), joined, or None.
+    """
+    if not cache_control:
+        return False
+    text = cache_control.decode("latin-1") if isinstance(cache_control, bytes) else cache_control
+    directives = {part.split("=", 1)[0].strip().lower() for part in text.split(",")}
+    return bool(directives & {"public", "s-maxage"})

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["StaticVersions"]
+__all__ = ["StaticVersions", "resource_keys"]
 
 
 class StaticVersions:
@@ -61,3 +62,12 @@ class StaticVersions:
         with self._lock:
             self._cache[relative] = (stat.st_mtime_ns, stat.st_size, digest)
         return digest
+
+
+def resource_keys(
+    urls: Iterable[str], versions: Callable[[str], str | None] | None
+) -> list[tuple[str, str | None]]:
+    """The ``(url, version)`` keys of ``urls`` that trackers remember (version None if unknown)."""
+    if versions is None:
+        return [(url, None) for url in urls]
+    return [(url, versions(url)) for url in urls]

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["MANIFEST_PATH", "STATIC_MAX_AGE_S", "THINK_TIME_S", "app", "static_paths"]
+__all__ = [
+    "MANIFEST_PATH",
+    "STATIC_DIR",
+    "STATIC_MAX_AGE_S",
+    "THINK_TIME_S",
+    "app",
+    "static_paths",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,6 +40,8 @@ Send = Callable[[Message], Awaitable[None]]
 _HERE: Final = Path(__file__).resolve().parent
 
 MANIFEST_PATH: Final = _HERE / "push_manifest.json"
+STATIC_DIR: Final = _HERE / "static"
+"""The directory served at ``/static/``."""
 """The demo's push manifest (http2-push-manifest format): stylesheet, font, script, image."""
 
 THINK_TIME_S: Final = 0.2
@@ -86,7 +95,7 @@ def _load_static(directory: Path) -> dict[str, _File]:
     }
 
 
-_STATIC: Final = _load_static(_HERE / "static")
+_STATIC: Final = _load_static(STATIC_DIR)
 _PAGE: Final = (_HERE / "index.html").read_bytes()
 
 
