@@ -59,6 +59,13 @@ def test_multi_page_applies_to_the_pages_it_names(tmp_path: Path) -> None:
     assert manifest.preloads_for("/contact") == ()
 
 
+def test_a_multi_page_manifest_of_empty_pages(tmp_path: Path) -> None:
+    manifest = Manifest.load(write(tmp_path, {"index.html": {}, "about.html": {}}))
+    assert manifest.multi_page
+    assert manifest.preloads_for("/") == ()
+    assert Manifest.from_dict(manifest.to_dict()).entries == manifest.entries
+
+
 def test_extra_keys(tmp_path: Path) -> None:
     manifest = Manifest.load(
         write(

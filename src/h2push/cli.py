@@ -1,4 +1,4 @@
-"""The ``h2push`` command line: ``serve``, ``demo`` and ``trace``."""
+"""The ``h2push`` command line: ``serve``, ``demo``, ``trace`` and ``manifest``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 
 from h2push import __version__
 from h2push.client import trace_command
+from h2push.manifest_cli import manifest_command
 from h2push.server import demo_command, serve_command
 
 
@@ -18,3 +19,4 @@ def main() -> None:
 main.add_command(serve_command)
 main.add_command(demo_command)
 main.add_command(trace_command)
+main.add_command(manifest_command)

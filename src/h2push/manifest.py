@@ -158,9 +158,14 @@ class Manifest:
         if not isinstance(data, dict):
             raise ManifestError(source, (), f"must be a JSON object, not {_json_type(data)}")
         # Multi-page when a top-level value holds objects: {"index.html": {"/a.css": {...}}}.
+        # A document of only empty objects under page names ({"index.html": {}}) is too.
         multi_page = any(
             isinstance(value, dict) and any(isinstance(e, dict) for e in value.values())
             for value in data.values()
+        ) or (
+            bool(data)
+            and all(value == {} for value in data.values())
+            and not any(str(key).startswith(("/", "http://", "https://")) for key in data)
         )
         if not multi_page:
             preloads = _page(source, (), data)
