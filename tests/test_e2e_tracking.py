@@ -9,12 +9,14 @@ cookie set by one worker process is honoured by the other.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import TLSFiles, free_port
+from h2push.versions import StaticVersions
 from nghttp import Log, nghttp
 from processes import h2push_command, running
 
@@ -108,6 +110,7 @@ def test_first_visit_pushes_all_repeat_visit_none_changed_css_only(server: str, 
 
     css = site / "static" / "site.css"
     css.write_bytes(b"body { color: rebeccapurple }\n")
+    time.sleep(StaticVersions(site).recheck_s + 0.1)  # a file is looked at again this often
     changed, headers = visit(server, cookie)
     assert pushed(changed) == ["/static/site.css"]
     again, _ = visit(server, cookie_value(headers))

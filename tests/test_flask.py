@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -882,3 +883,52 @@ def test_preloads_resolver_fails_on_a_bad_view_manifest(tmp_path: Path) -> None:
 
     with pytest.raises(ManifestError, match=r"missing\.json"):
         preloads_resolver(app)
+
+
+_FUZZ_EXAMPLES = int(os.environ.get("H2PUSH_FUZZ_EXAMPLES", "300"))
+_LINE_BREAKS = {ord("\r"): None, ord("\n"): None, 0: None}
+_tracked_app: Flask | None = None
+
+
+def _tracked() -> Flask:
+    global _tracked_app  # noqa: PLW0603 - one app for every Hypothesis example
+    if _tracked_app is None:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp())
+        write_manifest(root, SINGLE_PAGE)
+        _tracked_app = make_app(root)
+        H2Push(_tracked_app)
+        _tracked_app.add_url_rule("/", "index", lambda: "home")
+    return _tracked_app
+
+
+@settings(max_examples=_FUZZ_EXAMPLES, deadline=None)
+@given(
+    cookies=st.lists(
+        st.one_of(
+            st.text(max_size=300),
+            st.from_regex(r"h2push=[A-Za-z0-9_-]{0,120}", fullmatch=True),
+        ),
+        max_size=3,
+    ),
+    digest=st.one_of(st.none(), st.text(max_size=200)),
+)
+def test_malformed_cookies_and_cache_digests_never_fail_a_request(
+    cookies: list[str], digest: str | None
+) -> None:
+    def field(text: str) -> str:  # what a server can hand over: latin-1, no CR, LF or NUL
+        return text.encode("utf-8", "replace").decode("latin-1").translate(_LINE_BREAKS)
+
+    headers = [("Sec-Fetch-Mode", "navigate")]
+    headers += [("Cookie", field(c)) for c in cookies]
+    if digest is not None:
+        headers.append(("Cache-Digest", field(digest)))
+    response = (
+        _tracked()
+        .test_client()
+        .get("/", headers=headers, environ_base={"wsgi.early_hints": Recorder()})
+    )
+    assert response.status_code == 200
+    for name, value in response.headers.items():
+        assert not any(c in name + value for c in "\r\n\0"), (name, value)

@@ -334,3 +334,59 @@ def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
     pytest.importorskip("redis")
     with pytest.raises(ValueError, match=message):
         RedisTracker(**kwargs)  # type: ignore[arg-type]
+
+
+def test_through_the_asgi_middleware_redis_going_away_costs_200s_and_one_warning(
+    own_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The acceptance line: a real Redis stopped mid-test gives 200 responses, one warning."""
+    import asyncio
+
+    from h2push import Manifest
+    from h2push.asgi import H2PushMiddleware
+
+    async def page(scope: object, receive: object, send: object) -> None:
+        assert callable(send)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"page"})
+
+    manifest = Manifest.from_dict({"/static/app.css": {"type": "style", "weight": 1}})
+    tracker = RedisTracker(own_server.url, retry_after_s=0)
+    app = H2PushMiddleware(page, manifest=manifest, tracker=tracker)
+
+    def get(cookie: bytes | None) -> tuple[int, list[str], Headers]:
+        headers = [(b"sec-fetch-mode", b"navigate"), (b"host", b"example.test")]
+        if cookie:
+            headers.append((b"cookie", cookie))
+        scope = {
+            "type": "http", "http_version": "2", "method": "GET", "path": "/", "scheme": "https",
+            "headers": headers, "extensions": {"http.response.push": {}},
+        }  # fmt: skip
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        pushes = [str(m["path"]) for m in sent if m["type"] == "http.response.push"]
+        return int(start["status"]), pushes, list(start["headers"])  # type: ignore[call-overload]
+
+    try:
+        with caplog.at_level(logging.INFO, logger="h2push"):
+            status, pushes, headers = get(None)
+            assert (status, pushes) == (200, ["/static/app.css"])
+            cookie = next(v for n, v in headers if n == b"set-cookie").split(b";")[0]
+            assert get(cookie)[:2] == (200, [])  # Redis remembers: nothing pushed again
+
+            own_server.stop()
+            for _ in range(5):
+                status, pushes, _ = get(cookie)
+                assert status == 200
+                assert pushes == ["/static/app.css"]  # knows nothing: pushes, never fails
+            assert len(warnings_of(caplog)) == 1
+    finally:
+        tracker.close()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Final
 
@@ -300,6 +300,11 @@ class Preload:
     def _text(self) -> str:
         return str(self.link_value())
 
+    @cached_property
+    def as_nopush(self) -> Preload:
+        """This preload with ``nopush`` set (made once per preload, then reused)."""
+        return self if self.nopush else replace(self, nopush=True)
+
     def __str__(self) -> str:
         return self._text
 
@@ -470,10 +475,13 @@ def parse_link_header(text: str, *, strict: bool = False) -> list[LinkValue]:
             scanner.pos += 1
 
 
-def _preload_keys(values: Iterable[LinkValue]) -> Iterator[tuple[str, str]]:
+def _preload_keys(values: Iterable[LinkValue | Preload]) -> Iterator[tuple[str, str]]:
     for value in values:
-        for rel in value.rels & RELS:
-            yield value.target, rel
+        if isinstance(value, Preload):
+            yield value.url, value.rel
+        else:
+            for rel in value.rels & RELS:
+                yield value.target, rel
 
 
 def link_additions(existing: str | None, additions: Iterable[Preload | LinkValue]) -> str | None:
@@ -492,7 +500,7 @@ def link_additions(existing: str | None, additions: Iterable[Preload | LinkValue
     seen = set(_preload_keys(parse_link_header(existing))) if existing else set()
     extra: list[str] = []
     for value in additions:
-        keys = set(_preload_keys([value.link_value() if isinstance(value, Preload) else value]))
+        keys = set(_preload_keys([value]))
         if keys and keys <= seen:
             continue
         seen |= keys

@@ -22,7 +22,7 @@ The rules (see DESIGN.md, "The plan for one request"):
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from h2push.links import Preload, format_link_header
 
@@ -173,8 +173,7 @@ def plan(
     # What h2push pushed, and what the client already has, must not be pushed by a proxy.
     pushed = set(pushes)
     links = tuple(
-        replace(p, nopush=True) if p in pushed or (p.pushable and p.url in known) else p
-        for p in ordered
+        p.as_nopush if p in pushed or (p.pushable and p.url in known) else p for p in ordered
     )
     return Plan(
         early_hints=hints,

@@ -110,6 +110,9 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2 token
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 _CRUMB_SEPARATORS = re.compile(r"[;,]")
 _OWS = " \t"
+_HASH_CACHE_SIZE = 4096  # (url, version) keys whose digest hash a cookie tracker remembers
+_DECODED_CACHE_SIZE = 4096  # cookie values whose decoded digest a cookie tracker remembers
+_MISSING = object()
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
@@ -569,6 +572,8 @@ class CookieDigestTracker:
         self.log2_n = log2_n
         self.log2_p = log2_p
         self.max_keys = 1 << log2_n
+        self._hashes: dict[tuple[str, str | None], int | None] = {}
+        self._decoded: dict[str, CacheDigest | None] = {}
         if self.max_value_chars > MAX_COOKIE_VALUE_CHARS:
             raise ValueError(
                 f"a digest of {self.max_keys} keys at log2_p={log2_p} can take "
@@ -601,19 +606,38 @@ class CookieDigestTracker:
     def _accept(self, value: str) -> CacheDigest | None:
         if len(value) > MAX_COOKIE_VALUE_CHARS:
             return None
+        # A returning client sends the same value until it is sent something new: decode a
+        # value once. Bounded: the cache starts again when full.
+        cached = self._decoded.get(value, _MISSING)
+        if cached is not _MISSING:
+            return cast("CacheDigest | None", cached)
+        accepted: CacheDigest | None
         try:
             digest = CacheDigest.from_base64url(value)
         except DigestError:
-            return None
-        if (digest.log2_n, digest.log2_p) != (self.log2_n, self.log2_p):
-            return None
-        return digest if len(digest.values) <= self.max_keys else None
+            accepted = None
+        else:
+            fits = (digest.log2_n, digest.log2_p) == (self.log2_n, self.log2_p)
+            accepted = digest if fits and len(digest.values) <= self.max_keys else None
+        if len(self._decoded) >= _DECODED_CACHE_SIZE:
+            self._decoded.clear()
+        self._decoded[value] = accepted
+        return accepted
 
     def _hash(self, url: str, version: str | None) -> int | None:
+        # The keys of a site are few and asked for on every request: hash each once.
+        key = (url, version)
+        cached = self._hashes.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cast("int | None", cached)
         try:
-            return hash_value(url, version, log2_n=self.log2_n, log2_p=self.log2_p)
+            value: int | None = hash_value(url, version, log2_n=self.log2_n, log2_p=self.log2_p)
         except DigestError:  # a lone surrogate: cannot be a key
-            return None
+            value = None
+        if len(self._hashes) >= _HASH_CACHE_SIZE:
+            self._hashes.clear()
+        self._hashes[key] = value
+        return value
 
     def _set_cookie(self, values: frozenset[int]) -> tuple[bytes, bytes]:
         digest = CacheDigest(log2_n=self.log2_n, log2_p=self.log2_p, values=values)
@@ -634,6 +658,17 @@ class _CookieState(_State):
 
     def _loaded_has(self, url: str, version: str | None) -> bool:
         return self._tracker._hash(url, version) in self._loaded
+
+    def known_urls(self, candidates: Iterable[ResourceKey | str]) -> frozenset[str]:
+        """The URLs of ``candidates`` the client has (see :class:`ClientState`)."""
+        if self._header is not None or self._added:
+            return super().known_urls(candidates)
+        if not self._loaded:
+            return frozenset()
+        hash_of, loaded = self._tracker._hash, self._loaded
+        return frozenset(
+            url for url, version in _keys(candidates) if hash_of(url, version) in loaded
+        )
 
     def _store(self, keys: list[ResourceKey]) -> None:
         hashes = (self._tracker._hash(url, version) for url, version in keys)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import unquote
@@ -24,44 +25,72 @@ class StaticVersions:
     ``versions("/static/app.css")`` reads ``DIRECTORY/app.css``. The version is the first 16
     hex digits of the file's SHA-256 (64 bits: a collision between two versions of one file
     is not a concern); it is cached per path and recomputed when the file's size or
-    modification time (ns) changes. A URL outside the prefix, a path that leaves the
-    directory, or a file that cannot be read has no version (None). Safe to share between
-    threads and requests; it costs one ``stat`` per call.
+    modification time (ns) changes. Like nginx's ``open_file_cache_valid``, a file is looked
+    at again (one ``stat``) at most every ``recheck_s`` seconds, so a change is noticed within
+    that time and a busy page costs no system call per resource. A URL outside the prefix, a
+    path that leaves the directory, or a file that cannot be read has no version (None).
+    Safe to share between threads and requests.
 
     Args:
         directory: The directory the prefix maps to.
         url_prefix: The URL path prefix, e.g. ``/static/`` (a trailing ``/`` is added).
+        recheck_s: How long a file's version is trusted before it is looked at again, in
+            seconds (0: every call).
     """
 
-    def __init__(self, directory: str | os.PathLike[str], url_prefix: str = "/static/") -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        url_prefix: str = "/static/",
+        *,
+        recheck_s: float = 1.0,
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.url_prefix = url_prefix if url_prefix.endswith("/") else url_prefix + "/"
-        self._cache: dict[str, tuple[int, int, str]] = {}
+        self.recheck_s = recheck_s
+        # url -> (checked at, mtime ns, size, version or None)
+        self._cache: dict[str, tuple[float, int, int, str | None]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, url: str) -> str | None:
         """The version (16 hex digits, str) of the file ``url`` serves, or None."""
+        now = time.monotonic()
+        cached = self._cache.get(url)
+        if cached is not None and now - cached[0] < self.recheck_s:
+            return cached[3]
+        path = self._path(url)
+        if path is None:
+            return None
+        try:
+            stat = os.stat(path)
+        except (OSError, ValueError):
+            version = None
+            mtime = size = -1
+        else:
+            mtime, size = stat.st_mtime_ns, stat.st_size
+            if cached is not None and cached[1:3] == (mtime, size):
+                version = cached[3]
+            else:
+                version = _content_hash(path)
+        with self._lock:
+            self._cache[url] = (now, mtime, size, version)
+        return version
+
+    def _path(self, url: str) -> str | None:
         if not url.startswith(self.url_prefix):
             return None
         relative = unquote(url[len(self.url_prefix) :].split("?", 1)[0])
         parts = relative.split("/")
         if not relative or "\0" in relative or ".." in parts or relative.startswith("/"):
             return None  # never a file outside the directory
-        path = self.directory / relative
-        try:
-            stat = path.stat()
-        except (OSError, ValueError):
-            return None
-        cached = self._cache.get(relative)
-        if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-            return cached[2]
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        except OSError:
-            return None
-        with self._lock:
-            self._cache[relative] = (stat.st_mtime_ns, stat.st_size, digest)
-        return digest
+        return str(self.directory / relative)
+
+
+def _content_hash(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
 
 
 def resource_keys(
