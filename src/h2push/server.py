@@ -534,6 +534,10 @@ def _run_here(app: ASGIApp, config: Config) -> int:
         asyncio.run(serve(cast(Any, app), config, mode="asgi"))
     except KeyboardInterrupt:  # a Ctrl-C before Hypercorn installed its handlers
         return 130
+    except (ssl.SSLError, ConnectionError) as error:
+        # Hypercorn 0.18 lets a connection's TLS close error (e.g. a client that sent data
+        # after its close_notify) escape its graceful shutdown: the server has stopped cleanly.
+        logger.debug("h2push: a connection closed uncleanly at shutdown: %s", error)
     return 0
 
 
