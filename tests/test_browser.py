@@ -7,8 +7,6 @@ only the browser's trust in the certificate differs, and the hints are no longer
 
 from __future__ import annotations
 
-import os
-import socket
 import struct
 import subprocess
 import sys
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 from tests.apps import hint_app
 from tests.conftest import TLSFiles, free_port, require_program
+from tests.processes import running
 
 from h2push.browser import (
     BrowserError,
@@ -39,54 +38,14 @@ HINTED = frozenset({"/style.css", "/app.js"})
 # --------------------------------------------------------------------------- fixtures
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"hypercorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"hypercorn did not listen on 127.0.0.1:{port} within {STARTUP_S} s")
-
-
 @pytest.fixture(scope="module")
 def base_url(tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Serve tests.apps.hint_app with Hypercorn over TLS (ALPN h2); yield its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("hypercorn") / "hypercorn.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--certfile",
-                str(tls_files.cert),
-                "--keyfile",
-                str(tls_files.key),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "tests.apps.hint_app:app",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, process, log)
+    tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = [sys.executable, "-m", "hypercorn", *tls, "--bind", f"127.0.0.1:{port}"]
+    with running([*command, "tests.apps.hint_app:app"], port=port, cwd=REPO):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

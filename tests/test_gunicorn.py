@@ -7,7 +7,6 @@ the final ``200`` must carry them (plus the template's ``push()``) as Link value
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from apps.flask_app import THINK_TIME_S
 from conftest import ON_CI, free_port, require_program
+from processes import running
 
 pytestmark = pytest.mark.peer
 
@@ -47,44 +47,13 @@ def _require_gunicorn() -> None:
         pytest.skip(message)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"gunicorn did not listen on port {port} within 15 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
-def gunicorn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def gunicorn_port() -> Iterator[int]:
     _require_gunicorn()
     port = free_port()
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "tests.apps.flask_app:app"],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": pythonpath},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, process, log)
+    with running([*command, "tests.apps.flask_app:app"], port=port, cwd=ROOT):
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_curl_shows_the_103_before_the_200(gunicorn_port: int) -> None:
