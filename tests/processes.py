@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ def running(
     command: Sequence[str], *, port: int, cwd: Path, env: dict[str, str] | None = None
 ) -> Iterator[Path]:
     """Run ``command`` until the block ends; yield the file its output goes to."""
-    log = cwd / f"process-{port}.log"
+    log = Path(tempfile.mkdtemp(prefix="h2push-test-")) / f"process-{port}.log"
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),

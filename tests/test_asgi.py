@@ -109,6 +109,7 @@ def test_hints_and_pushes_go_out_before_the_app_runs() -> None:
     assert dict(sent[1]["headers"]) == {
         b"accept": b"text/css,*/*;q=0.1",
         b"accept-encoding": b"gzip",
+        b"x-h2push-pushed": b"1",
     }
     assert links_of(sent[3]) == [
         (
@@ -238,13 +239,38 @@ def test_error_responses_get_no_link_and_no_late_push() -> None:
 def test_head_and_pushed_requests_never_push() -> None:
     head = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(method="HEAD", extensions=H2))
     assert not [m for m in head if m["type"] == "http.response.push"]
-    state: dict[str, Any] = {}
-    run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, state=state))
-    # Hypercorn hands the pushed request a copy of this state: it carries the mark.
+    first = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2))
+    promise = next(m for m in first if m["type"] == "http.response.push")
+    # The server dispatches the pushed request with the promise's headers: it carries the mark,
+    # and even with the page's Accept it is not planned for.
+    pushed_headers = [*promise["headers"], (b"accept", b"text/html"), *NAVIGATE]
     pushed = run(
-        H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, state=dict(state))
+        H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2, headers=pushed_headers)
     )
     assert next(m["type"] for m in pushed) == "http.response.start"
+
+
+def test_the_apps_own_push_promises_are_marked() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.push", "path": "/own.js", "headers": []})
+        await page()(scope, receive, send)
+
+    sent = run(H2PushMiddleware(app), scope(extensions=H2))
+    own = next(m for m in sent if m["type"] == "http.response.push")
+    assert (b"x-h2push-pushed", b"1") in own["headers"]
+
+
+def test_gunicorns_asgi_worker_gets_its_103_as_an_informational_message() -> None:
+    sent = run(H2PushMiddleware(page(), manifest=MANIFEST, informational=True), scope())
+    assert sent[0] == {
+        "type": "http.response.informational",
+        "status": 103,
+        "headers": [
+            (b"link", b"</app.css>; rel=preload; as=style"),
+            (b"link", b"</app.js>; rel=preload; as=script"),
+            (b"link", b"</logo.png>; rel=preload; as=image; nopush"),
+        ],
+    }
 
 
 def test_refused_extension_messages_do_not_fail_the_request() -> None:

@@ -26,7 +26,7 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header
 from h2push.manifest import Manifest
@@ -49,7 +49,7 @@ from h2push.trackers import (
 )
 from h2push.versions import resource_keys
 
-__all__ = ["DEFAULT_TRACKER", "SCOPE_KEY", "H2PushMiddleware", "push"]
+__all__ = ["DEFAULT_TRACKER", "PUSHED_HEADER", "SCOPE_KEY", "H2PushMiddleware", "push"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,10 +65,16 @@ logger = logging.getLogger("h2push")
 #: The scope key under which the middleware keeps a request's state; its presence tells an app
 #: (e.g. a WSGI app behind a2wsgi, through ``environ["asgi.scope"]``) that the middleware is there.
 SCOPE_KEY = "h2push"
-# Hypercorn gives a pushed request a copy of the pushing request's ``scope["state"]``; this key
-# in it marks the requests h2push pushed, so that they never push in turn (RFC 9113 §8.4).
-_PUSHED_STATE_KEY = "h2push.pushed"
+# A request header in every push promise that passes through the middleware marks the pushed
+# request, which is then never planned for (no 103, no push from it: RFC 9113 §8.4). Hypercorn
+# 0.18 gives a pushed request no trace of the request that pushed it, and an application's own
+# promises (Starlette's ``send_push_promise``, Quart's ``make_push_promise``) copy the page's
+# ``Accept``, so without the mark they would look like navigations. A client that sends it
+# itself only turns pushes and hints off for its own request.
+PUSHED_HEADER: Final = (b"x-h2push-pushed", b"1")
 _EARLY_HINT = "http.response.early_hint"
+# Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
+_INFORMATIONAL = "http.response.informational"
 _PUSH = "http.response.push"
 
 
@@ -131,6 +137,11 @@ class H2PushMiddleware:
         max_pushes: The most push promises per response (int >= 0; default 10, as nginx).
         early_hints: Send a 103 on navigation requests when the server offers it.
         push: Push when the server offers it.
+        informational: Send the 103 as an ``http.response.informational`` message (status 103,
+            one ``link`` header per preload) when the server offers no
+            ``http.response.early_hint``: Gunicorn's ASGI worker (25+) takes it, over HTTP/1.1
+            and HTTP/2, without listing it in ``scope["extensions"]``. Leave it off for other
+            servers.
         push_preload: Like nginx's ``http2_push_preload``: also push the same-origin
             ``rel=preload`` values of the Link header the application sets (without
             ``nopush``), as its response starts.
@@ -156,6 +167,7 @@ class H2PushMiddleware:
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
         push: bool = True,
+        informational: bool = False,
         push_preload: bool = False,
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
         versions: Callable[[str], str | None] | None = None,
@@ -172,6 +184,7 @@ class H2PushMiddleware:
         self.max_pushes = max_pushes
         self.early_hints = early_hints
         self.push = push
+        self.informational = informational
         self.push_preload = push_preload
         self.tracker = None if tracker is None else as_tracker(tracker)
         self.versions = versions
@@ -183,20 +196,22 @@ class H2PushMiddleware:
             return
 
         sec_fetch_mode = accept = None
+        pushed = False
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
                 sec_fetch_mode = value.decode("latin-1")
             elif name == b"accept":
                 accept = value.decode("latin-1")
+            elif name == PUSHED_HEADER[0]:
+                pushed = True
         extensions = scope.get("extensions") or {}
-        state = scope.get("state")
         facts = RequestFacts(
             method=scope["method"],
             path=scope["path"],
             navigation=is_navigation(sec_fetch_mode, accept),
-            can_early_hint=_EARLY_HINT in extensions,
+            can_early_hint=_EARLY_HINT in extensions or self.informational,
             can_push=_PUSH in extensions,
-            pushed=isinstance(state, dict) and bool(state.get(_PUSHED_STATE_KEY)),
+            pushed=pushed,
         )
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
         candidates = self._candidates(facts)
@@ -211,7 +226,15 @@ class H2PushMiddleware:
             push=self.push,
         )
         if before.early_hints:
-            message = {"type": _EARLY_HINT, "links": before.early_hint_links}
+            message: Message = (
+                {"type": _EARLY_HINT, "links": before.early_hint_links}
+                if _EARLY_HINT in extensions
+                else {
+                    "type": _INFORMATIONAL,
+                    "status": 103,
+                    "headers": [(b"link", link) for link in before.early_hint_links],
+                }
+            )
             if await _send_extension(send, message):
                 request.delivered.update(p.url for p in before.early_hints)
         await self._send_pushes(request, before)
@@ -219,6 +242,8 @@ class H2PushMiddleware:
         async def send_with_links(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = await self._start_response(request, message)
+            elif message["type"] == _PUSH:  # the application's own push promise
+                message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
 
         await self.app(scope, receive, send_with_links)
@@ -255,11 +280,8 @@ class H2PushMiddleware:
     async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
             return
-        state = request.scope.get("state")
-        if isinstance(state, dict):
-            state[_PUSHED_STATE_KEY] = True
         for preload in todo.pushes:
-            headers = push_headers(preload, request.scope["headers"])
+            headers = [*push_headers(preload, request.scope["headers"]), PUSHED_HEADER]
             message = {"type": _PUSH, "path": preload.url, "headers": headers}
             if await _send_extension(request.send, message):
                 request.delivered.add(preload.url)
