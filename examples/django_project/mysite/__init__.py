@@ -1,0 +1,1 @@
+"""The h2push example project."""

@@ -1,0 +1,506 @@
+"""Django: a middleware, ``H2PUSH_*`` settings, a ``{% push %}`` tag and a per-view decorator.
+
+Set-up::
+
+    # settings.py
+    INSTALLED_APPS = [..., "django.contrib.staticfiles", "h2push"]   # "h2push": the tag library
+    MIDDLEWARE = ["h2push.django.H2PushMiddleware", ...]
+    H2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"   # optional
+
+    # asgi.py: real 103 Early Hints and pushes, before the view runs
+    from h2push.django import get_asgi_application
+    application = get_asgi_application()
+
+    # views.py
+    from h2push.django import http2push, push
+
+    @http2push("about_manifest.json")         # next to this module; a multi-page one works too
+    def about(request):
+        push(request, "/static/js/chart.js", as_="script")
+        return render(request, "about.html")   # {% push 'css/app.css' as='style' %} in it
+
+How each request is served, by what the server offers:
+
+* ASGI with h2push's wrapper (:func:`get_asgi_application`) on a server with the ASGI
+  extensions (Hypercorn over HTTP/2): :class:`h2push.asgi.H2PushMiddleware` sends the 103
+  (RFC 8297) and the pushes (RFC 9113 §8.4) of the ``H2PUSH_MANIFEST`` and of the view's
+  :func:`http2push` manifest *before* Django runs, and merges the Link header (RFC 8288);
+  ``push()`` calls and ``{% push %}`` tags are pushed as the response starts.
+* Any other server (WSGI, or ASGI without the wrapper): the Django middleware adds every
+  declared preload to the response's ``Link`` header, after the view's own value; a WSGI server
+  that offers ``environ["wsgi.early_hints"]`` (Gunicorn >= 25) also gets the declared preloads
+  as a 103 before the view runs. A proxy in front (nginx ``http2_push_preload``) can push them.
+
+Settings, read when the middleware (or :func:`get_asgi_application`) is created:
+
+================== ================================================================
+setting            meaning
+================== ================================================================
+H2PUSH_ENABLED     False turns h2push off (default True)
+H2PUSH_MANIFEST    a ``push_manifest.json`` path (relative paths from ``BASE_DIR``, or
+                   the current directory without one), a Manifest, or None. Default:
+                   ``push_manifest.json`` in ``BASE_DIR`` when that file exists.
+H2PUSH_MAX_PUSHES  most pushes per response (int >= 0, default 10)
+H2PUSH_EARLY_HINTS send a 103 when the server can (default True)
+H2PUSH_PUSH        push when the server can (default True)
+================== ================================================================
+
+Importing this module requires Django (``pip install h2push[django]``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
+
+from h2push import asgi
+from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
+from h2push.links import Preload, merge_link_header
+from h2push.manifest import Manifest
+from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
+
+__all__ = [
+    "H2PushMiddleware",
+    "get_asgi_application",
+    "http2push",
+    "preloads_resolver",
+    "push",
+]
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+_VIEW_ATTR: Final = "_h2push_manifest"
+_REQUEST_ATTR: Final = "_h2push"
+# Set in the ASGI scope by get_asgi_application(): the ASGI middleware has planned the
+# declared preloads already, so the Django middleware leaves them to it.
+_PLANNED_KEY: Final = "h2push.django.planned"
+_DEFAULT_MANIFEST: Final = "push_manifest.json"
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class _Settings:
+    enabled: bool = True
+    manifest: Manifest | None = None
+    max_pushes: int = DEFAULT_MAX_PUSHES
+    early_hints: bool = True
+    push: bool = True
+
+
+def _setting(name: str, kind: type, default: Any) -> Any:
+    value = getattr(django_settings, name, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ImproperlyConfigured(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _load_settings() -> _Settings:
+    """Read and check the ``H2PUSH_*`` settings; load the manifest.
+
+    Raises:
+        ImproperlyConfigured: A setting has the wrong type or value.
+        h2push.manifest.ManifestError: The manifest is missing or invalid.
+    """
+    max_pushes = _setting("H2PUSH_MAX_PUSHES", int, DEFAULT_MAX_PUSHES)
+    if max_pushes < 0:
+        raise ImproperlyConfigured(f"H2PUSH_MAX_PUSHES {max_pushes} must not be negative")
+    return _Settings(
+        enabled=_setting("H2PUSH_ENABLED", bool, True),
+        manifest=_settings_manifest(),
+        max_pushes=max_pushes,
+        early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True),
+        push=_setting("H2PUSH_PUSH", bool, True),
+    )
+
+
+def _settings_manifest() -> Manifest | None:
+    base_dir = getattr(django_settings, "BASE_DIR", None)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    if not hasattr(django_settings, "H2PUSH_MANIFEST"):
+        default = base / _DEFAULT_MANIFEST
+        return Manifest.load(default) if base_dir is not None and default.is_file() else None
+    setting = django_settings.H2PUSH_MANIFEST
+    if setting is None or isinstance(setting, Manifest):
+        return setting
+    if not isinstance(setting, (str, os.PathLike)):
+        raise ImproperlyConfigured(
+            f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
+        )
+    return Manifest.load(base / setting)
+
+
+# --- declarations ------------------------------------------------------------------------
+
+
+def http2push(
+    manifest: str | os.PathLike[str] | Manifest = _DEFAULT_MANIFEST,
+) -> Callable[[_View], _View]:
+    """Mark a view whose responses preload the resources of a manifest.
+
+    Decorate a view function, a class-based view (the class, or ``View.as_view()``'s result).
+    The view is returned unchanged. The manifest's preloads go with every response of the view
+    (a multi-page manifest: the entries of the path it serves), together with
+    ``H2PUSH_MANIFEST``'s.
+
+    The manifest is loaded here, once: a relative path from the directory of the module that
+    defines the view, an absolute one as it is.
+
+    Args:
+        manifest: A ``push_manifest.json`` path or a :class:`~h2push.manifest.Manifest`.
+
+    Returns:
+        The decorator.
+
+    Raises:
+        h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
+        TypeError: Used as ``@http2push`` without parentheses.
+    """
+    if callable(manifest) and not isinstance(manifest, Manifest):
+        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
+
+    def decorator(view: _View) -> _View:
+        loaded = manifest if isinstance(manifest, Manifest) else _load_beside(manifest, view)
+        setattr(view, _VIEW_ATTR, loaded)
+        return view
+
+    return decorator
+
+
+def _load_beside(path: str | os.PathLike[str], view: object) -> Manifest:
+    file = Path(path)
+    if not file.is_absolute():
+        module = sys.modules.get(getattr(view, "__module__", "") or "")
+        source = getattr(module, "__file__", None)
+        file = (Path(source).resolve().parent if source else Path.cwd()) / file
+    return Manifest.load(file)
+
+
+def _view_manifest(view: object) -> Manifest | None:
+    for candidate in (view, getattr(view, "view_class", None)):
+        found = getattr(candidate, _VIEW_ATTR, None)
+        if isinstance(found, Manifest):
+            return found
+    return None
+
+
+def _declared(
+    manifest: Manifest | None, path: str, navigation: bool, urlconf: str | None = None
+) -> tuple[Preload, ...]:
+    """The app manifest's preloads for ``path`` and those of the view it resolves to."""
+    found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return found
+    view_manifest = _view_manifest(match.func)
+    # A view's manifest applies to every request of it, as flask-http2-push's decorator.
+    return found if view_manifest is None else found + view_manifest.preloads_for(path)
+
+
+def preloads_resolver(app: object = None) -> Callable[[str, bool], Sequence[Preload]] | None:
+    """The ASGI middleware's ``preloads=`` function for the :func:`http2push` views of the URLconf.
+
+    Called with a request path (str, no query string) and whether it is a navigation, it
+    resolves the path with ``ROOT_URLCONF`` and returns the preloads of the view's manifest
+    (none for a path that resolves nowhere). ``H2PUSH_MANIFEST`` is not included: it goes to the
+    middleware as its ``manifest``.
+
+    Args:
+        app: The ASGI application (Django's ``ASGIHandler``) or None; any other object gives
+            None, so that a server can ask every adapter.
+
+    Returns:
+        The resolver, or None.
+    """
+    if app is not None:
+        from django.core.handlers.asgi import ASGIHandler  # noqa: PLC0415
+
+        if not isinstance(app, ASGIHandler):
+            return None
+
+    def resolve_view(path: str, navigation: bool) -> tuple[Preload, ...]:
+        return _declared(None, path, navigation)
+
+    return resolve_view
+
+
+class _MarkPlanned:
+    """ASGI: tell the Django middleware that the ASGI middleware planned the declarations.
+
+    It also answers the lifespan protocol, which Django's handler refuses (Django has nothing
+    to start or stop), so that servers do not log a lifespan error at start-up.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] == "http":
+            scope[_PLANNED_KEY] = True
+        await self.app(scope, receive, send)
+
+
+def get_asgi_application() -> ASGIApp:
+    """Django's ASGI application, wrapped to send 103 Early Hints and pushes before the view.
+
+    Use it in ``asgi.py`` instead of ``django.core.asgi.get_asgi_application``. It sets Django
+    up, reads the ``H2PUSH_*`` settings and wraps Django's handler in
+    :class:`h2push.asgi.H2PushMiddleware` with ``H2PUSH_MANIFEST`` and the :func:`http2push`
+    views' manifests (:func:`preloads_resolver`). With ``H2PUSH_ENABLED = False`` it is
+    Django's handler alone.
+
+    Returns:
+        An ASGI 3 application.
+
+    Raises:
+        ImproperlyConfigured: A setting has the wrong type or value.
+        h2push.manifest.ManifestError: A manifest is missing or invalid.
+    """
+    from django.core.asgi import get_asgi_application as django_asgi  # noqa: PLC0415
+
+    handler = cast(ASGIApp, django_asgi())
+    settings = _load_settings()
+    if not settings.enabled:
+        return handler
+    return asgi.H2PushMiddleware(
+        _MarkPlanned(handler),
+        manifest=settings.manifest,
+        preloads=preloads_resolver(),
+        max_pushes=settings.max_pushes,
+        early_hints=settings.early_hints,
+        push=settings.push,
+    )
+
+
+# --- per request -------------------------------------------------------------------------
+
+
+@dataclass
+class _RequestState:
+    """One request's h2push state, on ``request._h2push``.
+
+    ``scope`` is the ASGI scope when :class:`h2push.asgi.H2PushMiddleware` serves the request
+    (directly, or a WSGI app through a2wsgi): ``push()`` then goes to it. Otherwise this
+    middleware delivers ``candidates`` and ``preloads`` itself, as a Link header.
+    """
+
+    facts: RequestFacts
+    candidates: tuple[Preload, ...] = ()
+    scope: Scope | None = None
+    preloads: list[Preload] = field(default_factory=list)
+
+    def add(self, preload: Preload) -> None:
+        if self.scope is not None:
+            asgi.push(
+                self.scope,
+                preload.url,
+                as_=preload.as_,
+                rel=preload.rel,
+                crossorigin=preload.crossorigin,
+                type=preload.type,
+                fetchpriority=preload.fetchpriority,
+                nopush=preload.nopush,
+                weight=preload.weight,
+            )
+        else:
+            self.preloads.append(preload)
+
+
+def _asgi_scope(request: HttpRequest) -> Scope | None:
+    """The ASGI scope of a request served through H2PushMiddleware, or None."""
+    scope = getattr(request, "scope", None)  # ASGIRequest
+    if scope is None:
+        scope = request.META.get("asgi.scope")  # a WSGI app under a2wsgi
+    return scope if isinstance(scope, MutableMapping) and ASGI_SCOPE_KEY in scope else None
+
+
+class H2PushMiddleware:
+    """Deliver ``H2PUSH_MANIFEST``, :func:`http2push` manifests and :func:`push` calls.
+
+    Put it first in ``MIDDLEWARE`` (it only adds a header to the response). It works in WSGI
+    and ASGI projects, sync or async. See the module docstring for what each server gets.
+
+    Raises:
+        django.core.exceptions.MiddlewareNotUsed: ``H2PUSH_ENABLED`` is False.
+        ImproperlyConfigured: A setting has the wrong type or value.
+        h2push.manifest.ManifestError: ``H2PUSH_MANIFEST`` is missing or invalid.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.settings = _load_settings()
+        if not self.settings.enabled:
+            raise MiddlewareNotUsed("H2PUSH_ENABLED is False")
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """Handle one request (a coroutine when Django serves asynchronously)."""
+        if self.is_async:
+            return self._acall(request)
+        state = self._start(request)
+        response = self.get_response(request)
+        self._finish(state, response)
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        state = self._start(request)
+        response: HttpResponseBase = await self.get_response(request)
+        self._finish(state, response)
+        return response
+
+    def _start(self, request: HttpRequest) -> _RequestState:
+        """Gather the request's declarations; send the 103 where only WSGI can."""
+        send_hints = request.META.get("wsgi.early_hints")
+        facts = RequestFacts(
+            method=request.method or "GET",
+            path=request.path_info,
+            navigation=is_navigation(
+                request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
+            ),
+            can_early_hint=callable(send_hints),
+        )
+        scope = _asgi_scope(request)
+        state = _RequestState(facts=facts, scope=scope)
+        setattr(request, _REQUEST_ATTR, state)
+        if scope is not None and scope.get(_PLANNED_KEY):
+            return state  # the ASGI middleware planned them before Django ran
+        declared = _declared(
+            self.settings.manifest, facts.path, facts.navigation, getattr(request, "urlconf", None)
+        )
+        if scope is not None:
+            for preload in declared:  # pushed and linked as the response starts
+                state.add(preload)
+            return state
+        state.candidates = declared
+        if declared and callable(send_hints):
+            first = self._plan(state.facts, declared)
+            if first.early_hints:
+                try:
+                    send_hints([("Link", str(preload)) for preload in first.early_hints])
+                except Exception:  # the client may be gone; the final response will tell
+                    logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
+        return state
+
+    def _finish(self, state: _RequestState, response: HttpResponseBase) -> None:
+        """Merge every preload into the response's Link header, after the view's own value."""
+        candidates = (*state.candidates, *state.preloads)
+        if state.scope is not None or not candidates or response.status_code >= 400:
+            return  # the ASGI middleware does it, or nothing to add, or an error page
+        final = self._plan(replace(state.facts, can_early_hint=False), candidates)
+        existing = response.headers.get("Link")
+        merged = merge_link_header(existing, final.links)
+        if merged is not None and merged != existing:
+            response.headers["Link"] = merged
+
+    def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Plan:
+        return plan(
+            facts,
+            candidates,
+            max_pushes=self.settings.max_pushes,
+            early_hints=self.settings.early_hints,
+            push=False,  # the Django middleware never pushes: the ASGI middleware does
+        )
+
+
+def push(request: HttpRequest, url: str, *flags: str, **attrs: Any) -> str:
+    """Preload ``url`` from the response to ``request``; return ``url``.
+
+    Needs :class:`H2PushMiddleware` in ``MIDDLEWARE`` (or the app from
+    :func:`get_asgi_application`). The preload joins the response's Link header (RFC 8288) and,
+    on a server that can, is pushed as the response starts (RFC 9113 §8.4). The
+    ``{% push %}`` template tag calls it with ``static()``'s URL.
+
+    Args:
+        request: The current request.
+        url: An absolute path such as ``/static/app.js``, or an absolute http(s) URL (str).
+        flags: ``crossorigin`` (anonymous) and ``nopush``, as attributes without a value.
+        attrs: ``as`` or ``as_`` (style, script, font, image, fetch, ...), ``rel``,
+            ``crossorigin`` (True or "" mean anonymous), ``type``, ``fetchpriority``, ``nopush``,
+            ``weight``.
+
+    Returns:
+        ``url`` unchanged.
+
+    Raises:
+        ValueError: A value that cannot be sent (:class:`h2push.links.PreloadError` names the
+            field), or an unknown flag.
+        TypeError: An unknown attribute, or one given twice.
+        RuntimeError: The request did not pass through h2push's middleware (and
+            ``H2PUSH_ENABLED`` is not False).
+    """
+    preload = Preload(url=url, **_preload_fields(flags, attrs))
+    state = getattr(request, _REQUEST_ATTR, None)
+    if isinstance(state, _RequestState):
+        state.add(preload)
+        return url
+    scope = _asgi_scope(request)
+    if scope is None:
+        if not getattr(django_settings, "H2PUSH_ENABLED", True):
+            return url  # h2push is off: the page still gets its URL
+        raise RuntimeError("push() needs h2push.django.H2PushMiddleware in MIDDLEWARE")
+    _RequestState(facts=RequestFacts(), scope=scope).add(preload)
+    return url
+
+
+_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
+_ATTRS: Final = frozenset(
+    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
+)
+
+
+def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
+    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
+    fields: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in fields:
+            raise TypeError(f"push() got {name!r} twice")
+        fields[name] = value
+
+    for flag in flags:
+        if not isinstance(flag, str) or flag not in _FLAGS:
+            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
+        put(*_FLAGS[flag])
+    for key, value in attrs.items():
+        name = "as_" if key == "as" else key
+        if name not in _ATTRS:
+            raise TypeError(f"push() got an unknown attribute {key!r}")
+        if name == "crossorigin" and value in (True, ""):
+            put(name, "anonymous")  # the bare HTML attribute means anonymous
+        elif name == "crossorigin" and value is False:
+            put(name, None)
+        else:
+            put(name, value)
+    return fields

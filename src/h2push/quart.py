@@ -1,0 +1,346 @@
+"""The Quart extension: Flask's h2push API on Quart, delivered by the ASGI middleware.
+
+The same three declarations as :mod:`h2push.flask`::
+
+    app = Quart(__name__)
+    H2Push(app)                      # push_manifest.json next to the app, if there is one
+
+    @app.route("/about")
+    @http2push("static/about_manifest.json")   # per view
+    async def about():
+        push(url_for("static", filename="app.css"), as_="style")   # in a view...
+        return await render_template("about.html")   # ...or {{ push(url, as='style') }}
+
+:class:`H2Push` wraps ``app.asgi_app`` in :class:`h2push.asgi.H2PushMiddleware`, so on a server
+that offers the ASGI extensions (Hypercorn over HTTP/2) a navigation gets its 103 Early Hints
+(RFC 8297) and its pushes (RFC 9113 §8.4) *before* the view runs: the app's manifest and the
+manifest of the :func:`http2push` view the path routes to. ``push()`` calls join the
+response's Link header (RFC 8288) and are pushed as the response starts. Quart's own
+``make_push_promise`` keeps working beside it.
+
+Settings, as for Flask: constructor arguments are defaults, the app's config keys override them,
+read once in :meth:`H2Push.init_app`:
+
+================== ================== ====================================================
+config key         argument           meaning
+================== ================== ====================================================
+H2PUSH_ENABLED     (default True)     False: no middleware, ``push()`` only returns the URL
+H2PUSH_MANIFEST    ``manifest``       path relative to ``app.root_path``, a Manifest, None
+H2PUSH_MAX_PUSHES  ``max_pushes``     most pushes per response (int >= 0)
+H2PUSH_EARLY_HINTS ``early_hints``    send a 103 when the server offers it
+H2PUSH_PUSH        ``push``           push when the server offers it
+================== ================== ====================================================
+
+Importing this module requires Quart (``pip install h2push[quart]``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar, cast
+
+from quart import Quart, current_app, has_request_context, request
+from werkzeug.exceptions import HTTPException
+
+from h2push import asgi
+from h2push.asgi import H2PushMiddleware
+from h2push.links import Preload
+from h2push.manifest import Manifest
+from h2push.plan import DEFAULT_MAX_PUSHES
+
+__all__ = ["DEFAULT_MANIFEST", "H2Push", "http2push", "preloads_resolver", "push"]
+
+_EXTENSION_KEY: Final = "h2push"
+_VIEW_ATTR: Final = "_h2push_manifest"
+
+
+class _DefaultManifestPath(str):
+    """The default manifest path: a missing file then means "no manifest", not an error."""
+
+    __slots__ = ()
+
+
+#: The manifest read when none is given, relative to ``app.root_path``.
+DEFAULT_MANIFEST: Final[str] = _DefaultManifestPath("push_manifest.json")
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+@dataclass
+class _AppState:
+    """Per-app settings and caches, kept in ``app.extensions["h2push"]``."""
+
+    root_path: str
+    manifest: Manifest | None
+    enabled: bool
+    # Decorator manifests by file, loaded at init, before serving, or on first use.
+    loaded: dict[str, Manifest] = field(default_factory=dict)
+
+    def view_manifest(self, view: object) -> Manifest | None:
+        spec = getattr(view, _VIEW_ATTR, None)
+        if isinstance(spec, Manifest) or spec is None:
+            return spec
+        file = os.path.join(self.root_path, os.fspath(spec))
+        manifest = self.loaded.get(file)
+        if manifest is None:
+            manifest = self.loaded[file] = Manifest.load(file)
+        return manifest
+
+
+class H2Push:
+    """The Quart extension: ``H2Push(app)``, or ``ext = H2Push()`` and ``ext.init_app(app)``.
+
+    Args:
+        app: The app to initialise now, or None to call :meth:`init_app` later.
+        manifest: A ``push_manifest.json`` path relative to ``app.root_path`` (or absolute), a
+            :class:`~h2push.manifest.Manifest`, or None. The default file may be missing (no
+            manifest then); a path given explicitly must exist.
+        max_pushes: The most pushes per response (int >= 0).
+        early_hints: Send a 103 Early Hints on navigations when the server offers it.
+        push: Push when the server offers it.
+
+    Raises:
+        h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+        TypeError: A setting has the wrong type.
+        ValueError: ``max_pushes`` is negative.
+    """
+
+    def __init__(
+        self,
+        app: Quart | None = None,
+        *,
+        manifest: str | os.PathLike[str] | Manifest | None = DEFAULT_MANIFEST,
+        max_pushes: int = DEFAULT_MAX_PUSHES,
+        early_hints: bool = True,
+        push: bool = True,
+    ) -> None:
+        _check_int("max_pushes", max_pushes)
+        _check_bool("early_hints", early_hints)
+        _check_bool("push", push)
+        self.manifest = manifest
+        self.max_pushes = max_pushes
+        self.early_hints = early_hints
+        self.push = push
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Quart) -> None:
+        """Read the app's config, load its manifests, wrap ``app.asgi_app``, add ``push``.
+
+        Manifests of :func:`http2push` views registered so far are loaded now, those of later
+        ones before the app serves (``before_serving``) or on their first request.
+
+        Raises:
+            h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+            TypeError: A setting has the wrong type.
+            ValueError: ``H2PUSH_MAX_PUSHES`` is negative.
+            RuntimeError: ``app`` already has an H2Push.
+        """
+        if _EXTENSION_KEY in app.extensions:
+            raise RuntimeError("H2Push is already initialised on this app")
+        config = app.config
+        enabled = config.get("H2PUSH_ENABLED", True)
+        max_pushes = config.get("H2PUSH_MAX_PUSHES", self.max_pushes)
+        early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
+        push_enabled = config.get("H2PUSH_PUSH", self.push)
+        _check_bool("H2PUSH_ENABLED", enabled)
+        _check_int("H2PUSH_MAX_PUSHES", max_pushes)
+        _check_bool("H2PUSH_EARLY_HINTS", early_hints)
+        _check_bool("H2PUSH_PUSH", push_enabled)
+        setting = config.get("H2PUSH_MANIFEST", self.manifest)
+        state = _AppState(
+            root_path=app.root_path,
+            manifest=_app_manifest(app.root_path, setting),
+            enabled=enabled,
+        )
+        app.extensions[_EXTENSION_KEY] = state
+        app.add_template_global(push, "push")
+        if not enabled:
+            return
+        _load_view_manifests(app, state)
+
+        async def load_later_views() -> None:
+            _load_view_manifests(app, state)
+
+        app.before_serving(load_later_views)
+        app.asgi_app = cast(  # type: ignore[method-assign]
+            Any,
+            H2PushMiddleware(
+                cast(asgi.ASGIApp, app.asgi_app),
+                manifest=state.manifest,
+                preloads=preloads_resolver(app),
+                max_pushes=max_pushes,
+                early_hints=early_hints,
+                push=push_enabled,
+            ),
+        )
+
+
+def http2push(
+    manifest: str | os.PathLike[str] | Manifest = DEFAULT_MANIFEST,
+) -> Callable[[_View], _View]:
+    """Mark a view whose responses preload the resources of a manifest (needs :class:`H2Push`).
+
+    ``@http2push()`` reads ``push_manifest.json``, ``@http2push("static/about.json")`` another
+    file, relative to ``app.root_path`` (absolute paths as given). The view is returned
+    unchanged, so the decorator goes under or over ``@app.route``. A multi-page manifest gives
+    the view the entries of the path it serves.
+
+    Args:
+        manifest: A manifest path or a :class:`~h2push.manifest.Manifest`.
+
+    Returns:
+        The decorator.
+
+    Raises:
+        TypeError: Used as ``@http2push`` without parentheses.
+    """
+    if callable(manifest) and not isinstance(manifest, Manifest):
+        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
+
+    def decorator(view: _View) -> _View:
+        setattr(view, _VIEW_ATTR, manifest)
+        return view
+
+    return decorator
+
+
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+    """The middleware's ``preloads=`` function for a Quart app's :func:`http2push` views.
+
+    Called with a request path (str, no query string) and whether it is a navigation, it
+    matches the path as a GET against the app's URL map and returns the preloads of the
+    matched view's manifest (a path that routes nowhere or redirects gets none). The app's
+    own manifest is not included: :class:`H2Push` gives that to the middleware itself.
+
+    Args:
+        app: A Quart application.
+
+    Returns:
+        The resolver, or None when ``app`` is not a Quart app or has no :class:`H2Push`.
+    """
+    if not isinstance(app, Quart):
+        return None
+    state = app.extensions.get(_EXTENSION_KEY)
+    if not isinstance(state, _AppState):
+        return None
+    adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
+
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
+        try:
+            endpoint, _ = adapter.match(path, method="GET")
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
+            return ()
+        view_manifest = state.view_manifest(app.view_functions.get(str(endpoint)))
+        # A view's manifest applies to every request of it, as flask-http2-push's decorator.
+        return () if view_manifest is None else view_manifest.preloads_for(path)
+
+    return resolve
+
+
+def push(url: str, *flags: str, **attrs: Any) -> str:
+    """Preload ``url`` from the current response; return ``url`` (Flask-Firehose's ``push``).
+
+    In a view or, as the ``push`` template global, in a template::
+
+        push("/static/app.js", as_="script")
+        push("/static/font.woff2", "crossorigin", as_="font", type="font/woff2")
+        {{ push(url_for('static', filename='app.css'), as='style') }}
+
+    The preload joins the response's Link header and is pushed as the response starts, when
+    the server and client allow it (:func:`h2push.asgi.push` on the request's scope).
+
+    Args:
+        url: An absolute path such as ``/static/app.css``, or an absolute http(s) URL (str).
+        flags: ``crossorigin`` (anonymous) and ``nopush``.
+        attrs: ``rel``, ``as`` or ``as_``, ``crossorigin`` (True or "" mean anonymous),
+            ``type``, ``fetchpriority``, ``nopush``, ``weight``.
+
+    Returns:
+        ``url`` unchanged.
+
+    Raises:
+        ValueError: A value that cannot be sent (:class:`h2push.links.PreloadError` names the
+            field), or an unknown flag.
+        TypeError: An unknown attribute, or one given twice.
+        RuntimeError: Outside a request, or in an app without :class:`H2Push`.
+    """
+    fields = _preload_fields(flags, attrs)
+    if not has_request_context():
+        raise RuntimeError("push() needs a request context")
+    state = current_app.extensions.get(_EXTENSION_KEY)
+    if not isinstance(state, _AppState):
+        raise RuntimeError("push() needs H2Push(app) to deliver it")
+    if state.enabled:
+        asgi.push(cast(asgi.Scope, request.scope), url, **fields)
+    else:
+        Preload(url=url, **fields)  # still check it: a bad call fails whether or not enabled
+    return url
+
+
+# --- settings and manifests -------------------------------------------------------------
+
+
+def _check_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} {value} must not be negative")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+
+
+def _app_manifest(root_path: str, setting: object) -> Manifest | None:
+    """Load the app manifest a setting names; None for none or a missing default file."""
+    if setting is None or isinstance(setting, Manifest):
+        return setting
+    if not isinstance(setting, (str, os.PathLike)):
+        raise TypeError(
+            f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
+        )
+    path = os.path.join(root_path, os.fspath(setting))
+    if isinstance(setting, _DefaultManifestPath) and not os.path.exists(path):
+        return None
+    return Manifest.load(path)
+
+
+def _load_view_manifests(app: Quart, state: _AppState) -> None:
+    for view in app.view_functions.values():
+        state.view_manifest(view)
+
+
+_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
+_ATTRS: Final = frozenset(
+    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
+)
+
+
+def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
+    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
+    fields: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in fields:
+            raise TypeError(f"push() got {name!r} twice")
+        fields[name] = value
+
+    for flag in flags:
+        if not isinstance(flag, str) or flag not in _FLAGS:
+            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
+        put(*_FLAGS[flag])
+    for key, value in attrs.items():
+        name = "as_" if key == "as" else key
+        if name not in _ATTRS:
+            raise TypeError(f"push() got an unknown attribute {key!r}")
+        if name == "crossorigin" and value in (True, ""):
+            put(name, "anonymous")  # the bare HTML attribute means anonymous
+        elif name == "crossorigin" and value is False:
+            put(name, None)
+        else:
+            put(name, value)
+    return fields
