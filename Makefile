@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check peers clean
+.PHONY: demo test bench lint typecheck check peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ typecheck: $(STAMP)
 ## test: lint, type-check and run the whole suite against the real peers
 test: $(STAMP) peers lint typecheck
 	$(BIN)/python -m pytest
+
+## bench: page-load, overhead and end-to-end benchmarks; writes docs/performance/
+bench: $(STAMP) peers
+	$(BIN)/h2push bench page --runs 5 --out docs/performance --waterfall docs/performance
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/server.py
+	$(BIN)/python benchmarks/digest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

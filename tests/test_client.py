@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +31,15 @@ from h2.errors import ErrorCodes
 
 from apps import trace_app
 from conftest import TLSFiles, free_port
-from h2push.client import Frame, TraceError, parse_header_line, trace, trace_command
+from h2push.client import (
+    CookieJarError,
+    CookieJarFile,
+    Frame,
+    TraceError,
+    parse_header_line,
+    trace,
+    trace_command,
+)
 from nghttp import nghttp
 
 REPO = Path(__file__).resolve().parent.parent
@@ -607,3 +616,167 @@ def test_bad_input_is_a_value_error_before_connecting(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         trace(url, headers=headers, timeout_s=0.1)
+
+
+# --------------------------------------------------------------------------- --waterfall
+
+
+def test_waterfall_draws_one_row_per_stream(base_url: str, tmp_path: Path) -> None:
+    svg = tmp_path / "trace.svg"
+    code, stdout, stderr = _run_cli(f"{base_url}/", "--insecure", "--waterfall", str(svg))
+
+    assert (code, stderr) == (0, "")
+    assert "main response: GET / -> 200" in stdout
+    root = ET.fromstring(svg.read_text(encoding="utf-8"))
+    ns = "{http://www.w3.org/2000/svg}"
+    rows = [g for g in root.iter(f"{ns}g") if g.get("class") == "row"]
+    assert [(g.get("data-stream"), g.get("data-path"), g.get("data-delivery")) for g in rows] == [
+        ("1", "/", "normal"),
+        ("2", PUSH_PATH, "pushed"),
+    ]
+    kinds = {g.get("data-kind") for g in root.iter(f"{ns}g") if g.get("class") == "mark"}
+    assert kinds == {"early-hint", "headers"}
+
+
+def test_waterfall_is_written_for_a_non_2xx_page_too(base_url: str, tmp_path: Path) -> None:
+    svg = tmp_path / "missing.svg"
+    code, _, _ = _run_cli(f"{base_url}/missing", "--insecure", "--waterfall", str(svg))
+
+    assert code == 1
+    assert svg.read_text(encoding="utf-8").count('class="row"') == 1
+
+
+# --------------------------------------------------------------------------- --cookie-jar
+
+
+def _cookie_server(
+    seen: list[dict[str, str]], set_cookies: list[str]
+) -> Callable[[ssl.SSLSocket], None]:
+    """An HTTP/2 server that records the request's fields and answers 200 with Set-Cookie."""
+
+    def handle(conn: ssl.SSLSocket) -> None:
+        config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        server = h2.connection.H2Connection(config)
+        server.initiate_connection()
+        conn.sendall(server.data_to_send())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    fields: dict[str, str] = {}
+                    for name, value in event.headers:
+                        previous = fields.get(name)
+                        fields[name] = value if previous is None else f"{previous}; {value}"
+                    seen.append(fields)
+                    response = [(":status", "200"), *(("set-cookie", c) for c in set_cookies)]
+                    server.send_headers(event.stream_id, response, end_stream=True)
+            conn.sendall(server.data_to_send())
+            if seen:
+                _read_until_closed(conn)
+                return
+
+    return handle
+
+
+def _visit(tls_files: TLSFiles, jar: Path, set_cookies: list[str], *extra: str) -> dict[str, str]:
+    seen: list[dict[str, str]] = []
+    with serve_once(tls_files, ["h2"], _cookie_server(seen, set_cookies)) as url:
+        code, _, stderr = _run_cli(
+            url, "--cacert", str(tls_files.ca), "--cookie-jar", str(jar), *extra
+        )
+    assert (code, stderr) == (0, "")
+    (fields,) = seen
+    return fields
+
+
+def test_a_second_trace_sends_the_cookies_of_the_first(tls_files: TLSFiles, tmp_path: Path) -> None:
+    jar = tmp_path / "cookies.txt"
+    first = _visit(
+        tls_files,
+        jar,
+        [
+            "h2push=McAy; Path=/; Max-Age=604800; Secure; HttpOnly; SameSite=Lax",
+            "session=1; Path=/",
+            "elsewhere=1; Path=/admin",
+        ],
+    )
+    assert "cookie" not in first
+
+    lines = jar.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# Netscape HTTP Cookie File"
+    cookies = [line.split("\t") for line in lines if line and not line.startswith("# ")]
+    by_name = {fields[5]: fields for fields in cookies}
+    assert set(by_name) == {"h2push", "session", "elsewhere"}
+    assert by_name["h2push"][:4] == ["#HttpOnly_127.0.0.1", "FALSE", "/", "TRUE"]
+    assert int(by_name["h2push"][4]) > time.time() + 600_000
+    assert by_name["session"][4] == "0"  # a session cookie, kept as curl keeps it
+
+    second = _visit(tls_files, jar, [])
+    assert sorted(second["cookie"].split("; ")) == ["h2push=McAy", "session=1"]
+
+
+def test_a_json_jar_is_read_and_written_as_json(tls_files: TLSFiles, tmp_path: Path) -> None:
+    jar = tmp_path / "jar.json"
+    jar.write_text(
+        json.dumps(
+            [
+                {"name": "kept", "value": "1", "domain": "127.0.0.1", "path": "/"},
+                {"name": "other", "value": "2", "domain": "example.com", "path": "/"},
+                {"name": "old", "value": "3", "domain": "127.0.0.1", "path": "/", "expires": 1},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    fields = _visit(tls_files, jar, ["new=4; Max-Age=60; Secure"])
+
+    assert fields["cookie"] == "kept=1"
+    saved = {entry["name"]: entry for entry in json.loads(jar.read_text(encoding="utf-8"))}
+    assert set(saved) == {"kept", "other", "new"}  # the expired one is dropped
+    assert saved["new"]["secure"] is True
+    assert saved["new"]["expires"] > time.time()
+    assert saved["kept"]["expires"] is None
+
+
+def test_a_curl_cookie_file_is_understood(tmp_path: Path) -> None:
+    jar = tmp_path / "curl.txt"
+    jar.write_text(
+        "# Netscape HTTP Cookie File\n"
+        "# https://curl.se/docs/http-cookies.html\n"
+        "\n"
+        "#HttpOnly_127.0.0.1\tFALSE\t/\tTRUE\t0\tsid\tabc\n"
+        ".example.com\tTRUE\t/\tFALSE\t0\twide\tyes\n"
+        "127.0.0.1\tFALSE\t/app\tFALSE\t0\tapp\tz\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t0\tempty\n",
+        encoding="utf-8",
+    )
+    cookies = CookieJarFile(jar)
+
+    assert len(cookies) == 4
+    assert cookies.header_for("https://127.0.0.1:8443/") == "sid=abc; empty="
+    assert cookies.header_for("https://127.0.0.1:8443/app/x") == "app=z; sid=abc; empty="
+    assert cookies.header_for("https://www.example.com/") == "wide=yes"
+    assert cookies.header_for("https://localhost:8443/") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("127.0.0.1\tFALSE\t/\n", "line 1: expected 7 tab-separated fields"),
+        ("127.0.0.1\tMAYBE\t/\tFALSE\t0\tn\tv\n", "line 1: flags must be TRUE/FALSE"),
+        ("[1]", "entry 0: expected an object"),
+        ('[{"name": "n"}]', "entry 0: name, value and domain must be strings"),
+        ("{not json", "JSON"),
+    ],
+)
+def test_a_malformed_jar_is_a_usage_error(tmp_path: Path, content: str, message: str) -> None:
+    jar = tmp_path / "bad"
+    jar.write_text(content, encoding="utf-8")
+    with pytest.raises(CookieJarError, match=message):
+        CookieJarFile(jar)
+
+    result = CliRunner().invoke(trace_command, ["https://127.0.0.1:1/", "--cookie-jar", str(jar)])
+    assert result.exit_code == 2
+    assert message in result.stderr

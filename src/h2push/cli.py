@@ -1,10 +1,11 @@
-"""The ``h2push`` command line: ``serve``, ``demo``, ``trace`` and ``manifest``."""
+"""The ``h2push`` command line: ``serve``, ``demo``, ``trace``, ``manifest`` and ``bench``."""
 
 from __future__ import annotations
 
 import click
 
 from h2push import __version__
+from h2push.bench import bench_command
 from h2push.client import trace_command
 from h2push.manifest_cli import manifest_command
 from h2push.server import demo_command, serve_command
@@ -20,3 +21,4 @@ main.add_command(serve_command)
 main.add_command(demo_command)
 main.add_command(trace_command)
 main.add_command(manifest_command)
+main.add_command(bench_command)

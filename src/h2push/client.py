@@ -13,16 +13,23 @@ handed to ``h2``, so the events of each call belong to exactly one frame: a fram
 headers, the promised request) from ``h2``'s events.
 
 The command :data:`trace_command` prints the trace in the manner of ``nghttp -nv`` followed by a
-summary, or everything as one JSON document with ``--json``.
+summary, or everything as one JSON document with ``--json``; ``--waterfall FILE.svg`` also draws
+it (:mod:`h2push.waterfall`). ``--cookie-jar FILE`` sends the cookies a :class:`CookieJarFile`
+holds for the URL and keeps the ``Set-Cookie`` values of the main response, so that a second
+trace is a repeat visit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.message
+import http.cookiejar
 import json
+import os
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,7 +56,11 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
+from h2push.waterfall import from_trace, render_svg
+
 __all__ = [
+    "CookieJarError",
+    "CookieJarFile",
     "EarlyHint",
     "Frame",
     "Pushed",
@@ -1168,6 +1179,232 @@ def format_text(result: Trace) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- cookie jar
+
+_NETSCAPE_HEADER = (
+    "# Netscape HTTP Cookie File\n"
+    "# Written by h2push trace --cookie-jar, in the format of curl's -b and -c files.\n\n"
+)
+_HTTP_ONLY_PREFIX = "#HttpOnly_"
+
+
+class CookieJarError(ValueError):
+    """A cookie jar file that cannot be read: the message names the file, the line and why."""
+
+
+class _Response:
+    """What :meth:`http.cookiejar.CookieJar.extract_cookies` reads from a response."""
+
+    def __init__(self, headers: Iterable[tuple[str, str]]) -> None:
+        self._message = email.message.Message()
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                self._message["Set-Cookie"] = value
+
+    def info(self) -> email.message.Message:
+        return self._message
+
+
+def _http_only(cookie: http.cookiejar.Cookie) -> bool:
+    return any(cookie.has_nonstandard_attr(name) for name in ("HttpOnly", "httponly"))
+
+
+def _make_cookie(
+    *,
+    name: str,
+    value: str,
+    domain: str,
+    path: str,
+    secure: bool,
+    expires: int | None,
+    http_only: bool,
+) -> http.cookiejar.Cookie:
+    """A cookie as :mod:`http.cookiejar` keeps it; a leading dot makes it a domain cookie."""
+    return http.cookiejar.Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain=domain,
+        domain_specified=domain.startswith("."),
+        domain_initial_dot=domain.startswith("."),
+        path=path,
+        path_specified=True,
+        secure=secure,
+        expires=expires,
+        discard=expires is None,
+        comment=None,
+        comment_url=None,
+        rest={"HttpOnly": ""} if http_only else {},
+    )
+
+
+class CookieJarFile:
+    """Cookies kept in a file between traces, as a browser keeps them between visits.
+
+    Two file formats, told apart by the content (or, for a new file, by a ``.json`` suffix):
+
+    * Netscape/curl (``curl -b FILE -c FILE``): one cookie per line, seven tab-separated fields
+      ``domain  include_subdomains  path  secure  expires  name  value``; ``TRUE``/``FALSE``;
+      ``expires`` in seconds since the epoch, 0 for a session cookie; a ``#HttpOnly_`` prefix on
+      the domain of an HttpOnly cookie; other lines starting with ``#`` are comments.
+    * JSON: a list of objects ``{"name", "value", "domain", "path", "expires", "secure",
+      "http_only"}``; ``domain`` with a leading dot also matches subdomains, ``expires`` is
+      seconds since the epoch or null for a session cookie.
+
+    Matching, expiry and ``Set-Cookie`` parsing are :mod:`http.cookiejar`'s (RFC 6265 rules:
+    domain, path, ``Secure``, ``Max-Age``/``Expires``). Session cookies are kept, as curl keeps
+    them: a second trace is the same browsing session.
+
+    Args:
+        path: The file; it need not exist yet.
+
+    Raises:
+        CookieJarError: The file exists but is neither format, or a line or entry is malformed.
+        OSError: The file exists but cannot be read.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.jar = http.cookiejar.CookieJar()
+        text = self.path.read_text(encoding="utf-8") if self.path.exists() else None
+        stripped = "" if text is None else text.lstrip()
+        if text is None:
+            self.format: Literal["netscape", "json"] = (
+                "json" if self.path.suffix.lower() == ".json" else "netscape"
+            )
+        elif stripped.startswith(("[", "{")):
+            self.format = "json"
+            self._load_json(text)
+        else:
+            self.format = "netscape"
+            self._load_netscape(text)
+
+    def __len__(self) -> int:
+        return len(self.jar)
+
+    def _error(self, where: str, reason: str) -> CookieJarError:
+        return CookieJarError(f"cookie jar {self.path}: {where}: {reason}")
+
+    def _load_netscape(self, text: str) -> None:
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            http_only = line.startswith(_HTTP_ONLY_PREFIX)
+            if http_only:
+                line = line[len(_HTTP_ONLY_PREFIX) :]
+            elif not line or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) == 6:  # curl writes an empty value as a missing last field
+                fields.append("")
+            if len(fields) != 7:
+                raise self._error(f"line {number}", "expected 7 tab-separated fields")
+            domain, subdomains, path, secure, expires, name, value = fields
+            flags = (subdomains.upper(), secure.upper())
+            if not all(flag in ("TRUE", "FALSE") for flag in flags) or not expires.isdigit():
+                raise self._error(f"line {number}", "flags must be TRUE/FALSE, expires a number")
+            if flags[0] == "TRUE" and not domain.startswith("."):
+                domain = "." + domain
+            self.jar.set_cookie(
+                _make_cookie(
+                    name=name,
+                    value=value,
+                    domain=domain,
+                    path=path,
+                    secure=flags[1] == "TRUE",
+                    expires=int(expires) or None,
+                    http_only=http_only,
+                )
+            )
+
+    def _load_json(self, text: str) -> None:
+        try:
+            entries = json.loads(text)
+        except ValueError as exc:
+            raise self._error("JSON", str(exc)) from None
+        if not isinstance(entries, list):
+            raise self._error("JSON", "expected a list of cookie objects")
+        for index, entry in enumerate(entries):
+            where = f"entry {index}"
+            if not isinstance(entry, dict):
+                raise self._error(where, "expected an object")
+            name, value, domain = entry.get("name"), entry.get("value"), entry.get("domain")
+            if not all(isinstance(item, str) for item in (name, value, domain)):
+                raise self._error(where, "name, value and domain must be strings")
+            expires = entry.get("expires")
+            if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int)):
+                raise self._error(where, "expires must be an integer or null")
+            self.jar.set_cookie(
+                _make_cookie(
+                    name=str(name),
+                    value=str(value),
+                    domain=str(domain),
+                    path=str(entry.get("path") or "/"),
+                    secure=bool(entry.get("secure", False)),
+                    expires=expires,
+                    http_only=bool(entry.get("http_only", False)),
+                )
+            )
+
+    def header_for(self, url: str) -> str | None:
+        """The ``cookie`` field value to send to ``url`` (RFC 6265 §5.4), or None for none."""
+        request = urllib.request.Request(url)  # noqa: S310 - only read by the cookie policy
+        self.jar.add_cookie_header(request)
+        value = request.get_header("Cookie")
+        return None if value is None else str(value)
+
+    def store(self, url: str, headers: Iterable[tuple[str, str]]) -> int:
+        """Keep the ``set-cookie`` fields of a response to ``url``; return how many were kept."""
+        before = {(c.domain, c.path, c.name, c.value) for c in self.jar}
+        request = urllib.request.Request(url)  # noqa: S310 - only read by the cookie policy
+        self.jar.extract_cookies(_Response(headers), request)  # type: ignore[arg-type]
+        return len({(c.domain, c.path, c.name, c.value) for c in self.jar} - before)
+
+    def save(self) -> None:
+        """Write the unexpired cookies back to :attr:`path`, in the format it was read in.
+
+        Raises:
+            OSError: The file cannot be written.
+        """
+        self.jar.clear_expired_cookies()
+        cookies = sorted(self.jar, key=lambda c: (c.domain, c.path, c.name))
+        if self.format == "json":
+            text = json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "value": c.value,
+                        "domain": c.domain,
+                        "path": c.path,
+                        "expires": c.expires,
+                        "secure": c.secure,
+                        "http_only": _http_only(c),
+                    }
+                    for c in cookies
+                ],
+                indent=2,
+            )
+            text += "\n"
+        else:
+            lines = [
+                "\t".join(
+                    [
+                        (_HTTP_ONLY_PREFIX if _http_only(c) else "") + c.domain,
+                        "TRUE" if c.domain.startswith(".") else "FALSE",
+                        c.path,
+                        "TRUE" if c.secure else "FALSE",
+                        str(c.expires or 0),
+                        c.name,
+                        c.value or "",
+                    ]
+                )
+                for c in cookies
+            ]
+            text = _NETSCAPE_HEADER + "".join(line + "\n" for line in lines)
+        self.path.write_text(text, encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- command
 
 
@@ -1200,6 +1437,21 @@ def _header_option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the whole trace as one JSON document.")
 @click.option(
+    "--waterfall",
+    "waterfall_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="FILE.svg",
+    help="Also draw the trace as a waterfall: one row per stream, coloured by delivery (SVG).",
+)
+@click.option(
+    "--cookie-jar",
+    "cookie_jar",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Send the cookies kept in FILE for this URL and keep the main response's Set-Cookie"
+    " values there (a curl/Netscape cookie file, or JSON when it ends in .json).",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
@@ -1215,14 +1467,26 @@ def trace_command(
     no_push: bool,
     headers: tuple[tuple[str, str], ...],
     as_json: bool,
+    waterfall_file: Path | None,
+    cookie_jar: Path | None,
     timeout_s: float,
 ) -> None:
     """Load URL over HTTP/2 and print every frame, then the response, 103s and pushes.
 
     Times are milliseconds since the TCP connect started. Exits 0 when the main response is 2xx,
     1 otherwise (non-2xx, reset, or a connection, TLS, ALPN, protocol or timeout failure, which
-    is reported in one line on stderr).
+    is reported in one line on stderr). With --cookie-jar, a second trace of the same site is a
+    repeat visit: it sends what the first one was told to keep (h2push's cache-digest cookie).
     """
+    jar: CookieJarFile | None = None
+    if cookie_jar is not None:
+        try:
+            jar = CookieJarFile(cookie_jar)
+        except (OSError, CookieJarError) as exc:
+            raise click.UsageError(str(exc)) from exc
+        cookie = jar.header_for(url) if url.lower().startswith("https://") else None
+        if cookie is not None:
+            headers = (*headers, ("cookie", cookie))
     try:
         result = trace(
             url,
@@ -1242,6 +1506,15 @@ def trace_command(
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         click.echo(format_text(result))
+    try:
+        if jar is not None:
+            jar.store(url, result.main.headers)
+            jar.save()
+        if waterfall_file is not None:
+            waterfall_file.write_text(render_svg(from_trace(result)), encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"h2push trace: cannot write {exc.filename}: {exc.strerror}", err=True)
+        raise SystemExit(1) from None
     if not result.ok:
         main = result.main
         why = f"reset {main.reset}" if main.reset else f"status {main.status}"
