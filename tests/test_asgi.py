@@ -103,7 +103,7 @@ def test_hints_and_pushes_go_out_before_the_app_runs() -> None:
     assert sent[0]["links"] == [
         b"</app.css>; rel=preload; as=style",
         b"</app.js>; rel=preload; as=script",
-        b"</logo.png>; rel=preload; as=image; nopush",
+        b"</logo.png>; rel=preload; as=image",  # nopush is for proxies, never in a 103
     ]
     assert [m["path"] for m in sent[1:3]] == ["/app.css", "/app.js"]
     assert dict(sent[1]["headers"]) == {
@@ -268,7 +268,7 @@ def test_gunicorns_asgi_worker_gets_its_103_as_an_informational_message() -> Non
         "headers": [
             (b"link", b"</app.css>; rel=preload; as=style"),
             (b"link", b"</app.js>; rel=preload; as=script"),
-            (b"link", b"</logo.png>; rel=preload; as=image; nopush"),
+            (b"link", b"</logo.png>; rel=preload; as=image"),
         ],
     }
 

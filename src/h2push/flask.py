@@ -486,9 +486,7 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
     facts = RequestFacts(
         method=request.method,
         path=request.path,
-        navigation=is_navigation(
-            request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
-        ),
+        navigation=is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
         can_early_hint=callable(send_hints),
         can_push=False,  # WSGI has no server push
         pushed=False,
@@ -528,11 +526,20 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
     if state.tracker is None:
         return
     if state.client is None:
+        # A tracker reads only these two: WSGI joins a request's cookie fields into one.
+        environ = request.environ
+        headers = [
+            (name, value)
+            for name, key in (("cookie", "HTTP_COOKIE"), ("cache-digest", "HTTP_CACHE_DIGEST"))
+            if (value := environ.get(key))
+        ]
         state.client = state.tracker.load(
-            request.headers.items(), authority=request.host, scheme=request.scheme
+            headers, authority=environ.get("HTTP_HOST"), scheme=environ["wsgi.url_scheme"]
         )
-    urls = {p.url for p in preloads}
-    state.known |= state.client.known_urls(resource_keys(urls, state.app_state.versions))
+    versions = state.app_state.versions
+    # A generator: a client with nothing recorded answers without asking for any version.
+    keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
+    state.known |= state.client.known_urls(keys)
 
 
 def _finish(state: _RequestState, response: Response) -> None:
@@ -545,7 +552,7 @@ def _finish(state: _RequestState, response: Response) -> None:
     # The 103, if any, went out before the view ran; this plan is for the final response.
     final = _plan(state, candidates, replace(state.facts, can_early_hint=False))
     existing = ", ".join(response.headers.getlist("Link")) or None
-    merged = merge_link_header(existing, final.links)
+    merged = final.link_header if existing is None else merge_link_header(existing, final.links)
     if merged is not None and merged != existing:
         response.headers["Link"] = merged
     _remember(state, final, response)
@@ -569,7 +576,7 @@ def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
         Whether the WSGI server took it.
     """
     try:
-        send_hints([("Link", str(preload)) for preload in first.early_hints])
+        send_hints([("Link", value) for value in first.early_hint_values])
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return False
@@ -579,13 +586,15 @@ def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
 def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     """Tell the tracker what this response delivered (:func:`h2push.plan.delivered`)."""
     client = state.client
-    if client is None or may_be_stored_by_shared_cache(response.headers.get("Cache-Control")):
+    if client is None:
+        return
+    http2 = request.environ.get("SERVER_PROTOCOL", "").upper().startswith("HTTP/2")
+    if not state.hinted and not (http2 and state.facts.navigation):
+        return  # nothing can have been delivered (plan.delivered)
+    if may_be_stored_by_shared_cache(response.headers.get("Cache-Control")):
         return
     urls = delivered(
-        hinted=state.hinted,
-        linked=final.links,
-        navigation=state.facts.navigation,
-        http2=request.environ.get("SERVER_PROTOCOL", "").upper().startswith("HTTP/2"),
+        hinted=state.hinted, linked=final.links, navigation=state.facts.navigation, http2=http2
     )
     if not urls - state.known:
         return

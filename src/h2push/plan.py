@@ -14,6 +14,7 @@ The rules (see DESIGN.md, "The plan for one request"):
   GET, never from a pushed request, never when the server or client cannot push.
 * The Link header carries every candidate; the ones h2push pushed itself, and the ones the
   client is known to have, carry ``nopush`` so a proxy in front does not push them (again).
+  The 103's links never carry it: Chromium ignores a hint that does.
   It is merged after the application's own Link value, never over it
   (:func:`h2push.links.merge_link_header`).
 * ``remember`` is what the client receives through this plan: pushed and hinted URLs.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import cast
 
 from h2push.links import Preload, format_link_header
 
@@ -108,17 +111,28 @@ class Plan:
     remember: frozenset[str] = frozenset()
 
     @property
-    def early_hint_links(self) -> list[bytes]:
-        """The 103's Link field values as bytes, one per preload (ASGI ``links`` shape)."""
-        return [str(p).encode("ascii") for p in self.early_hints]
+    def early_hint_values(self) -> list[str]:
+        """The 103's Link field values (str), one per preload, never with ``nopush``.
+
+        ``nopush`` is for proxies reading the final response; Chromium ignores a hinted
+        preload that carries it (seen with Chromium 156).
+        """
+        return [p.hint_text for p in self.early_hints]
 
     @property
+    def early_hint_links(self) -> list[bytes]:
+        """:attr:`early_hint_values` as bytes (the ASGI ``links`` shape)."""
+        return [p.hint_text.encode("ascii") for p in self.early_hints]
+
+    @cached_property
     def link_header(self) -> str | None:
         """The Link field value h2push adds to the final response (str), or None."""
         return format_link_header(self.links) or None
 
 
 _EMPTY_PLAN = Plan()
+_PLAN_CACHE_SIZE = 1024
+_PLANS: dict[tuple[object, ...], tuple[tuple[Preload, ...], Plan]] = {}
 
 
 def plan(
@@ -151,6 +165,32 @@ def plan(
     """
     if max_pushes < 0:
         raise ValueError(f"max_pushes {max_pushes} must not be negative")
+    # A plan depends only on its arguments. A manifest's candidates are one tuple for the life
+    # of the app, and most clients' known sets repeat (empty, or one digest): remember plans by
+    # the tuple's identity, with a strong reference so the identity cannot be reused.
+    key = None
+    if type(candidates) is tuple and isinstance(known, frozenset):
+        key = (id(candidates), request, known, max_pushes, early_hints, push)
+        hit = _PLANS.get(key)
+        if hit is not None and hit[0] is candidates:
+            return hit[1]
+    result = _plan(request, candidates, known, max_pushes, early_hints=early_hints, push=push)
+    if key is not None:
+        if len(_PLANS) >= _PLAN_CACHE_SIZE:
+            _PLANS.clear()
+        _PLANS[key] = (cast("tuple[Preload, ...]", candidates), result)
+    return result
+
+
+def _plan(
+    request: RequestFacts,
+    candidates: Iterable[Preload],
+    known: Container[str],
+    max_pushes: int,
+    *,
+    early_hints: bool,
+    push: bool,
+) -> Plan:
     seen: set[tuple[str, str]] = set()
     unique: list[Preload] = []
     for preload in candidates:
@@ -170,11 +210,18 @@ def plan(
     if push and request.can_push and request.method == "GET" and not request.pushed:
         pushes = tuple(p for p in ordered if p.pushable and p.url not in known)[:max_pushes]
 
-    # What h2push pushed, and what the client already has, must not be pushed by a proxy.
+    # What h2push pushed, and what the client already has, must not be pushed by a proxy that
+    # reads the Link header (nginx, h2o). The 103's links stay as they are: Chromium ignores a
+    # hinted preload that carries nopush (seen with Chromium 156), and browsers are who the 103
+    # is for. (h2o also pushes from an upstream's 103: behind it, send none; see H2Push proxy.)
     pushed = set(pushes)
-    links = tuple(
-        p.as_nopush if p in pushed or (p.pushable and p.url in known) else p for p in ordered
-    )
+
+    def for_proxies(preload: Preload) -> Preload:
+        if preload in pushed or (preload.pushable and preload.url in known):
+            return preload.as_nopush
+        return preload
+
+    links = tuple(map(for_proxies, ordered))
     return Plan(
         early_hints=hints,
         pushes=pushes,
