@@ -21,13 +21,19 @@ demo: $(STAMP)
 ## peers: install the Debian programs the end-to-end tests talk to (root only)
 peers:
 	@missing=""; \
-	command -v nghttp >/dev/null || missing="$$missing nghttp2-client"; \
+	{ command -v nghttp && command -v h2load; } >/dev/null || missing="$$missing nghttp2-client"; \
+	PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || missing="$$missing nginx-light"; \
+	command -v h2o >/dev/null || missing="$$missing h2o"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing:$$missing"; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+			trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+		fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
 		echo "not root: tests needing$$missing will be skipped (install them with apt-get)"; \

@@ -932,3 +932,19 @@ def test_malformed_cookies_and_cache_digests_never_fail_a_request(
     assert response.status_code == 200
     for name, value in response.headers.items():
         assert not any(c in name + value for c in "\r\n\0"), (name, value)
+
+
+def test_behind_a_proxy_no_103_and_link_preloads_count_as_delivered(tmp_path: Path) -> None:
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path, H2PUSH_PROXY=True)
+    H2Push(app)
+    app.add_url_rule("/", "index", lambda: "home")
+    client = app.test_client()
+    hints = Recorder()
+    first = client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": hints})
+    assert hints.calls == []  # nginx before 1.29 would take a 103 for the final response
+    assert links(first) == [MAIN_CSS, APP_JS]
+    cookie = first.headers["Set-Cookie"].split(";")[0]  # the proxy delivers the preloads
+    second = client.get("/", headers={**NAVIGATE, "Cookie": cookie})
+    # Known: linked with nopush, so nginx does not push them again.
+    assert links(second) == [f"{MAIN_CSS}; nopush", f"{APP_JS}; nopush"]

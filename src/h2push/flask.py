@@ -37,6 +37,8 @@ H2PUSH_MANIFEST    ``manifest``                     path (relative to ``app.root
                                                     a :class:`~h2push.manifest.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
+H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
+                                                    Link preloads count as delivered
 ================== ================================ ============================================
 
 Errors: a declaration the app got wrong (a bad manifest, bad ``push()`` arguments, a bad
@@ -148,6 +150,7 @@ class _AppState:
     early_hints: bool = True
     enabled: bool = True
     tracker: Tracker | None = DEFAULT_TRACKER
+    proxy: bool = False
     versions: Callable[[str], str | None] | None = None
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
     view_manifests: dict[str, Manifest] = field(default_factory=dict)
@@ -233,6 +236,10 @@ class H2Push:
         max_pushes: The most pushes per response (int >= 0), for servers that can push.
         early_hints: Whether to send a 103 Early Hints when the WSGI server offers
             ``wsgi.early_hints``.
+        proxy: The app runs behind a reverse proxy that pushes from the Link header (nginx
+            with ``http2_push_preload on``, h2o): then no 103 goes to the proxy (nginx before
+            1.29 takes an upstream 103 for the final response; h2o pushes from it, known or
+            not), and a navigation's Link preloads count as delivered. ``H2PUSH_PROXY``.
         tracker: What each client is believed to have (:mod:`h2push.trackers`): by default a
             cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
             Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
@@ -257,8 +264,12 @@ class H2Push:
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        proxy: bool = False,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
+        if not isinstance(proxy, bool):
+            raise TypeError(f"proxy must be a bool, not {type(proxy).__name__}")
+        self.proxy = proxy
         self.manifest = manifest
         self.max_pushes = max_pushes
         self.early_hints = early_hints
@@ -285,13 +296,16 @@ class H2Push:
         max_pushes = config.get("H2PUSH_MAX_PUSHES", self.max_pushes)
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         enabled = config.get("H2PUSH_ENABLED", True)
+        proxy = config.get("H2PUSH_PROXY", self.proxy)
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
-        if not isinstance(enabled, bool):
-            raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        for name, value in (("H2PUSH_ENABLED", enabled), ("H2PUSH_PROXY", proxy)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
         state = _AppState(
             manifest=_app_manifest(app.root_path, config.get("H2PUSH_MANIFEST", self.manifest)),
             max_pushes=max_pushes,
-            early_hints=early_hints,
+            early_hints=early_hints and not proxy,
+            proxy=proxy,
             enabled=enabled,
             tracker=self.tracker,
             versions=versions_resolver(app),
@@ -588,7 +602,11 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     client = state.client
     if client is None:
         return
-    http2 = request.environ.get("SERVER_PROTOCOL", "").upper().startswith("HTTP/2")
+    # Behind a proxy that pushes from the Link header (nginx, h2o), the proxy delivers a
+    # navigation's Link preloads, over whatever protocol the app itself is reached by.
+    http2 = state.app_state.proxy or request.environ.get("SERVER_PROTOCOL", "").upper().startswith(
+        "HTTP/2"
+    )
     if not state.hinted and not (http2 and state.facts.navigation):
         return  # nothing can have been delivered (plan.delivered)
     if may_be_stored_by_shared_cache(response.headers.get("Cache-Control")):

@@ -44,6 +44,7 @@ from typing import Any, Final, Literal, cast
 import click
 from hypercorn.config import Config
 
+from h2push import _hypercorn_fixes as hypercorn_fixes
 from h2push.asgi import H2PushMiddleware
 from h2push.devcert import (
     DNS_NAMES,
@@ -331,6 +332,7 @@ def build_app(
     Returns:
         Callable: The ASGI 3 application to serve.
     """
+    hypercorn_fixes.apply()  # release the streams of clients that leave (Hypercorn 0.18)
     versions = StaticVersions(static_dir, "/static/") if static_dir is not None else None
     if interface == "asgi":
         return H2PushMiddleware(
