@@ -417,6 +417,19 @@ def test_responses_a_shared_cache_may_store_get_no_cookie() -> None:
     assert cookie is None
 
 
+def test_only_pages_carry_the_cookie() -> None:
+    # h2o asks for what it pushes with the page's Accept: text/html and no cookie: answering
+    # with a fresh cookie would replace the client's.
+    async def stylesheet(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/css")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"body {}"})
+
+    sent, cookie = visit(H2PushMiddleware(stylesheet, manifest=MANIFEST), None)
+    assert pushed_paths(sent) == ["/app.css", "/app.js"]
+    assert cookie is None
+
+
 def test_no_tracker_means_no_cookie_and_every_visit_pushes() -> None:
     app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=None)
     first, cookie = visit(app, None)

@@ -347,7 +347,8 @@ def test_through_the_asgi_middleware_redis_going_away_costs_200s_and_one_warning
 
     async def page(scope: object, receive: object, send: object) -> None:
         assert callable(send)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"page"})
 
     manifest = Manifest.from_dict({"/static/app.css": {"type": "style", "weight": 1}})

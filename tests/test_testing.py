@@ -64,7 +64,7 @@ def test_fetch_reports_the_103_the_pushes_and_the_response(h2push_serve: ServeFa
     assert result.early_hint_links == (
         "</app.css>; rel=preload; as=style",
         "</app.js>; rel=preload; as=script",
-        "</hero.png>; rel=preload; as=image; nopush",
+        "</hero.png>; rel=preload; as=image",  # nopush is for proxies: never in a 103
     )
     assert result.hinted_paths == ("/app.css", "/app.js", "/hero.png")
     assert result.pushed_paths == ("/app.css", "/app.js")

@@ -45,6 +45,7 @@ from h2push.trackers import (
     FirehoseConnector,
     Tracker,
     as_tracker,
+    carries_client_state,
     may_be_stored_by_shared_cache,
 )
 from h2push.versions import resource_keys
@@ -59,6 +60,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = Sequence[tuple[bytes, bytes]]
 
 _EMPTY_PLAN = Plan()
+_STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
 
 logger = logging.getLogger("h2push")
 
@@ -322,8 +324,12 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
-        cache_control = b", ".join(v for n, v in headers if n.lower() == b"cache-control")
-        if client is None or may_be_stored_by_shared_cache(cache_control):
+        if client is None:
+            return []
+        fields = {n.lower(): v for n, v in headers if n.lower() in _STATE_FIELDS}
+        if not carries_client_state(fields.get(b"content-type")) or (
+            may_be_stored_by_shared_cache(fields.get(b"cache-control"))
+        ):
             return []
         facts = request.facts
         urls = request.delivered | delivered(

@@ -73,6 +73,7 @@ from h2push.trackers import (
     FirehoseConnector,
     Tracker,
     as_tracker,
+    carries_client_state,
     may_be_stored_by_shared_cache,
 )
 from h2push.versions import StaticVersions, resource_keys
@@ -609,7 +610,9 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     )
     if not state.hinted and not (http2 and state.facts.navigation):
         return  # nothing can have been delivered (plan.delivered)
-    if may_be_stored_by_shared_cache(response.headers.get("Cache-Control")):
+    if not carries_client_state(response.content_type) or may_be_stored_by_shared_cache(
+        response.headers.get("Cache-Control")
+    ):
         return
     urls = delivered(
         hinted=state.hinted, linked=final.links, navigation=state.facts.navigation, http2=http2

@@ -82,6 +82,7 @@ __all__ = [
     "ResourceKey",
     "Tracker",
     "as_tracker",
+    "carries_client_state",
     "may_be_stored_by_shared_cache",
     "parse_cache_digest",
 ]
@@ -933,6 +934,23 @@ class _RedisState(_State):
 
 #: The tracker the adapters use unless given another: a cache-digest cookie, no server state.
 DEFAULT_TRACKER: Tracker = CookieDigestTracker()
+
+
+def carries_client_state(content_type: str | bytes | None) -> bool:
+    """Whether a response may carry a tracker's cookie: pages only (HTML or XHTML).
+
+    What a client has is learnt on its page loads. A proxy's requests for the resources it
+    pushes (h2o's copy the page's ``Accept: text/html`` but not its cookies) must never answer
+    with a cookie, which would replace the client's with an empty one.
+
+    Args:
+        content_type: The response's ``Content-Type`` field value, or None.
+    """
+    if not content_type:
+        return False
+    text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    media_type = text.split(";", 1)[0].strip().lower()
+    return media_type in {"text/html", "application/xhtml+xml"}
 
 
 def may_be_stored_by_shared_cache(cache_control: str | bytes | None) -> bool:
