@@ -61,6 +61,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 
 _EMPTY_PLAN = Plan()
 _STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
+_CLIENT_FIELDS = frozenset({b"cookie", b"cache-digest"})
 
 logger = logging.getLogger("h2push")
 
@@ -83,7 +84,17 @@ _PUSH = "http.response.push"
 class _RequestState:
     """One request in flight: facts, what went out before the app ran, ``push()`` calls."""
 
-    __slots__ = ("before", "client", "delivered", "facts", "known", "preloads", "scope", "send")
+    __slots__ = (
+        "before",
+        "client",
+        "client_fields",
+        "delivered",
+        "facts",
+        "known",
+        "preloads",
+        "scope",
+        "send",
+    )
 
     def __init__(self, scope: Scope, send: Send, facts: RequestFacts) -> None:
         self.scope = scope
@@ -91,6 +102,7 @@ class _RequestState:
         self.facts = facts
         self.before = _EMPTY_PLAN
         self.client: ClientState | None = None
+        self.client_fields: list[tuple[bytes, bytes]] = []
         self.known: frozenset[str] = frozenset()
         self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
@@ -199,11 +211,14 @@ class H2PushMiddleware:
 
         sec_fetch_mode = accept = None
         pushed = False
+        client_fields: list[tuple[bytes, bytes]] = []  # what a tracker reads
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
                 sec_fetch_mode = value.decode("latin-1")
             elif name == b"accept":
                 accept = value.decode("latin-1")
+            elif name in _CLIENT_FIELDS:
+                client_fields.append((name, value))
             elif name == PUSHED_HEADER[0]:
                 pushed = True
         extensions = scope.get("extensions") or {}
@@ -216,6 +231,7 @@ class H2PushMiddleware:
             pushed=pushed,
         )
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
+        request.client_fields = client_fields
         candidates = self._candidates(facts)
         if candidates:
             await self._learn(request, candidates)
@@ -250,13 +266,16 @@ class H2PushMiddleware:
 
         await self.app(scope, receive, send_with_links)
 
-    def _candidates(self, facts: RequestFacts) -> list[Preload]:
-        candidates: list[Preload] = []
+    def _candidates(self, facts: RequestFacts) -> Sequence[Preload]:
+        declared: Sequence[Preload] = ()
         if self.manifest is not None:
-            candidates.extend(self.manifest.preloads_for(facts.path, navigation=facts.navigation))
+            declared = self.manifest.preloads_for(facts.path, navigation=facts.navigation)
         if self.preloads is not None:
-            candidates.extend(self.preloads(facts.path, facts.navigation))
-        return candidates
+            routed = self.preloads(facts.path, facts.navigation)
+            if routed:
+                # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
+                declared = (*declared, *routed) if declared else routed
+        return declared
 
     async def _load_client(self, request: _RequestState) -> None:
         """Ask the tracker what this client has (once; never for a pushed request)."""
@@ -265,7 +284,7 @@ class H2PushMiddleware:
         scope = request.scope
         load = functools.partial(
             self.tracker.load,
-            scope["headers"],
+            request.client_fields,
             authority=_authority(scope),
             scheme=scope.get("scheme", "https"),
         )
@@ -275,9 +294,10 @@ class H2PushMiddleware:
         """Add to ``request.known`` which of ``preloads`` the client has."""
         await self._load_client(request)
         if request.client is not None:
-            request.known |= request.client.known_urls(
-                resource_keys({p.url for p in preloads}, self.versions)
-            )
+            versions = self.versions
+            # A generator: a client with nothing recorded answers without asking for versions.
+            keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
+            request.known |= request.client.known_urls(keys)
 
     async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
@@ -312,8 +332,11 @@ class H2PushMiddleware:
         await self._send_pushes(request, after)
         if status >= 400:
             return message
-        links = (*before.links, *after.links)
-        extra = link_additions(app_links or None, links)
+        links = (*before.links, *after.links) if after.links else before.links
+        if app_links or after.links:
+            extra = link_additions(app_links or None, links)
+        else:
+            extra = before.link_header  # formatted once per plan
         if extra is not None:
             headers.append((b"link", extra.encode("ascii")))
         headers.extend(await self._remember(request, links, headers))
@@ -324,19 +347,16 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
-        if client is None:
-            return []
+        http2 = request.scope.get("http_version", "1.1") not in ("1.0", "1.1")
+        if client is None or not (request.delivered or (http2 and request.facts.navigation)):
+            return []  # nothing can have been delivered (plan.delivered)
         fields = {n.lower(): v for n, v in headers if n.lower() in _STATE_FIELDS}
         if not carries_client_state(fields.get(b"content-type")) or (
             may_be_stored_by_shared_cache(fields.get(b"cache-control"))
         ):
             return []
         facts = request.facts
-        urls = request.delivered | delivered(
-            linked=links,
-            navigation=facts.navigation,
-            http2=request.scope.get("http_version", "1.1") not in ("1.0", "1.1"),
-        )
+        urls = request.delivered | delivered(linked=links, navigation=facts.navigation, http2=http2)
         if not urls - request.known:
             return []
         keys = resource_keys(sorted(urls), self.versions)
