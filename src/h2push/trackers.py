@@ -575,6 +575,7 @@ class CookieDigestTracker:
         self.max_keys = 1 << log2_n
         self._hashes: dict[tuple[str, str | None], int | None] = {}
         self._decoded: dict[str, CacheDigest | None] = {}
+        self._cookies: dict[frozenset[int], tuple[bytes, bytes]] = {}
         if self.max_value_chars > MAX_COOKIE_VALUE_CHARS:
             raise ValueError(
                 f"a digest of {self.max_keys} keys at log2_p={log2_p} can take "
@@ -641,10 +642,18 @@ class CookieDigestTracker:
         return value
 
     def _set_cookie(self, values: frozenset[int]) -> tuple[bytes, bytes]:
+        # Every first visit to a page delivers the same set: encode each set once (bounded).
+        cached = self._cookies.get(values)
+        if cached is not None:
+            return cached
         digest = CacheDigest(log2_n=self.log2_n, log2_p=self.log2_p, values=values)
-        return _set_cookie(
+        header = _set_cookie(
             self.cookie_name, digest.to_base64url(), max_age_s=self.max_age_s, secure=self.secure
         )
+        if len(self._cookies) >= _DECODED_CACHE_SIZE:
+            self._cookies.clear()
+        self._cookies[values] = header
+        return header
 
 
 class _CookieState(_State):
