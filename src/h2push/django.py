@@ -66,7 +66,7 @@ from django.urls import Resolver404, resolve
 
 from h2push import asgi
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header
+from h2push.links import Preload, merge_link_header, preload_fields
 from h2push.manifest import Manifest
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
 
@@ -460,7 +460,7 @@ def push(request: HttpRequest, url: str, *flags: str, **attrs: Any) -> str:
         RuntimeError: The request did not pass through h2push's middleware (and
             ``H2PUSH_ENABLED`` is not False).
     """
-    preload = Preload(url=url, **_preload_fields(flags, attrs))
+    preload = Preload(url=url, **preload_fields(flags, attrs))
     state = getattr(request, _REQUEST_ATTR, None)
     if isinstance(state, _RequestState):
         state.add(preload)
@@ -472,35 +472,3 @@ def push(request: HttpRequest, url: str, *flags: str, **attrs: Any) -> str:
         raise RuntimeError("push() needs h2push.django.H2PushMiddleware in MIDDLEWARE")
     _RequestState(facts=RequestFacts(), scope=scope).add(preload)
     return url
-
-
-_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
-_ATTRS: Final = frozenset(
-    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
-)
-
-
-def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
-    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
-    fields: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if name in fields:
-            raise TypeError(f"push() got {name!r} twice")
-        fields[name] = value
-
-    for flag in flags:
-        if not isinstance(flag, str) or flag not in _FLAGS:
-            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
-        put(*_FLAGS[flag])
-    for key, value in attrs.items():
-        name = "as_" if key == "as" else key
-        if name not in _ATTRS:
-            raise TypeError(f"push() got an unknown attribute {key!r}")
-        if name == "crossorigin" and value in (True, ""):
-            put(name, "anonymous")  # the bare HTML attribute means anonymous
-        elif name == "crossorigin" and value is False:
-            put(name, None)
-        else:
-            put(name, value)
-    return fields

@@ -64,7 +64,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header
+from h2push.links import Preload, merge_link_header, preload_fields
 from h2push.manifest import Manifest
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
 from h2push.trackers import (
@@ -210,7 +210,7 @@ def push(url: str, *flags: str, **attrs: Any) -> str:
         RuntimeError: Called where no response will carry it: in an app without
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
     """
-    preload = Preload(url=url, **_preload_fields(flags, attrs))
+    preload = Preload(url=url, **preload_fields(flags, attrs))
     state = g.get(_G_KEY) if has_request_context() else None
     if isinstance(state, _RequestState):
         state.preloads.append(preload)
@@ -640,36 +640,3 @@ def versions_resolver(app: object) -> Callable[[str], str | None] | None:
 
 
 # --- push() arguments --------------------------------------------------------------------
-
-_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
-_ATTRS: Final = frozenset(
-    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
-)
-
-
-def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
-    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
-    fields: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if name in fields:
-            raise TypeError(f"push() got {name!r} twice")
-        fields[name] = value
-
-    for flag in flags:
-        if not isinstance(flag, str):
-            raise TypeError(f"push() flags must be str, not {type(flag).__name__}")
-        if flag not in _FLAGS:
-            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
-        put(*_FLAGS[flag])
-    for key, value in attrs.items():
-        name = "as_" if key == "as" else key
-        if name not in _ATTRS:
-            raise TypeError(f"push() got an unknown attribute {key!r}")
-        if name == "crossorigin" and isinstance(value, (bool, str)) and value in (True, ""):
-            put(name, "anonymous")  # the bare HTML attribute means anonymous
-        elif name == "crossorigin" and value is False:
-            put(name, None)
-        else:
-            put(name, value)
-    return fields

@@ -20,10 +20,10 @@ This module is part of the sans-IO core: it imports no web framework and does no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "HINTABLE_DESTINATIONS",
@@ -36,6 +36,7 @@ __all__ = [
     "link_additions",
     "merge_link_header",
     "parse_link_header",
+    "preload_fields",
 ]
 
 #: ``rel`` values a :class:`Preload` may carry.
@@ -343,6 +344,60 @@ class Preload:
             nopush=value.has("nopush"),
             weight=weight,
         )
+
+
+_PUSH_FLAGS: Final = {
+    "crossorigin": ("crossorigin", "anonymous"),
+    "nopush": ("nopush", True),
+}
+_PUSH_ATTRS: Final = frozenset(
+    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
+)
+
+
+def preload_fields(flags: Sequence[object], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate Flask-Firehose's ``push(url, *flags, **attrs)`` call shape into Preload fields.
+
+    Every adapter's ``push()`` accepts it: ``push(url, 'crossorigin', 'nopush', rel='preload',
+    as='font')``. Flags are ``crossorigin`` and ``nopush``; ``as`` and ``as_`` both name the
+    Fetch destination; ``crossorigin=True`` (or ``""``, the bare HTML attribute) means
+    ``anonymous`` and ``False`` none.
+
+    Args:
+        flags: The positional flags (str).
+        attrs: The keyword attributes.
+
+    Returns:
+        Keyword arguments for :class:`Preload` (without ``url``).
+
+    Raises:
+        TypeError: A flag that is not a str, an unknown attribute, or one given twice.
+        ValueError: An unknown flag.
+    """
+    fields: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in fields:
+            raise TypeError(f"push() got {name!r} twice")
+        fields[name] = value
+
+    for flag in flags:
+        if not isinstance(flag, str):
+            raise TypeError(f"push() flags must be str, not {type(flag).__name__}")
+        if flag not in _PUSH_FLAGS:
+            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_PUSH_FLAGS)}")
+        put(*_PUSH_FLAGS[flag])
+    for key, value in attrs.items():
+        name = "as_" if key == "as" else key
+        if name not in _PUSH_ATTRS:
+            raise TypeError(f"push() got an unknown attribute {key!r}")
+        if name == "crossorigin" and isinstance(value, (bool, str)) and value in (True, ""):
+            put(name, "anonymous")  # the bare HTML attribute means anonymous
+        elif name == "crossorigin" and value is False:
+            put(name, None)
+        else:
+            put(name, value)
+    return fields
 
 
 def format_link_header(values: Iterable[Preload | LinkValue]) -> str:

@@ -46,7 +46,7 @@ from werkzeug.exceptions import HTTPException
 
 from h2push import asgi
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload
+from h2push.links import Preload, preload_fields
 from h2push.manifest import Manifest
 from h2push.plan import DEFAULT_MAX_PUSHES
 
@@ -267,7 +267,7 @@ def push(url: str, *flags: str, **attrs: Any) -> str:
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: Outside a request, or in an app without :class:`H2Push`.
     """
-    fields = _preload_fields(flags, attrs)
+    fields = preload_fields(flags, attrs)
     if not has_request_context():
         raise RuntimeError("push() needs a request context")
     state = current_app.extensions.get(_EXTENSION_KEY)
@@ -312,35 +312,3 @@ def _app_manifest(root_path: str, setting: object) -> Manifest | None:
 def _load_view_manifests(app: Quart, state: _AppState) -> None:
     for view in app.view_functions.values():
         state.view_manifest(view)
-
-
-_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
-_ATTRS: Final = frozenset(
-    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
-)
-
-
-def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
-    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
-    fields: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if name in fields:
-            raise TypeError(f"push() got {name!r} twice")
-        fields[name] = value
-
-    for flag in flags:
-        if not isinstance(flag, str) or flag not in _FLAGS:
-            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
-        put(*_FLAGS[flag])
-    for key, value in attrs.items():
-        name = "as_" if key == "as" else key
-        if name not in _ATTRS:
-            raise TypeError(f"push() got an unknown attribute {key!r}")
-        if name == "crossorigin" and value in (True, ""):
-            put(name, "anonymous")  # the bare HTML attribute means anonymous
-        elif name == "crossorigin" and value is False:
-            put(name, None)
-        else:
-            put(name, value)
-    return fields

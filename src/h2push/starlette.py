@@ -52,7 +52,7 @@ from starlette.routing import BaseRoute, Match, Mount
 
 from h2push import asgi
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload
+from h2push.links import Preload, preload_fields
 from h2push.manifest import Manifest
 
 __all__ = ["H2PushMiddleware", "http2push", "preloads_resolver", "push", "route_manifest"]
@@ -193,7 +193,7 @@ def push(request: HTTPConnection, url: str | URL, *flags: str, **attrs: Any) -> 
         RuntimeError: The app is not wrapped in :class:`H2PushMiddleware`.
     """
     text = str(url)
-    asgi.push(request.scope, _same_origin_path(request, text), **_preload_fields(flags, attrs))
+    asgi.push(request.scope, _same_origin_path(request, text), **preload_fields(flags, attrs))
     return text
 
 
@@ -206,35 +206,3 @@ def _same_origin_path(request: HTTPConnection, url: str) -> str:
     if (absolute.scheme, absolute.netloc) != (base.scheme, base.netloc):
         return url
     return absolute.path + (f"?{absolute.query}" if absolute.query else "")
-
-
-_FLAGS: Final = {"crossorigin": ("crossorigin", "anonymous"), "nopush": ("nopush", True)}
-_ATTRS: Final = frozenset(
-    {"rel", "as_", "crossorigin", "type", "fetchpriority", "nopush", "weight"}
-)
-
-
-def _preload_fields(flags: Sequence[object], attrs: dict[str, Any]) -> dict[str, Any]:
-    """Translate Flask-Firehose's ``push()`` call shape into :class:`Preload` fields."""
-    fields: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if name in fields:
-            raise TypeError(f"push() got {name!r} twice")
-        fields[name] = value
-
-    for flag in flags:
-        if not isinstance(flag, str) or flag not in _FLAGS:
-            raise ValueError(f"push() flag {flag!r} is not one of {sorted(_FLAGS)}")
-        put(*_FLAGS[flag])
-    for key, value in attrs.items():
-        name = "as_" if key == "as" else key
-        if name not in _ATTRS:
-            raise TypeError(f"push() got an unknown attribute {key!r}")
-        if name == "crossorigin" and value in (True, ""):
-            put(name, "anonymous")  # the bare HTML attribute means anonymous
-        elif name == "crossorigin" and value is False:
-            put(name, None)
-        else:
-            put(name, value)
-    return fields
