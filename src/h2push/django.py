@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -178,20 +177,13 @@ def http2push(
         raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
 
     def decorator(view: _View) -> _View:
-        loaded = manifest if isinstance(manifest, Manifest) else _load_beside(manifest, view)
+        loaded = (
+            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, view)
+        )
         setattr(view, _VIEW_ATTR, loaded)
         return view
 
     return decorator
-
-
-def _load_beside(path: str | os.PathLike[str], view: object) -> Manifest:
-    file = Path(path)
-    if not file.is_absolute():
-        module = sys.modules.get(getattr(view, "__module__", "") or "")
-        source = getattr(module, "__file__", None)
-        file = (Path(source).resolve().parent if source else Path.cwd()) / file
-    return Manifest.load(file)
 
 
 def _view_manifest(view: object) -> Manifest | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,27 @@ class Manifest:
                 source, (), f"is not valid JSON: {error.msg} at line {error.lineno}"
             ) from None
         return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load_beside(cls, path: str | os.PathLike[str], owner: object) -> Manifest:
+        """Load a manifest whose relative path is taken from the module that defines ``owner``.
+
+        How per-view decorators find ``@http2push("about_manifest.json")``: next to the view's
+        module (the current directory for code without a file, such as ``python -c``).
+
+        Args:
+            path: The manifest's path, relative or absolute.
+            owner: A function or class; its ``__module__`` names the module.
+
+        Raises:
+            ManifestError: As :meth:`load`.
+        """
+        file = Path(path)
+        if not file.is_absolute():
+            module = sys.modules.get(getattr(owner, "__module__", "") or "")
+            source = getattr(module, "__file__", None)
+            file = (Path(source).resolve().parent if source else Path.cwd()) / file
+        return cls.load(file)
 
     @classmethod
     def from_dict(cls, data: object, *, source: str = "<mapping>") -> Manifest:

@@ -41,9 +41,7 @@ Importing this module requires Starlette (``pip install h2push[starlette]``; Fas
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from starlette.datastructures import URL
@@ -90,20 +88,13 @@ def http2push(
         raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
 
     def decorator(endpoint: _Endpoint) -> _Endpoint:
-        loaded = manifest if isinstance(manifest, Manifest) else _load(manifest, endpoint)
+        loaded = (
+            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, endpoint)
+        )
         setattr(endpoint, _ATTR, loaded)
         return endpoint
 
     return decorator
-
-
-def _load(path: str | os.PathLike[str], endpoint: object) -> Manifest:
-    file = Path(path)
-    if not file.is_absolute():
-        module = sys.modules.get(getattr(endpoint, "__module__", "") or "")
-        source = getattr(module, "__file__", None)  # None for __main__ run with -c, say
-        file = (Path(source).resolve().parent if source else Path.cwd()) / file
-    return Manifest.load(file)
 
 
 def route_manifest(endpoint: object) -> Manifest | None:
