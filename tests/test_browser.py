@@ -7,17 +7,16 @@ only the browser's trust in the certificate differs, and the hints are no longer
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.apps import hint_app
 from tests.conftest import TLSFiles, free_port, require_program
+from tests.pixels import png_pixels
 from tests.processes import running
 
 from h2push.browser import (
@@ -73,48 +72,6 @@ def _describe(load: PageLoad) -> str:
 
 
 # --------------------------------------------------------------------------- a tiny PNG reader
-
-
-def _png_pixels(png: bytes, points: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """Return the RGB colour at each (x, y) of an 8-bit, non-interlaced RGB or RGBA PNG."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat = 8, b""
-    width = depth = colour = interlace = 0
-    while pos < len(png):
-        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
-        body = png[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            width, _, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-    assert (depth, colour in (2, 6), interlace) == (8, True, 0), "unsupported PNG layout"
-    bpp = 3 if colour == 2 else 4
-    stride = width * bpp
-    raw = zlib.decompress(idat)
-    rows: list[bytearray] = []
-    previous = bytearray(stride)
-    for y in range(max(py for _, py in points) + 1):
-        kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):  # undo the PNG filters (RFC 2083 section 6)
-            left = line[i - bpp] if i >= bpp else 0
-            up = previous[i]
-            up_left = previous[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                p = left + up - up_left
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                best = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
-                line[i] = (line[i] + best) & 0xFF
-        rows.append(line)
-        previous = line
-    return [(rows[y][x * bpp], rows[y][x * bpp + 1], rows[y][x * bpp + 2]) for x, y in points]
 
 
 # --------------------------------------------------------------------------- no browser needed
@@ -251,9 +208,9 @@ def test_hinted_resources_are_reported_as_early_hints(browser: Chromium, base_ur
 def test_screenshot_shows_the_styled_page(browser: Chromium, base_url: str) -> None:
     unstyled = browser.load(f"{base_url}/missing")  # a plain-text 404: black on white
     assert unstyled.navigation.response_status == 404
-    assert _png_pixels(browser.screenshot(), [(20, 20)]) == [(255, 255, 255)]
+    assert png_pixels(browser.screenshot(), [(20, 20)]) == [(255, 255, 255)]
     browser.load(f"{base_url}/")
-    background, box = _png_pixels(browser.screenshot(), [(20, 20), (200, 160)])
+    background, box = png_pixels(browser.screenshot(), [(20, 20), (200, 160)])
     assert background == hint_app.BACKGROUND_RGB
     assert box == hint_app.BOX_RGB
 

@@ -41,6 +41,7 @@ from h2push.client import (
     trace_command,
 )
 from nghttp import nghttp
+from processes import running
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_S = 20.0
@@ -51,54 +52,22 @@ HINT = "</style.css>; rel=preload; as=style"
 # --------------------------------------------------------------------------- servers
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"hypercorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"hypercorn did not listen on 127.0.0.1:{port} within {STARTUP_S} s")
-
-
 @pytest.fixture(scope="module")
-def base_url(tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(tls_files: TLSFiles) -> Iterator[str]:
     """Serve tests.apps.trace_app with Hypercorn over TLS; yield ``https://127.0.0.1:PORT``."""
     port = free_port()
-    log = tmp_path_factory.mktemp("hypercorn") / "hypercorn.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--certfile",
-                str(tls_files.cert),
-                "--keyfile",
-                str(tls_files.key),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "tests.apps.trace_app:app",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, process, log)
+    tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        *tls,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "tests.apps.trace_app:app",
+    ]
+    with running(command, port=port, cwd=REPO):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _server_context(tls_files: TLSFiles, alpn: list[str] | None) -> ssl.SSLContext:

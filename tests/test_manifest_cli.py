@@ -8,11 +8,7 @@ with what ``h2push manifest --app`` listed for the same page.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner, Result
 from tests.conftest import TLSFiles, free_port, require_program
+from tests.processes import running
 
 from h2push.browser import Chromium, spki_sha256_base64
 from h2push.links import parse_link_header
@@ -341,54 +338,14 @@ def test_check_an_invalid_manifest(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- Chromium
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"hypercorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"hypercorn did not listen on 127.0.0.1:{port} within {STARTUP_S} s")
-
-
 @pytest.fixture(scope="module")
-def flask_site_url(tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def flask_site_url(tls_files: TLSFiles) -> Iterator[str]:
     """Serve the Flask fixture with Hypercorn over TLS (HTTP/2); yield its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("hypercorn") / "hypercorn.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--certfile",
-                str(tls_files.cert),
-                "--keyfile",
-                str(tls_files.key),
-                "--bind",
-                f"127.0.0.1:{port}",
-                FLASK_APP,
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, process, log)
+    tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = [sys.executable, "-m", "hypercorn", *tls, "--bind", f"127.0.0.1:{port}", FLASK_APP]
+    with running(command, port=port, cwd=REPO):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 # What Chromium fetches for the Flask page but the manifest leaves out, each by a documented rule.
