@@ -23,15 +23,22 @@ from pathlib import Path
 
 import pytest
 
-from apps.proxied_flask import APP_LINK, MANIFEST
-from apps.proxied_flask.upstream import assert_page_arrived, gunicorn, links, stop, wait_for_port
+from apps.proxied_flask import MANIFEST
+from apps.proxied_flask.upstream import (
+    assert_apps_link_value_kept_first,
+    assert_no_push_without_navigation,
+    assert_page_arrived,
+    assert_repeat_visit_gets_no_push,
+    gunicorn,
+    stop,
+    wait_for_port,
+)
 from conftest import TLSFiles, free_port, require_program
 from nghttp import nghttp
 
 pytestmark = pytest.mark.peer
 
 PUSHED = [path for path, pushed in MANIFEST if pushed]
-NOT_PUSHED = [path for path, pushed in MANIFEST if not pushed]
 
 
 def h2o_conf(directory: Path, port: int, upstream: int, tls: TLSFiles) -> str:
@@ -90,32 +97,12 @@ def test_h2o_pushes_exactly_the_manifest_entries_without_nopush(h2o: str) -> Non
 
 
 def test_the_apps_own_link_value_is_kept_before_h2pushs(h2o: str) -> None:
-    log = nghttp(h2o + "/", "-H", "accept: text/html")
-    link = links(log, assert_page_arrived(log))
-    assert link.startswith(APP_LINK + ", ")
-    for path, _ in MANIFEST:
-        assert link.count(f"<{path}>") == 1
-    for path in NOT_PUSHED:
-        assert f"<{path}>; rel=preload; as=image; nopush" in link
+    assert_apps_link_value_kept_first(h2o)
 
 
 def test_a_request_that_is_not_a_navigation_gets_no_push(h2o: str) -> None:
-    log = nghttp(h2o + "/")  # accept: */*: the single-page manifest is for navigations
-    stream = assert_page_arrived(log)
-    assert log.promises == []
-    assert links(log, stream) == APP_LINK
+    assert_no_push_without_navigation(h2o)
 
 
 def test_a_repeat_visit_with_h2pushs_cookie_gets_no_push(h2o: str) -> None:
-    first = nghttp(h2o + "/", "-H", "accept: text/html")
-    set_cookie = first.final_headers(assert_page_arrived(first)).header("set-cookie")
-    assert set_cookie is not None
-    cookie = set_cookie.split(";", 1)[0]
-    again = nghttp(h2o + "/", "-H", "accept: text/html", "-H", f"cookie: {cookie}")
-    stream = assert_page_arrived(again)
-    assert again.promises == []
-    link = links(again, stream)
-    assert link.startswith(APP_LINK + ", ")
-    for path, _ in MANIFEST:
-        assert f"<{path}>; rel=preload" in link
-    assert link.count("nopush") == len(MANIFEST)
+    assert_repeat_visit_gets_no_push(h2o)

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from apps.proxied_flask import APP_LINK, MANIFEST
+from apps.proxied_flask import MANIFEST
 from apps.proxied_flask.upstream import (
+    assert_apps_link_value_kept_first,
+    assert_no_push_without_navigation,
     assert_page_arrived,
+    assert_repeat_visit_gets_no_push,
     gunicorn,
-    links,
     stop,
     wait_for_port,
 )
@@ -38,7 +40,6 @@ from nghttp import nghttp
 pytestmark = pytest.mark.peer
 
 PUSHED = [path for path, pushed in MANIFEST if pushed]
-NOT_PUSHED = [path for path, pushed in MANIFEST if not pushed]
 
 #: What each run adds to the ``location`` block: nothing (nginx's default HTTP/1.0 upstream),
 #: or an HTTP/1.1 upstream connection as keep-alive setups configure it.
@@ -140,32 +141,12 @@ def test_nginx_pushes_exactly_the_manifest_entries_without_nopush(nginx: str) ->
 
 
 def test_the_apps_own_link_value_is_kept_before_h2pushs(nginx: str) -> None:
-    log = nghttp(nginx + "/", "-H", "accept: text/html")
-    link = links(log, assert_page_arrived(log))
-    assert link.startswith(APP_LINK + ", ")
-    for path, _ in MANIFEST:
-        assert link.count(f"<{path}>") == 1
-    for path in NOT_PUSHED:
-        assert f"<{path}>; rel=preload; as=image; nopush" in link
+    assert_apps_link_value_kept_first(nginx)
 
 
 def test_a_request_that_is_not_a_navigation_gets_no_push(nginx: str) -> None:
-    log = nghttp(nginx + "/")  # accept: */*: the single-page manifest is for navigations
-    stream = assert_page_arrived(log)
-    assert log.promises == []
-    assert links(log, stream) == APP_LINK
+    assert_no_push_without_navigation(nginx)
 
 
 def test_a_repeat_visit_with_h2pushs_cookie_gets_no_push(nginx: str) -> None:
-    first = nghttp(nginx + "/", "-H", "accept: text/html")
-    set_cookie = first.final_headers(assert_page_arrived(first)).header("set-cookie")
-    assert set_cookie is not None
-    cookie = set_cookie.split(";", 1)[0]
-    again = nghttp(nginx + "/", "-H", "accept: text/html", "-H", f"cookie: {cookie}")
-    stream = assert_page_arrived(again)
-    assert again.promises == []
-    link = links(again, stream)
-    assert link.startswith(APP_LINK + ", ")
-    for path, _ in MANIFEST:
-        assert f"<{path}>; rel=preload" in link
-    assert link.count("nopush") == len(MANIFEST)
+    assert_repeat_visit_gets_no_push(nginx)

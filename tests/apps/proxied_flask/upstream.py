@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nghttp import Log
+from nghttp import Log, nghttp
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.apps.proxied_flask:app"
@@ -106,3 +106,47 @@ def _read(log: Path) -> str:
         return log.read_text(errors="replace")
     except OSError:
         return "(no log)"
+
+
+# --- checks every proxy in front of the app must pass ---------------------------------------
+
+
+def assert_apps_link_value_kept_first(url: str) -> None:
+    """The app's own Link value comes first; each manifest entry once; nopush ones marked."""
+    from apps.proxied_flask import APP_LINK, MANIFEST
+
+    log = nghttp(url + "/", "-H", "accept: text/html")
+    link = links(log, assert_page_arrived(log))
+    assert link.startswith(APP_LINK + ", ")
+    for path, _ in MANIFEST:
+        assert link.count(f"<{path}>") == 1
+    for path in (path for path, pushed in MANIFEST if not pushed):
+        assert f"<{path}>; rel=preload; as=image; nopush" in link
+
+
+def assert_no_push_without_navigation(url: str) -> None:
+    """``accept: */*`` is not a navigation: the single-page manifest does not apply."""
+    from apps.proxied_flask import APP_LINK
+
+    log = nghttp(url + "/")
+    stream = assert_page_arrived(log)
+    assert log.promises == []
+    assert links(log, stream) == APP_LINK
+
+
+def assert_repeat_visit_gets_no_push(url: str) -> None:
+    """With h2push's cookie back, every entry is linked with nopush and nothing is pushed."""
+    from apps.proxied_flask import APP_LINK, MANIFEST
+
+    first = nghttp(url + "/", "-H", "accept: text/html")
+    set_cookie = first.final_headers(assert_page_arrived(first)).header("set-cookie")
+    assert set_cookie is not None
+    cookie = set_cookie.split(";", 1)[0]
+    again = nghttp(url + "/", "-H", "accept: text/html", "-H", f"cookie: {cookie}")
+    stream = assert_page_arrived(again)
+    assert again.promises == []
+    link = links(again, stream)
+    assert link.startswith(APP_LINK + ", ")
+    for path, _ in MANIFEST:
+        assert f"<{path}>; rel=preload" in link
+    assert link.count("nopush") == len(MANIFEST)
