@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import itertools
 import json
 import platform
 import pstats
@@ -202,9 +203,13 @@ def asgi_loop(app: Any, *, http2: bool) -> Callable[[int], int]:
         if message["type"] == "http.response.start":
             last[0] = message["status"]
 
+    # Each request on a new connection: h2push never pushes a URL twice on one connection.
+    ports = itertools.cycle(range(1024, 65536))
+
     async def many(n: int) -> None:
-        for _ in range(n):
-            scope = {**base, "extensions": dict(extensions), "state": {}}
+        for port in itertools.islice(ports, n):
+            client = ("127.0.0.1", port)
+            scope = {**base, "client": client, "extensions": dict(extensions), "state": {}}
             await app(scope, receive, send)
 
     def calls(n: int) -> int:

@@ -7,6 +7,7 @@ These tests pin down which messages the middleware sends for which scope; the en
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from h2push import Manifest, ManifestError
-from h2push.asgi import H2PushMiddleware, push
+from h2push.asgi import H2PushMiddleware, _Connections, push
 
 MANIFEST = Manifest.from_dict(
     {
@@ -30,6 +31,8 @@ H2 = {"http.response.push": {}, "http.response.early_hint": {}}
 NAVIGATE = [(b"sec-fetch-mode", b"navigate"), (b"accept-encoding", b"gzip"), (b"cookie", b"a=b")]
 
 Message = dict[str, Any]
+# Each request comes on a connection of its own unless a test says otherwise.
+_client_ports = itertools.count(40000)
 
 
 def scope(
@@ -39,6 +42,7 @@ def scope(
     headers: list[tuple[bytes, bytes]] | None = None,
     extensions: dict[str, Any] | None = None,
     state: dict[str, Any] | None = None,
+    client: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "type": "http",
@@ -51,6 +55,8 @@ def scope(
         "query_string": b"",
         "headers": NAVIGATE if headers is None else headers,
         "extensions": extensions or {},
+        "client": client or ("127.0.0.1", next(_client_ports)),
+        "server": ("127.0.0.1", 443),
     }
     if state is not None:
         result["state"] = state
@@ -58,12 +64,16 @@ def scope(
 
 
 def page(
-    *, link: bytes | None = None, status: int = 200, pushes: tuple[dict[str, Any], ...] = ()
+    *,
+    link: bytes | None = None,
+    status: int = 200,
+    pushes: tuple[dict[str, Any], ...] = (),
+    content_type: bytes = b"text/html",
 ) -> Any:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for kwargs in pushes:
             push(scope, **kwargs)
-        headers = [(b"content-type", b"text/html")]
+        headers = [(b"content-type", content_type)]
         if link is not None:
             headers.append((b"link", link))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -236,9 +246,31 @@ def test_error_responses_get_no_link_and_no_late_push() -> None:
     assert links_of(sent[0]) == []
 
 
+@pytest.mark.parametrize(
+    ("status", "content_type", "pushed"),
+    [
+        (200, b"text/html; charset=utf-8", True),
+        (201, b"application/xhtml+xml", True),
+        (200, b"application/json", False),
+        (200, b"text/css", False),
+        (302, b"text/html", False),
+        (304, b"text/html", False),
+    ],
+)
+def test_pushes_decided_after_the_app_answered_go_only_with_successful_pages(
+    status: int, content_type: bytes, pushed: bool
+) -> None:
+    app = page(status=status, content_type=content_type, pushes=({"url": "/late.js"},))
+    sent = run(H2PushMiddleware(app), scope(extensions=H2))
+    assert pushed_paths(sent) == (["/late.js"] if pushed else [])
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert links_of(start) == [b"</late.js>; rel=preload" + (b"; nopush" if pushed else b"")]
+
+
 def test_head_and_pushed_requests_never_push() -> None:
-    head = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(method="HEAD", extensions=H2))
-    assert not [m for m in head if m["type"] == "http.response.push"]
+    for method in ("HEAD", "POST", "OPTIONS"):
+        sent = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(method=method, extensions=H2))
+        assert not [m for m in sent if m["type"] == "http.response.push"]
     first = run(H2PushMiddleware(page(), manifest=MANIFEST), scope(extensions=H2))
     promise = next(m for m in first if m["type"] == "http.response.push")
     # The server dispatches the pushed request with the promise's headers: it carries the mark,
@@ -348,6 +380,122 @@ def test_any_request_is_served_and_emits_no_cr_lf_nul(
         if message["type"] == "http.response.push":
             assert message["path"].startswith("/")
             assert not message["path"].startswith("//")
+
+
+# --- one connection: a budget, and no URL pushed twice --------------------------------------
+
+
+def test_a_connection_is_pushed_each_url_once_and_links_it_nopush_after() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=None)
+    browser = ("192.0.2.7", 51000)
+    first = run(app, scope(extensions=H2, client=browser))
+    assert pushed_paths(first) == ["/app.css", "/app.js"]
+    second = run(app, scope(extensions=H2, client=browser))
+    assert pushed_paths(second) == []
+    hints = next(m for m in second if m["type"] == "http.response.early_hint")
+    assert hints["links"][:2] == [
+        b"</app.css>; rel=preload; as=style",  # the 103 never says nopush
+        b"</app.js>; rel=preload; as=script",
+    ]
+    start = next(m for m in second if m["type"] == "http.response.start")
+    assert links_of(start)[0].split(b", ") == [
+        b"</app.css>; rel=preload; as=style; nopush",
+        b"</app.js>; rel=preload; as=script; nopush",
+        b"</logo.png>; rel=preload; as=image; nopush",
+    ]
+    # Another connection from the same address (another port) is a new connection.
+    other = run(app, scope(extensions=H2, client=("192.0.2.7", 51001)))
+    assert pushed_paths(other) == ["/app.css", "/app.js"]
+
+
+def test_the_connection_budget_holds_across_pages_and_push_calls() -> None:
+    async def pages(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        for i in range(3):  # each page pushes three scripts of its own
+            push(scope, f"{scope['path']}/{i}.js", as_="script")
+        await page()(scope, receive, send)
+
+    app = H2PushMiddleware(pages, manifest=MANIFEST, tracker=None, max_pushes_per_connection=6)
+    browser = ("192.0.2.7", 52000)
+    counts = [
+        len(pushed_paths(run(app, scope(path=f"/p{n}", extensions=H2, client=browser))))
+        for n in range(4)
+    ]
+    # The first page: 2 from the manifest and 3 of its own; the next one gets the 1 left.
+    assert counts == [5, 1, 0, 0]
+    assert len(app.connections or ()) == 1
+    fresh = run(app, scope(path="/p9", extensions=H2, client=("192.0.2.7", 52001)))
+    assert len(pushed_paths(fresh)) == 5
+
+
+def test_concurrent_pages_of_one_connection_share_one_budget() -> None:
+    class Connector:  # a blocking tracker: each request waits in a thread, so they interleave
+        def get_pushed(self) -> set[str]:
+            return set()
+
+        def set_pushed(self, pushed: set[str]) -> None:
+            pass
+
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=Connector())
+    browser = ("192.0.2.7", 53000)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def both() -> None:
+        await asyncio.gather(
+            *(app(scope(extensions=H2, client=browser), receive, send) for _ in range(4))
+        )
+
+    asyncio.run(both())
+    assert sorted(pushed_paths(sent)) == ["/app.css", "/app.js"]
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 4
+
+
+def test_a_request_without_a_client_address_gets_no_push_but_its_hints_and_links() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST)
+    request = scope(extensions=H2)
+    del request["client"]
+    sent = run(app, request)
+    assert pushed_paths(sent) == []
+    assert next(m["type"] for m in sent) == "http.response.early_hint"
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert links_of(start)[0].startswith(b"</app.css>; rel=preload; as=style")
+    unlimited = H2PushMiddleware(page(), manifest=MANIFEST, max_pushes_per_connection=None)
+    assert unlimited.connections is None
+    assert pushed_paths(run(unlimited, request)) == ["/app.css", "/app.js"]
+
+
+def test_a_zero_connection_budget_pushes_nothing() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST, max_pushes_per_connection=0)
+    assert pushed_paths(run(app, scope(extensions=H2))) == []
+
+
+def test_negative_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_pushes_per_connection -1 must not be negative"):
+        H2PushMiddleware(page(), manifest=MANIFEST, max_pushes_per_connection=-1)
+    with pytest.raises(ValueError, match="max_pushes -1 must not be negative"):
+        H2PushMiddleware(page(), manifest=MANIFEST, max_pushes=-1)
+
+
+def test_the_ledger_forgets_idle_connections_and_stays_bounded() -> None:
+    now = [0.0]
+    ledger = _Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
+    a = (("192.0.2.1", 1), None)
+    ledger.get(a).pushed.add("/a.css")
+    now[0] = 29.0
+    assert ledger.get(a).pushed == {"/a.css"}  # in use: kept, and its idle time restarts
+    now[0] = 58.0
+    assert ledger.get(a).pushed == {"/a.css"}
+    now[0] = 88.5
+    assert ledger.get(a).pushed == set()  # idle 30.5 s: a new connection may have its ends
+    for port in range(2, 6):
+        ledger.get((("192.0.2.1", port), None)).pushed.add("/b.css")
+    assert len(ledger) == 3  # the least recently used went first
+    assert ledger.get(a).pushed == set()
 
 
 # --- what each client has: the tracker -----------------------------------------------------------

@@ -3,7 +3,8 @@
 The site is a Flask app written into a temporary directory: its view sleeps 200 ms (a stand-in for
 a database query), its multi-page manifest declares more pushable resources than ``max_pushes``
 allows, one of them ``nopush``, and a second view adds preloads with ``push()`` from Python and
-from its Jinja template and sets its own Link value.
+from its Jinja template and sets its own Link value. The server allows
+``MAX_PUSHES_PER_CONNECTION`` pushes on one connection, a little more than one page's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ RESOURCES = [
 ]
 PUSHABLE = [path for path, _, _, nopush in RESOURCES if not nopush]  # already in weight order
 MAX_PUSHES = 10
+MAX_PUSHES_PER_CONNECTION = 12
 
 APP_SOURCE = """
 import time
@@ -83,7 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(site: Path, tls_files: TLSFiles) -> Iterator[str]:
     port = free_port()
     tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
-    command = h2push_command("serve", "e2e_app:app", "--bind", f"127.0.0.1:{port}", *tls)
+    limit = ["--max-pushes-per-connection", str(MAX_PUSHES_PER_CONNECTION)]
+    command = h2push_command("serve", "e2e_app:app", "--bind", f"127.0.0.1:{port}", *tls, *limit)
     with running(command, port=port, cwd=site):
         yield f"https://127.0.0.1:{port}"
 
@@ -119,6 +122,24 @@ def test_103_arrives_before_the_200_and_pushes_follow_the_manifest(server: str) 
         assert log.final_headers(promise.promised_stream_id).header(":status") == "200"
         assert log.stream_ended(promise.promised_stream_id)
     assert log.stream_ended(stream)
+
+
+def test_one_connection_is_pushed_each_url_once_and_no_more_than_its_limit(server: str) -> None:
+    # nghttp fetches every URL it is given over one connection, at the same time.
+    pages = [server + "/", server + "/?second", server + "/?third"]
+    log = nghttp(pages[0], "-H", "accept: text/html", *pages[1:])
+    sent = [f for f in log.frames if f.direction == "send"]
+    page_streams = {f.stream_id for f in sent if f.type == "HEADERS"}
+    assert len(page_streams) == 3
+    assert all(log.final_headers(stream).header(":status") == "200" for stream in page_streams)
+    promised = [p.header(":path") for p in log.promises]
+    # The first page planned gets ten (max_pushes), the next the two left, the last none.
+    assert sorted(promised) == sorted(PUSHABLE[:MAX_PUSHES_PER_CONNECTION])
+    per_page = sorted(sum(1 for p in log.promises if p.stream_id == s) for s in page_streams)
+    assert per_page == [0, MAX_PUSHES_PER_CONNECTION - MAX_PUSHES, MAX_PUSHES]
+    # A new connection has a budget of its own.
+    again = nghttp(server + "/", "-H", "accept: text/html")
+    assert [p.header(":path") for p in again.promises] == PUSHABLE[:MAX_PUSHES]
 
 
 def test_pushed_css_arrives_before_the_html_headers(server: str) -> None:

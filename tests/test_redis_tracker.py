@@ -355,6 +355,8 @@ def test_through_the_asgi_middleware_redis_going_away_costs_200s_and_one_warning
     tracker = RedisTracker(own_server.url, retry_after_s=0)
     app = H2PushMiddleware(page, manifest=manifest, tracker=tracker)
 
+    ports = iter(range(40000, 41000))  # a connection per request
+
     def get(cookie: bytes | None) -> tuple[int, list[str], Headers]:
         headers = [(b"sec-fetch-mode", b"navigate"), (b"host", b"example.test")]
         if cookie:
@@ -362,6 +364,7 @@ def test_through_the_asgi_middleware_redis_going_away_costs_200s_and_one_warning
         scope = {
             "type": "http", "http_version": "2", "method": "GET", "path": "/", "scheme": "https",
             "headers": headers, "extensions": {"http.response.push": {}},
+            "client": ("127.0.0.1", next(ports)), "server": ("127.0.0.1", 443),
         }  # fmt: skip
         sent: list[dict[str, object]] = []
 

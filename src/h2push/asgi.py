@@ -25,6 +25,8 @@ import asyncio
 import functools
 import logging
 import os
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Final
 
@@ -36,6 +38,7 @@ from h2push.plan import (
     RequestFacts,
     delivered,
     is_navigation,
+    is_page,
     plan,
     push_headers,
 )
@@ -50,7 +53,14 @@ from h2push.trackers import (
 )
 from h2push.versions import resource_keys
 
-__all__ = ["DEFAULT_TRACKER", "PUSHED_HEADER", "SCOPE_KEY", "H2PushMiddleware", "push"]
+__all__ = [
+    "DEFAULT_MAX_PUSHES_PER_CONNECTION",
+    "DEFAULT_TRACKER",
+    "PUSHED_HEADER",
+    "SCOPE_KEY",
+    "H2PushMiddleware",
+    "push",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -80,6 +90,74 @@ _EARLY_HINT = "http.response.early_hint"
 _INFORMATIONAL = "http.response.informational"
 _PUSH = "http.response.push"
 
+#: Push promises per connection unless configured otherwise: ten pages' worth at the
+#: per-response default.
+DEFAULT_MAX_PUSHES_PER_CONNECTION = 100
+
+
+class _Connection:
+    """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""
+
+    __slots__ = ("last_seen", "pushed")
+
+    def __init__(self, now: float) -> None:
+        self.last_seen = now
+        self.pushed: set[str] = set()
+
+
+ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
+
+
+class _Connections:
+    """The push ledger of the connections one process serves: a budget and a memory.
+
+    ASGI gives an application no handle on its connection (the ASGI HTTP spec), so a
+    connection is known by its two ends, ``(scope["client"], scope["server"])``: no two open
+    TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
+    being reused for a while (60 s on Linux). An entry is forgotten after ``idle_s`` seconds
+    without a plan, and the least recently used one when ``capacity`` connections are known, so
+    memory stays bounded. A new connection mistaken for an old one is pushed less; a connection
+    forgotten while open starts a new budget (each response is still held to ``max_pushes``).
+    """
+
+    __slots__ = ("_entries", "_now", "capacity", "idle_s")
+
+    def __init__(
+        self,
+        *,
+        idle_s: float = 30.0,
+        capacity: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_s = idle_s
+        self.capacity = capacity
+        self._now = clock
+        self._entries: OrderedDict[ConnectionKey, _Connection] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: ConnectionKey) -> _Connection:
+        """The entry of connection ``key``, new if it is unknown or was idle too long."""
+        now = self._now()
+        entry = self._entries.get(key)
+        if entry is None or now - entry.last_seen > self.idle_s:
+            entry = self._entries[key] = _Connection(now)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        else:
+            entry.last_seen = now
+        self._entries.move_to_end(key)
+        return entry
+
+
+def _connection_key(scope: Scope) -> ConnectionKey | None:
+    """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
+    client, server = scope.get("client"), scope.get("server")
+    if not client:
+        return None
+    return (tuple(client), tuple(server) if server else None)
+
 
 class _RequestState:
     """One request in flight: facts, what went out before the app ran, ``push()`` calls."""
@@ -88,6 +166,7 @@ class _RequestState:
         "before",
         "client",
         "client_fields",
+        "connection",
         "delivered",
         "facts",
         "known",
@@ -103,6 +182,7 @@ class _RequestState:
         self.before = _EMPTY_PLAN
         self.client: ClientState | None = None
         self.client_fields: list[tuple[bytes, bytes]] = []
+        self.connection: _Connection | None = None
         self.known: frozenset[str] = frozenset()
         self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
@@ -149,6 +229,12 @@ class H2PushMiddleware:
             navigation (bool) to more candidate preloads, e.g. a framework's per-route
             declarations (:func:`h2push.flask.preloads_resolver`); called per request.
         max_pushes: The most push promises per response (int >= 0; default 10, as nginx).
+        max_pushes_per_connection: The most push promises h2push makes on one connection over
+            its life (int >= 0, default 100), or None for no such limit. A URL is never pushed
+            twice on one connection. A connection is known by its client and server addresses
+            (``scope["client"]``, ``scope["server"]``); a request whose scope names no client
+            gets no pushes unless this is None. The application's own push promises are not
+            counted.
         early_hints: Send a 103 on navigation requests when the server offers it.
         push: Push when the server offers it.
         informational: Send the 103 as an ``http.response.informational`` message (status 103,
@@ -169,7 +255,7 @@ class H2PushMiddleware:
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
-        ValueError: ``max_pushes`` is negative.
+        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative.
     """
 
     def __init__(
@@ -179,6 +265,7 @@ class H2PushMiddleware:
         manifest: Manifest | str | os.PathLike[str] | None = None,
         preloads: Callable[[str, bool], Sequence[Preload]] | None = None,
         max_pushes: int = DEFAULT_MAX_PUSHES,
+        max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION,
         early_hints: bool = True,
         push: bool = True,
         informational: bool = False,
@@ -188,6 +275,10 @@ class H2PushMiddleware:
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
+        if max_pushes_per_connection is not None and max_pushes_per_connection < 0:
+            raise ValueError(
+                f"max_pushes_per_connection {max_pushes_per_connection} must not be negative"
+            )
         self.app = app
         self.manifest = (
             manifest
@@ -196,6 +287,8 @@ class H2PushMiddleware:
         )
         self.preloads = preloads
         self.max_pushes = max_pushes
+        self.max_pushes_per_connection = max_pushes_per_connection
+        self.connections = _Connections() if max_pushes_per_connection is not None else None
         self.early_hints = early_hints
         self.push = push
         self.informational = informational
@@ -235,14 +328,19 @@ class H2PushMiddleware:
         candidates = self._candidates(facts)
         if candidates:
             await self._learn(request, candidates)
+        # No await from the budget to the reservation: concurrent streams of one connection
+        # cannot both spend the same pushes.
+        max_pushes = self._push_budget(request, self.max_pushes) if candidates else 0
         request.before = before = plan(
             facts,
             candidates,
             known=request.known,
-            max_pushes=self.max_pushes,
+            max_pushes=max_pushes,
             early_hints=self.early_hints,
             push=self.push,
         )
+        if before.pushes and request.connection is not None:
+            request.connection.pushed.update(p.url for p in before.pushes)
         if before.early_hints:
             message: Message = (
                 {"type": _EARLY_HINT, "links": before.early_hint_links}
@@ -276,6 +374,30 @@ class H2PushMiddleware:
                 # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
                 declared = (*declared, *routed) if declared else routed
         return declared
+
+    def _push_budget(self, request: _RequestState, per_response: int) -> int:
+        """How many more pushes ``request`` may make; adds its connection's pushes to known.
+
+        Call it right before :func:`plan` and reserve the planned pushes with no await between.
+        """
+        facts = request.facts
+        if (
+            self.connections is None
+            or self.max_pushes_per_connection is None
+            or not (self.push and facts.can_push and facts.method == "GET")
+            or facts.pushed
+        ):
+            return per_response
+        if request.connection is None:
+            key = _connection_key(request.scope)
+            if key is None:
+                return 0  # no way to hold this connection to its limit
+            request.connection = self.connections.get(key)
+        pushed = request.connection.pushed
+        if pushed:
+            request.known |= pushed
+        left = self.max_pushes_per_connection - len(pushed)
+        return max(0, min(per_response, left))
 
     async def _load_client(self, request: _RequestState) -> None:
         """Ask the tracker what this client has (once; never for a pushed request)."""
@@ -319,17 +441,23 @@ class H2PushMiddleware:
         if self.push_preload and app_links:
             late.extend(_preloads_in(app_links))
         status = int(message.get("status", 200))
+        after = _EMPTY_PLAN
         if late:
             await self._learn(request, late)
-        after = plan(
-            request.facts,
-            late,
-            known=request.known | {p.url for p in before.pushes},
-            max_pushes=self.max_pushes - len(before.pushes),
-            early_hints=False,
-            push=self.push and 200 <= status < 300,
-        )
-        await self._send_pushes(request, after)
+            content_type = next((v for n, v in headers if n.lower() == b"content-type"), None)
+            max_pushes = self._push_budget(request, self.max_pushes - len(before.pushes))
+            after = plan(
+                request.facts,
+                late,
+                known=request.known | {p.url for p in before.pushes},
+                max_pushes=max_pushes,
+                early_hints=False,
+                # Once the app has answered, only a successful page is worth pushing for.
+                push=self.push and 200 <= status < 300 and is_page(content_type),
+            )
+            if after.pushes and request.connection is not None:
+                request.connection.pushed.update(p.url for p in after.pushes)
+            await self._send_pushes(request, after)
         if status >= 400:
             return message
         links = (*before.links, *after.links) if after.links else before.links

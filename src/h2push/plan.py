@@ -35,6 +35,7 @@ __all__ = [
     "RequestFacts",
     "delivered",
     "is_navigation",
+    "is_page",
     "plan",
     "push_headers",
 ]
@@ -67,6 +68,24 @@ def is_navigation(sec_fetch_mode: str | None, accept: str | None) -> bool:
     if sec_fetch_mode is not None:
         return sec_fetch_mode.strip().lower() == "navigate"
     return accept is not None and "text/html" in accept.lower()
+
+
+def is_page(content_type: str | bytes | None) -> bool:
+    """Whether a response is a page: its ``Content-Type`` media type is HTML or XHTML.
+
+    Only pages are given pushes once the application has answered, and only pages carry a
+    tracker's cookie: a browser uses pushed and hinted resources for a document it renders,
+    and a proxy's or script's requests for anything else say nothing about what it has.
+
+    Args:
+        content_type: The response's ``Content-Type`` field value (str or latin-1 bytes), or
+            None when it has none.
+    """
+    if not content_type:
+        return False
+    text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    media_type = text.split(";", 1)[0].strip().lower()
+    return media_type in {"text/html", "application/xhtml+xml"}
 
 
 @dataclass(frozen=True, kw_only=True)

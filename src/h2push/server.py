@@ -45,7 +45,7 @@ import click
 from hypercorn.config import Config
 
 from h2push import _hypercorn_fixes as hypercorn_fixes
-from h2push.asgi import H2PushMiddleware
+from h2push.asgi import DEFAULT_MAX_PUSHES_PER_CONNECTION, H2PushMiddleware
 from h2push.devcert import (
     DNS_NAMES,
     IP_ADDRESSES,
@@ -56,6 +56,7 @@ from h2push.devcert import (
 from h2push.links import Preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.netem import LatencyRelay
+from h2push.plan import DEFAULT_MAX_PUSHES
 from h2push.versions import StaticVersions
 
 __all__ = [
@@ -131,6 +132,9 @@ class ServeOptions:
             milliseconds (a :class:`h2push.netem.LatencyRelay` on ``bind``); 0 for none.
         static_dir (str | None): The directory the app serves at ``/static/``, whose files'
             content hashes version what the tracker remembers; None for none.
+        max_pushes (int): The most push promises per response.
+        max_pushes_per_connection (int | None): The most push promises on one connection over
+            its life; None for no limit.
     """
 
     app: str
@@ -144,6 +148,8 @@ class ServeOptions:
     access_log: bool = False
     rtt_ms: float = 0.0
     static_dir: str | None = None
+    max_pushes: int = DEFAULT_MAX_PUSHES
+    max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -310,6 +316,8 @@ def build_app(
     push: bool = True,
     early_hints: bool = True,
     static_dir: str | None = None,
+    max_pushes: int = DEFAULT_MAX_PUSHES,
+    max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION,
 ) -> ASGIApp:
     """Wrap an application in :class:`h2push.asgi.H2PushMiddleware`.
 
@@ -328,6 +336,9 @@ def build_app(
         static_dir (str | None): The directory ``/static/`` serves; its files' content hashes
             version the tracker's keys, so a changed file is pushed again. A Flask app's
             static folder is used without it.
+        max_pushes (int): The most push promises per response (>= 0).
+        max_pushes_per_connection (int | None): The most push promises on one connection
+            over its life (>= 0), or None for no limit.
 
     Returns:
         Callable: The ASGI 3 application to serve.
@@ -341,6 +352,8 @@ def build_app(
             push=push,
             early_hints=early_hints,
             versions=versions,
+            max_pushes=max_pushes,
+            max_pushes_per_connection=max_pushes_per_connection,
         )
     from a2wsgi import WSGIMiddleware  # noqa: PLC0415 - only WSGI apps need the bridge
 
@@ -352,6 +365,8 @@ def build_app(
         early_hints=early_hints,
         push_preload=True,
         versions=versions or _flask_versions(target),
+        max_pushes=max_pushes,
+        max_pushes_per_connection=max_pushes_per_connection,
     )
 
 
@@ -380,6 +395,8 @@ def load_app(options: ServeOptions) -> tuple[ASGIApp, Interface]:
         push=options.push,
         early_hints=options.early_hints,
         static_dir=options.static_dir,
+        max_pushes=options.max_pushes,
+        max_pushes_per_connection=options.max_pushes_per_connection,
     )
     return wrapped, interface
 
@@ -593,6 +610,20 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
     type=click.Path(file_okay=False, exists=True),
     help="The directory served at /static/: a file changed there is pushed again.",
 )
+@click.option(
+    "--max-pushes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_PUSHES,
+    show_default=True,
+    help="Most push promises per response.",
+)
+@click.option(
+    "--max-pushes-per-connection",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_PUSHES_PER_CONNECTION,
+    show_default=True,
+    help="Most push promises on one connection; a URL is never pushed twice on one.",
+)
 def serve_command(
     *,
     app: str,
@@ -606,6 +637,8 @@ def serve_command(
     access_log: bool,
     rtt_ms: float,
     static_dir: str | None,
+    max_pushes: int,
+    max_pushes_per_connection: int,
 ) -> None:
     """Serve APP (module:attribute, ASGI or WSGI) over HTTP/2 with push and early hints.
 
@@ -627,6 +660,8 @@ def serve_command(
         access_log=access_log,
         rtt_ms=rtt_ms,
         static_dir=static_dir,
+        max_pushes=max_pushes,
+        max_pushes_per_connection=max_pushes_per_connection,
     )
     sys.exit(run(options))
 

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from h2push.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
+from h2push.plan import is_page
 
 if TYPE_CHECKING:
     import redis
@@ -955,11 +956,7 @@ def carries_client_state(content_type: str | bytes | None) -> bool:
     Args:
         content_type: The response's ``Content-Type`` field value, or None.
     """
-    if not content_type:
-        return False
-    text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
-    media_type = text.split(";", 1)[0].strip().lower()
-    return media_type in {"text/html", "application/xhtml+xml"}
+    return is_page(content_type)
 
 
 def may_be_stored_by_shared_cache(cache_control: str | bytes | None) -> bool:
