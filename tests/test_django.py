@@ -235,6 +235,8 @@ def test_async_stack() -> None:
     [
         ({"H2PUSH_MAX_PUSHES": -1}, "must not be negative"),
         ({"H2PUSH_MAX_PUSHES": "10"}, "H2PUSH_MAX_PUSHES must be a int"),
+        ({"H2PUSH_MAX_PUSHES_PER_CONNECTION": -5}, "PER_CONNECTION -5 must not be negative"),
+        ({"H2PUSH_MAX_PUSHES_PER_CONNECTION": 1.5}, "PER_CONNECTION must be a int"),
         ({"H2PUSH_EARLY_HINTS": 1}, "H2PUSH_EARLY_HINTS must be a bool"),
         ({"H2PUSH_MANIFEST": 42}, "H2PUSH_MANIFEST must be a path"),
     ],
@@ -242,6 +244,15 @@ def test_async_stack() -> None:
 def test_bad_settings_are_improperly_configured(overrides: dict[str, Any], message: str) -> None:
     with override_settings(**overrides), pytest.raises(ImproperlyConfigured, match=message):
         H2PushMiddleware(lambda request: HttpResponse())
+
+
+def test_the_asgi_application_takes_the_push_limits_from_settings() -> None:
+    from h2push.asgi import H2PushMiddleware as ASGIMiddleware
+
+    with override_settings(H2PUSH_MAX_PUSHES=4, H2PUSH_MAX_PUSHES_PER_CONNECTION=7):
+        application = get_asgi_application()
+    assert isinstance(application, ASGIMiddleware)
+    assert (application.max_pushes, application.max_pushes_per_connection) == (4, 7)
 
 
 def test_disabled_means_no_middleware_and_no_wrapper() -> None:

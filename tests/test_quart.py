@@ -100,13 +100,20 @@ def test_init_app_wraps_asgi_app_once(root: Path) -> None:
 
 
 def test_config_keys_override_the_arguments(root: Path) -> None:
-    app = make_app(root, H2PUSH_MANIFEST=None, H2PUSH_MAX_PUSHES=1, H2PUSH_EARLY_HINTS=False)
-    H2Push(app, max_pushes=5)
+    app = make_app(
+        root,
+        H2PUSH_MANIFEST=None,
+        H2PUSH_MAX_PUSHES=1,
+        H2PUSH_MAX_PUSHES_PER_CONNECTION=3,
+        H2PUSH_EARLY_HINTS=False,
+    )
+    H2Push(app, max_pushes=5, max_pushes_per_connection=50)
     middleware = app.asgi_app
 
     assert isinstance(middleware, H2PushMiddleware)
     assert middleware.manifest is None
     assert (middleware.max_pushes, middleware.early_hints, middleware.push) == (1, False, True)
+    assert middleware.max_pushes_per_connection == 3
 
 
 def test_disabled_adds_nothing_and_push_still_returns_the_url(root: Path) -> None:
@@ -135,6 +142,8 @@ def test_a_missing_default_manifest_is_none_an_explicit_one_an_error(tmp_path: P
     [
         ({"H2PUSH_MAX_PUSHES": -1}, ValueError),
         ({"H2PUSH_MAX_PUSHES": True}, TypeError),
+        ({"H2PUSH_MAX_PUSHES_PER_CONNECTION": -1}, ValueError),
+        ({"H2PUSH_MAX_PUSHES_PER_CONNECTION": None}, TypeError),
         ({"H2PUSH_EARLY_HINTS": "yes"}, TypeError),
         ({"H2PUSH_ENABLED": 1}, TypeError),
         ({"H2PUSH_MANIFEST": 42}, TypeError),

@@ -33,17 +33,21 @@ How each request is served, by what the server offers:
 
 Settings, read when the middleware (or :func:`get_asgi_application`) is created:
 
-================== ================================================================
-setting            meaning
-================== ================================================================
-H2PUSH_ENABLED     False turns h2push off (default True)
-H2PUSH_MANIFEST    a ``push_manifest.json`` path (relative paths from ``BASE_DIR``, or
-                   the current directory without one), a Manifest, or None. Default:
-                   ``push_manifest.json`` in ``BASE_DIR`` when that file exists.
-H2PUSH_MAX_PUSHES  most pushes per response (int >= 0, default 10)
-H2PUSH_EARLY_HINTS send a 103 when the server can (default True)
-H2PUSH_PUSH        push when the server can (default True)
-================== ================================================================
+================================ ==================================================
+setting                          meaning
+================================ ==================================================
+H2PUSH_ENABLED                   False turns h2push off (default True)
+H2PUSH_MANIFEST                  a ``push_manifest.json`` path (relative paths from
+                                 ``BASE_DIR``, or the current directory without
+                                 one), a Manifest, or None. Default:
+                                 ``push_manifest.json`` in ``BASE_DIR`` when that
+                                 file exists.
+H2PUSH_MAX_PUSHES                most pushes per response (int >= 0, default 10)
+H2PUSH_MAX_PUSHES_PER_CONNECTION most pushes per HTTP/2 connection (int >= 0,
+                                 default 100; ASGI only)
+H2PUSH_EARLY_HINTS               send a 103 when the server can (default True)
+H2PUSH_PUSH                      push when the server can (default True)
+================================ ==================================================
 
 Importing this module requires Django (``pip install h2push[django]``).
 """
@@ -101,6 +105,7 @@ class _Settings:
     enabled: bool = True
     manifest: Manifest | None = None
     max_pushes: int = DEFAULT_MAX_PUSHES
+    max_pushes_per_connection: int = asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION
     early_hints: bool = True
     push: bool = True
 
@@ -119,13 +124,21 @@ def _load_settings() -> _Settings:
         ImproperlyConfigured: A setting has the wrong type or value.
         h2push.manifest.ManifestError: The manifest is missing or invalid.
     """
-    max_pushes = _setting("H2PUSH_MAX_PUSHES", int, DEFAULT_MAX_PUSHES)
-    if max_pushes < 0:
-        raise ImproperlyConfigured(f"H2PUSH_MAX_PUSHES {max_pushes} must not be negative")
+    limits = {
+        name: _setting(name, int, default)
+        for name, default in (
+            ("H2PUSH_MAX_PUSHES", DEFAULT_MAX_PUSHES),
+            ("H2PUSH_MAX_PUSHES_PER_CONNECTION", asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION),
+        )
+    }
+    for name, value in limits.items():
+        if value < 0:
+            raise ImproperlyConfigured(f"{name} {value} must not be negative")
     return _Settings(
         enabled=_setting("H2PUSH_ENABLED", bool, True),
         manifest=_settings_manifest(),
-        max_pushes=max_pushes,
+        max_pushes=limits["H2PUSH_MAX_PUSHES"],
+        max_pushes_per_connection=limits["H2PUSH_MAX_PUSHES_PER_CONNECTION"],
         early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True),
         push=_setting("H2PUSH_PUSH", bool, True),
     )
@@ -286,6 +299,7 @@ def get_asgi_application() -> ASGIApp:
         manifest=settings.manifest,
         preloads=preloads_resolver(),
         max_pushes=settings.max_pushes,
+        max_pushes_per_connection=settings.max_pushes_per_connection,
         early_hints=settings.early_hints,
         push=settings.push,
     )

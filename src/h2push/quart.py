@@ -21,15 +21,19 @@ response's Link header (RFC 8288) and are pushed as the response starts. Quart's
 Settings, as for Flask: constructor arguments are defaults, the app's config keys override them,
 read once in :meth:`H2Push.init_app`:
 
-================== ================== ====================================================
-config key         argument           meaning
-================== ================== ====================================================
-H2PUSH_ENABLED     (default True)     False: no middleware, ``push()`` only returns the URL
-H2PUSH_MANIFEST    ``manifest``       path relative to ``app.root_path``, a Manifest, None
-H2PUSH_MAX_PUSHES  ``max_pushes``     most pushes per response (int >= 0)
-H2PUSH_EARLY_HINTS ``early_hints``    send a 103 when the server offers it
-H2PUSH_PUSH        ``push``           push when the server offers it
-================== ================== ====================================================
+================================ ============================= =====================================
+config key                       argument                      meaning
+================================ ============================= =====================================
+H2PUSH_ENABLED                   (default True)                False: no middleware, ``push()`` only
+                                                               returns the URL
+H2PUSH_MANIFEST                  ``manifest``                  path relative to ``app.root_path``,
+                                                               a Manifest, None
+H2PUSH_MAX_PUSHES                ``max_pushes``                most pushes per response (int >= 0)
+H2PUSH_MAX_PUSHES_PER_CONNECTION ``max_pushes_per_connection`` most pushes per HTTP/2 connection
+                                                               (int >= 0)
+H2PUSH_EARLY_HINTS               ``early_hints``               send a 103 when the server offers it
+H2PUSH_PUSH                      ``push``                      push when the server offers it
+================================ ============================= =====================================
 
 Importing this module requires Quart (``pip install h2push[quart]``).
 """
@@ -98,13 +102,15 @@ class H2Push:
             :class:`~h2push.manifest.Manifest`, or None. The default file may be missing (no
             manifest then); a path given explicitly must exist.
         max_pushes: The most pushes per response (int >= 0).
+        max_pushes_per_connection: The most pushes per HTTP/2 connection (int >= 0); a URL is
+            never pushed twice on one (:class:`~h2push.asgi.H2PushMiddleware`).
         early_hints: Send a 103 Early Hints on navigations when the server offers it.
         push: Push when the server offers it.
 
     Raises:
         h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
         TypeError: A setting has the wrong type.
-        ValueError: ``max_pushes`` is negative.
+        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative.
     """
 
     def __init__(
@@ -113,14 +119,17 @@ class H2Push:
         *,
         manifest: str | os.PathLike[str] | Manifest | None = DEFAULT_MANIFEST,
         max_pushes: int = DEFAULT_MAX_PUSHES,
+        max_pushes_per_connection: int = asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION,
         early_hints: bool = True,
         push: bool = True,
     ) -> None:
         _check_int("max_pushes", max_pushes)
+        _check_int("max_pushes_per_connection", max_pushes_per_connection)
         _check_bool("early_hints", early_hints)
         _check_bool("push", push)
         self.manifest = manifest
         self.max_pushes = max_pushes
+        self.max_pushes_per_connection = max_pushes_per_connection
         self.early_hints = early_hints
         self.push = push
         if app is not None:
@@ -135,7 +144,8 @@ class H2Push:
         Raises:
             h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
-            ValueError: ``H2PUSH_MAX_PUSHES`` is negative.
+            ValueError: ``H2PUSH_MAX_PUSHES`` or ``H2PUSH_MAX_PUSHES_PER_CONNECTION`` is
+                negative.
             RuntimeError: ``app`` already has an H2Push.
         """
         if _EXTENSION_KEY in app.extensions:
@@ -143,10 +153,14 @@ class H2Push:
         config = app.config
         enabled = config.get("H2PUSH_ENABLED", True)
         max_pushes = config.get("H2PUSH_MAX_PUSHES", self.max_pushes)
+        per_connection = config.get(
+            "H2PUSH_MAX_PUSHES_PER_CONNECTION", self.max_pushes_per_connection
+        )
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         push_enabled = config.get("H2PUSH_PUSH", self.push)
         _check_bool("H2PUSH_ENABLED", enabled)
         _check_int("H2PUSH_MAX_PUSHES", max_pushes)
+        _check_int("H2PUSH_MAX_PUSHES_PER_CONNECTION", per_connection)
         _check_bool("H2PUSH_EARLY_HINTS", early_hints)
         _check_bool("H2PUSH_PUSH", push_enabled)
         setting = config.get("H2PUSH_MANIFEST", self.manifest)
@@ -172,6 +186,7 @@ class H2Push:
                 manifest=state.manifest,
                 preloads=preloads_resolver(app),
                 max_pushes=max_pushes,
+                max_pushes_per_connection=per_connection,
                 early_hints=early_hints,
                 push=push_enabled,
             ),
