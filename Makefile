@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck check peers clean
+.PHONY: demo test bench fuzz load lint typecheck check peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ bench: $(STAMP) peers
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/server.py
 	$(BIN)/python benchmarks/digest.py
+
+## fuzz: every Hypothesis fuzz target at 10,000 examples, with the figures printed
+fuzz: $(STAMP)
+	$(BIN)/python benchmarks/fuzz.py
+
+## load: h2load -n 50000 -c 50 -m 10 against `h2push serve` (2 workers), RSS before and after
+load: $(STAMP) peers
+	$(BIN)/python benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

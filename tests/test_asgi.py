@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import fuzz
 from h2push import Manifest, ManifestError
 from h2push.asgi import H2PushMiddleware, _Connections, push
+from h2push.links import parse_link_header
 
 MANIFEST = Manifest.from_dict(
     {
@@ -341,45 +342,103 @@ def test_a_bad_manifest_fails_at_construction(tmp_path: Path) -> None:
         H2PushMiddleware(page(), manifest=tmp_path / "missing.json")
 
 
-_header_names = st.sampled_from([b"accept", b"sec-fetch-mode", b"cookie", b"link", b"x-any"])
+# --- fuzz: any request, any app Link header ------------------------------------------------------
+
+# What a server hands over: latin-1 bytes without CR, LF or NUL (HTTP/1.1 and HTTP/2 parsers
+# refuse those), so anything else a client can put in a field value.
+_field_values = st.one_of(
+    st.binary(max_size=60).map(lambda b: b.translate(None, b"\r\n\0")),
+    st.sampled_from(
+        [b"navigate", b"no-cors", b"text/html", b"*/*", b"text/html;q=0", b"1", b"h2push=AAAA"]
+    ),
+)
+_header_names = st.sampled_from(
+    [
+        b"accept",
+        b"sec-fetch-mode",
+        b"cookie",
+        b"cache-digest",
+        b"host",
+        b"x-h2push-pushed",
+        b"accept-encoding",
+        b"user-agent",
+        b"x-any",
+    ]
+)
+_app_links = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            b"</app.css>; rel=preload; as=style",
+            b"</own.js>; rel=preload; as=script, <//evil.example/x.js>; rel=preload; as=script",
+            b"<https://evil.example/y.js>; rel=preload; as=script, </n.js>; rel=preload; nopush",
+            b'</q.css>; rel="preload next"; as=style, <http://a/>; rel=preconnect',
+        ]
+    ),
+    st.binary(max_size=80).map(lambda b: b.translate(None, b"\r\n\0")),
+)
+_MANIFEST_PUSHABLE = {p.url for p in MANIFEST.preloads_for("/") if p.pushable}
 
 
-@settings(max_examples=200)
+def _app_preload_paths(link: bytes | None) -> set[str]:
+    """Same-origin paths an app's Link header asks to preload: all push_preload may push."""
+    if link is None:
+        return set()
+    return {
+        value.target
+        for value in parse_link_header(link.decode("latin-1"))
+        if value.target.startswith("/")
+        and not value.target.startswith("//")
+        and value.rels & {"preload", "modulepreload"}
+        and not value.has("nopush")
+    }
+
+
+@fuzz
 @given(
     path=st.text(max_size=30).map(lambda s: "/" + s),
-    headers=st.lists(st.tuples(_header_names, st.binary(max_size=40)), max_size=6),
-    app_link=st.one_of(
-        st.none(), st.binary(max_size=80).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
-    ),
+    method=st.sampled_from(["GET", "GET", "HEAD", "POST", "OPTIONS"]),
+    headers=st.lists(st.tuples(_header_names, _field_values), max_size=8),
+    app_link=_app_links,
     h2=st.booleans(),
+    push_preload=st.booleans(),
+    client=st.one_of(st.none(), st.just(("192.0.2.9", 50500))),
 )
-def test_any_request_is_served_and_emits_no_cr_lf_nul(
-    path: str, headers: list[tuple[bytes, bytes]], app_link: bytes | None, h2: bool
+def test_any_request_is_served_safely_and_pushes_only_what_was_declared(
+    path: str,
+    method: str,
+    headers: list[tuple[bytes, bytes]],
+    app_link: bytes | None,
+    h2: bool,
+    push_preload: bool,
+    client: tuple[str, int] | None,
 ) -> None:
-    sent = run(
-        H2PushMiddleware(page(link=app_link), manifest=MANIFEST, push_preload=True),
-        scope(path=path, headers=headers, extensions=H2 if h2 else None),
-    )
+    app = H2PushMiddleware(page(link=app_link), manifest=MANIFEST, push_preload=push_preload)
+    request = scope(path=path, method=method, headers=headers, extensions=H2 if h2 else None)
+    if client is None:
+        del request["client"]
+    sent = run(app, request)
+
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 200
-    ours = links_of(start)[1:] if app_link is not None else links_of(start)
-    emitted = [
+    hints = [m for m in sent if m["type"] == "http.response.early_hint"]
+    promises = [m for m in sent if m["type"] == "http.response.push"]
+    ours = [(n, v) for n, v in start["headers"] if n != b"link" or v != app_link]
+    for name, value in [
         *ours,
-        *(v for m in sent if m["type"] == "http.response.early_hint" for v in m["links"]),
-    ]
-    emitted += [
-        v
-        for m in sent
-        if m["type"] == "http.response.push"
-        for _, v in m["headers"]
-        if _ == b"accept"
-    ]
-    for value in emitted:
-        assert not any(c in value for c in (b"\r", b"\n", b"\0"))
-    for message in sent:
-        if message["type"] == "http.response.push":
-            assert message["path"].startswith("/")
-            assert not message["path"].startswith("//")
+        *((b"link", v) for m in hints for v in m["links"]),
+        *(field for m in promises for field in m["headers"]),
+    ]:
+        assert not any(c in name + value for c in b"\r\n\0"), (name, value)
+
+    pushed = [m["path"] for m in promises]
+    allowed = _MANIFEST_PUSHABLE | (_app_preload_paths(app_link) if push_preload else set())
+    assert set(pushed) <= allowed  # never another origin, never an undeclared path
+    assert len(pushed) == len(set(pushed)) <= app.max_pushes
+    if method != "GET" or (b"x-h2push-pushed", b"1") in headers or not h2 or client is None:
+        assert pushed == []
+    if not h2 or any(name == b"x-h2push-pushed" for name, _ in headers):
+        assert hints == []
 
 
 # --- one connection: a budget, and no URL pushed twice --------------------------------------
@@ -609,7 +668,6 @@ def test_a_firehose_connector_is_called_off_the_event_loop() -> None:
     assert threading.main_thread().name not in connector.threads
 
 
-FUZZ_EXAMPLES = int(os.environ.get("H2PUSH_FUZZ_EXAMPLES", "300"))
 _cookie_text = st.one_of(
     st.text(max_size=300),
     st.from_regex(r"h2push=[A-Za-z0-9_-]{0,120}", fullmatch=True),
@@ -617,7 +675,7 @@ _cookie_text = st.one_of(
 )
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@fuzz
 @given(
     cookies=st.lists(_cookie_text, max_size=3), digest=st.one_of(st.none(), st.text(max_size=200))
 )
@@ -633,3 +691,64 @@ def test_malformed_cookies_and_cache_digests_never_fail_a_request(
     assert start["status"] == 200
     for _, value in start["headers"]:
         assert not any(c in value for c in (b"\r", b"\n", b"\0"))
+
+
+# --- fuzz: push() from an application ---------------------------------------------------------
+
+_push_text = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["style", "script", "font", "anonymous", "high", "text/css", "/x.js"]),
+)
+_push_attrs = st.fixed_dictionaries(
+    {},
+    optional={
+        "as_": st.one_of(st.none(), _push_text),
+        "rel": _push_text,
+        "crossorigin": st.one_of(st.none(), st.booleans(), _push_text),
+        "type": st.one_of(st.none(), _push_text),
+        "fetchpriority": st.one_of(st.none(), _push_text),
+        "nopush": st.one_of(st.booleans(), _push_text),
+        "weight": st.one_of(st.integers(-5, 5), _push_text),
+        "media": _push_text,
+    },
+)
+
+
+@fuzz
+@given(
+    url=st.one_of(
+        st.text(max_size=40),
+        st.text(max_size=40).map(lambda s: "/" + s),
+        st.sampled_from(
+            ["/a.js", "//evil.example/x.js", "https://evil.example/x.js", "/a\r\nX: y"]
+        ),
+    ),
+    attrs=_push_attrs,
+)
+def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict[str, Any]) -> None:
+    outcome: list[BaseException | str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            outcome.append(push(scope, url, **attrs))
+        except (ValueError, TypeError) as error:  # the documented declaration-time errors
+            outcome.append(error)
+        await page()(scope, receive, send)
+
+    sent = run(H2PushMiddleware(app), scope(extensions=H2))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    for name, value in start["headers"]:
+        assert not any(c in name + value for c in b"\r\n\0")
+    pushed = [m["path"] for m in sent if m["type"] == "http.response.push"]
+    (result,) = outcome
+    if isinstance(result, BaseException):
+        assert pushed == []
+        assert links_of(start) == []
+        return
+    assert result == url
+    assert pushed in ([], [url])
+    if pushed:  # only this origin's absolute paths
+        assert url.startswith("/")
+        assert not url.startswith("//")
+    assert links_of(start)[0].startswith(f"<{url}>".encode())

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import ON_CI
+from fuzzing import fuzz
 from h2push.digest import (
     DEFAULT_LOG2_P,
     MAX_DIGEST_BYTES,
@@ -543,12 +544,13 @@ def _assert_decodes_canonically_or_fails(data: bytes) -> None:
     assert len(digest.values) <= digest.capacity
 
 
+@fuzz
 @given(data=st.binary(max_size=MAX_DIGEST_BYTES))
-@settings(suppress_health_check=[HealthCheck.too_slow])
 def test_fuzz_decode_arbitrary_bytes(data: bytes) -> None:
     _assert_decodes_canonically_or_fails(data)
 
 
+@fuzz
 @given(
     log2_n=st.integers(0, MAX_LOG2),
     log2_p=st.integers(0, MAX_LOG2),
@@ -640,6 +642,7 @@ def test_base64url_needs_a_str() -> None:
         CacheDigest.from_base64url(b"AcA")  # type: ignore[arg-type]
 
 
+@fuzz
 @given(text=st.text(max_size=200))
 def test_fuzz_from_base64url_arbitrary_text(text: str) -> None:
     try:
@@ -649,6 +652,7 @@ def test_fuzz_from_base64url_arbitrary_text(text: str) -> None:
     assert digest.to_base64url() == text.rstrip("=")
 
 
+@fuzz
 @given(text=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="))
 def test_fuzz_from_base64url_alphabet(text: str) -> None:
     try:

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, make_response, render_template_string, session
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
+from fuzzing import fuzz
 from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
 from h2push.links import PreloadError
 from h2push.manifest import Manifest, ManifestError
@@ -580,7 +580,7 @@ def _fuzz_view() -> str:
     return push(case["url"], *case["flags"], **case["attrs"])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz
 @given(
     url=st.one_of(
         st.sampled_from(["/static/app.css", "https://cdn.example/a.js"]),
@@ -885,7 +885,6 @@ def test_preloads_resolver_fails_on_a_bad_view_manifest(tmp_path: Path) -> None:
         preloads_resolver(app)
 
 
-_FUZZ_EXAMPLES = int(os.environ.get("H2PUSH_FUZZ_EXAMPLES", "300"))
 _LINE_BREAKS = {ord("\r"): None, ord("\n"): None, 0: None}
 _tracked_app: Flask | None = None
 
@@ -903,7 +902,7 @@ def _tracked() -> Flask:
     return _tracked_app
 
 
-@settings(max_examples=_FUZZ_EXAMPLES, deadline=None)
+@fuzz
 @given(
     cookies=st.lists(
         st.one_of(
@@ -948,3 +947,80 @@ def test_behind_a_proxy_no_103_and_link_preloads_count_as_delivered(tmp_path: Pa
     second = client.get("/", headers={**NAVIGATE, "Cookie": cookie})
     # Known: linked with nopush, so nginx does not push them again.
     assert links(second) == [f"{MAIN_CSS}; nopush", f"{APP_JS}; nopush"]
+
+
+# --- fuzz: any request path and headers through the Flask adapter ------------------------------
+
+_request_app = Flask(__name__)
+_request_app.config["TESTING"] = True
+H2Push(_request_app, manifest=Manifest.from_dict(SINGLE_PAGE))
+
+
+@_request_app.route("/")
+def _request_home() -> str:
+    return "<!doctype html><p>home"
+
+
+@_request_app.route("/page/<name>")
+def _request_page(name: str) -> str:
+    push("/static/view.js", as_="script")
+    return "<!doctype html><p>page"
+
+
+@_request_app.route("/api")
+def _request_api() -> dict[str, int]:
+    push("/static/api.js", as_="script")
+    return {"ok": 1}
+
+
+_DECLARED = {*SINGLE_PAGE, "/static/view.js", "/static/api.js"}
+_request_names = st.sampled_from(
+    ["Accept", "Sec-Fetch-Mode", "Cookie", "Cache-Digest", "Host", "X-H2push-Pushed", "X-Any"]
+)
+# What a WSGI server can hand over: latin-1 text without CR, LF or NUL.
+_request_values = st.one_of(
+    st.binary(max_size=60).map(lambda b: b.translate(None, b"\r\n\0").decode("latin-1")),
+    st.sampled_from(["navigate", "text/html", "*/*", "h2push=AAAA", "1", ""]),
+)
+_request_paths = st.one_of(
+    st.sampled_from(["/", "/page/a", "/api", "/page/", "//page/a", "/static/css/main.css"]),
+    st.binary(max_size=30).map(lambda b: "/" + b.translate(None, b"\0").decode("latin-1")),
+    # WSGI's PATH_INFO is the path's bytes as latin-1 (PEP 3333).
+    st.text(max_size=20).map(lambda s: "/page/" + s.encode("utf-8", "replace").decode("latin-1")),
+)
+
+
+def _targets(values: list[str]) -> set[str]:
+    return {value.split(">", 1)[0].lstrip("<") for value in values}
+
+
+@fuzz
+@given(
+    path=_request_paths,
+    method=st.sampled_from(["GET", "GET", "HEAD", "POST"]),
+    headers=st.lists(st.tuples(_request_names, _request_values), max_size=6),
+)
+def test_any_request_through_flask_is_served_safely_and_links_only_what_was_declared(
+    path: str, method: str, headers: list[tuple[str, str]]
+) -> None:
+    hints = Recorder()
+    response = _request_app.test_client().open(
+        "/",
+        method=method,
+        headers=headers,
+        environ_overrides={"PATH_INFO": path, "wsgi.early_hints": hints},
+    )
+    event(f"status {response.status_code}")
+    assert response.status_code in (200, 404, 405)  # the app's answers; never a 500 of ours
+    for name, value in response.headers.items():
+        assert not any(c in name + value for c in "\r\n\0"), (name, value)
+    assert _targets(links(response)) <= _DECLARED
+    if response.status_code >= 400:
+        assert links(response) == []
+    for call in hints.calls:
+        for name, value in call:
+            assert name == "Link"
+            assert not any(c in value for c in "\r\n\0")
+        assert _targets([v for _, v in call]) <= set(SINGLE_PAGE)
+    if not any(name in ("Accept", "Sec-Fetch-Mode") for name, _ in headers):
+        assert hints.calls == []  # a 103 goes to navigations only

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
 from h2push.links import (
     PRELOAD_DESTINATIONS,
     LinkValue,
@@ -18,9 +19,6 @@ from h2push.links import (
     merge_link_header,
     parse_link_header,
 )
-
-FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
-
 
 # --- Preload -----------------------------------------------------------------------------------
 
@@ -216,12 +214,97 @@ def test_preloads_round_trip(preloads: list[Preload]) -> None:
     assert parsed == preloads
 
 
+@fuzz
 @given(st.text(max_size=200))
 def test_parse_never_fails_on_arbitrary_text(text: str) -> None:
     for value in parse_link_header(text):
         assert not any(c in str(value) for c in FORBIDDEN_IN_HEADERS)
 
 
+# Link headers as a server receives them from an application or an upstream: built from the
+# grammar's own pieces (RFC 8288 §3), so most are nearly right, then spliced with stray bytes.
+_link_piece = st.one_of(
+    st.sampled_from(
+        [
+            "<",
+            ">",
+            ";",
+            ",",
+            "=",
+            '"',
+            "\\",
+            " ",
+            "\t",
+            "\r\n",
+            "\0",
+            "rel",
+            "preload",
+            "nopush",
+            "as",
+            "style",
+            "crossorigin",
+            "modulepreload",
+            "preconnect",
+            "//",
+            "/a.css",
+            "https://cdn.example/x.js",
+            'rel="preload next"',
+            "as=STYLE",
+            "title*=UTF-8''%e2",
+            "\u00e9",
+            "\ud800",
+        ]
+    ),
+    _token,
+    st.text(max_size=8),
+)
+_link_texts = st.lists(_link_piece, max_size=24).map("".join)
+
+
+@fuzz
+@given(text=_link_texts)
+def test_parse_of_near_valid_link_headers_is_safe_and_stable(text: str) -> None:
+    values = parse_link_header(text)
+    written = format_link_header(values)
+    assert not any(c in written for c in FORBIDDEN_IN_HEADERS)
+    assert parse_link_header(written, strict=True) == values  # what it keeps, it keeps whole
+    try:
+        strict = parse_link_header(text, strict=True)
+    except ValueError:
+        return
+    assert strict == values
+
+
+@fuzz
+@given(
+    existing=st.one_of(st.none(), _link_texts),
+    additions=st.lists(_preloads, max_size=4),
+    nopush=st.booleans(),
+)
+def test_merging_into_any_app_link_header_is_safe(
+    existing: str | None, additions: list[Preload], nopush: bool
+) -> None:
+    if nopush:
+        additions = [p.as_nopush for p in additions]
+    extra = link_additions(existing, additions)
+    # The application's value goes out as it is (its own to get right); h2push's part is safe,
+    # well-formed, and holds every addition the application's value did not already have.
+    assert merge_link_header(existing, additions) == (
+        ", ".join(part for part in (existing, extra) if part) or None
+    )
+    had = {(v.target, rel) for v in parse_link_header(existing or "") for rel in v.rels}
+    wanted = {(p.url, p.rel) for p in additions} - had
+    if extra is None:
+        assert not wanted
+        return
+    assert not any(c in extra for c in FORBIDDEN_IN_HEADERS)
+    assert extra.isascii()
+    added = [(v.target, v.get("rel")) for v in parse_link_header(extra, strict=True)]
+    assert set(added) == wanted
+    assert len(added) == len(wanted)  # each once
+
+
+@fuzz
 @given(
     url=st.text(max_size=60),
     as_=st.one_of(st.none(), st.text(max_size=30)),

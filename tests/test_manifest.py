@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
 from h2push import Manifest, ManifestError, Preload
 
 
@@ -193,3 +195,103 @@ def test_to_dict_round_trips(data: dict[str, object]) -> None:
     again = Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())))
     assert again.entries == manifest.entries
     assert again.to_dict() == manifest.to_dict()
+
+
+# --- fuzz: whatever a manifest file holds, loading it either works or names the problem --------
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(["style", "script", "font", "image", "fetch", "document", "high", "", "/"]),
+)
+_entry_keys = st.one_of(
+    st.sampled_from(["type", "weight", "nopush", "fetchpriority", "crossorigin", "as", "rel"]),
+    st.text(max_size=12),
+)
+_urls = st.one_of(
+    st.sampled_from(["/a.css", "//evil.example/x.js", "https://cdn.example/f.woff2", "/a b"]),
+    st.text(max_size=30),
+    st.text(max_size=30).map(lambda s: "/" + s),
+)
+_entry = st.dictionaries(_entry_keys, _json_scalars, max_size=5)
+_flat = st.dictionaries(_urls, st.one_of(_entry, _json_scalars), max_size=5)
+_documents = st.one_of(
+    _flat,
+    st.dictionaries(
+        st.one_of(st.sampled_from(["index.html", "a/index.html", "/"]), st.text(max_size=15)),
+        st.one_of(_flat, _json_scalars),
+        max_size=3,
+    ),
+    _json_scalars,
+    st.lists(_json_scalars, max_size=3),
+)
+
+
+def _check_loaded(manifest: Manifest, paths: list[str]) -> None:
+    for path in paths:
+        for navigation in (True, False):
+            for preload in manifest.preloads_for(path, navigation=navigation):
+                text = str(preload)
+                assert not any(c in text for c in FORBIDDEN_IN_HEADERS)
+                assert text.isascii()
+                if preload.pushable:  # a push is only ever for this origin's absolute path
+                    assert preload.url.startswith("/")
+                    assert not preload.url.startswith("//")
+
+
+def _check_error(error: ManifestError, source: str) -> None:
+    """One line naming the source, the keys to the problem, and the problem."""
+    assert error.source == source
+    assert error.reason
+    assert str(error).startswith(f"{source}: ")
+    assert "\n" not in str(error)
+    assert "\r" not in str(error)
+
+
+@fuzz
+@given(document=_documents, paths=st.lists(st.text(max_size=20).map(lambda s: "/" + s), max_size=3))
+def test_any_manifest_document_loads_or_raises_manifest_error(
+    document: object, paths: list[str]
+) -> None:
+    try:
+        manifest = Manifest.from_dict(document)  # type: ignore[arg-type]
+    except ManifestError as error:
+        failure = error
+    else:
+        failure = None
+    if failure is not None:
+        _check_error(failure, "<mapping>")
+        return
+    _check_loaded(manifest, ["/", "/index.html", "/a/", *paths])
+    assert Manifest.from_dict(json.loads(json.dumps(manifest.to_dict()))).to_dict() == (
+        manifest.to_dict()
+    )
+
+
+@fuzz
+@given(
+    content=st.one_of(
+        st.binary(max_size=200),
+        _documents.map(json.dumps).map(str.encode),
+        st.tuples(_documents.map(json.dumps), st.integers(0, 200)).map(
+            lambda t: t[0][: t[1]].encode()  # cut short, as a file being written is
+        ),
+    )
+)
+def test_any_manifest_file_loads_or_names_itself_in_the_error(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "push_manifest.json"
+        path.write_bytes(content)
+        try:
+            manifest = Manifest.load(path)
+        except ManifestError as error:
+            failure = error
+        else:
+            failure = None
+    if failure is not None:
+        _check_error(failure, str(path))
+        return
+    _check_loaded(manifest, ["/", "/index.html"])

@@ -1,22 +1,21 @@
 """Tests of the trackers: the cookie digest, the Cache-Digest header, and Firehose connectors.
 
-The Hypothesis fuzz tests run ``H2PUSH_FUZZ_EXAMPLES`` examples each (500 unless set; the
-acceptance run uses 10000).
+The fuzz targets (``@fuzz``) run at the size of the fuzz profile (tests/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import os
 import re
 from collections.abc import Iterable
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
+from fuzzing import fuzz
 from h2push.digest import CacheDigest, DigestError
 from h2push.links import Preload
 from h2push.plan import RequestFacts, plan
@@ -31,13 +30,6 @@ from h2push.trackers import (
     Tracker,
     as_tracker,
     parse_cache_digest,
-)
-
-FUZZ_EXAMPLES = int(os.environ.get("H2PUSH_FUZZ_EXAMPLES", "500"))
-FUZZ = settings(
-    max_examples=FUZZ_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 HOST = "example.com"
@@ -583,7 +575,7 @@ def _expected_cookie(value: str) -> CacheDigest | None:
     return digest if ok else None
 
 
-@FUZZ
+@fuzz
 @given(cookies=st.lists(_ANY_FIELD, max_size=3), cache_digest=cache_digest_fields())
 def test_fuzz_request_headers_never_raise(
     cookies: list[bytes | str], cache_digest: list[bytes | str]
@@ -605,7 +597,7 @@ def test_fuzz_request_headers_never_raise(
         assert JS in digest
 
 
-@FUZZ
+@fuzz
 @given(value=_ANY_TEXT, others=st.sampled_from(["", "a=1; ", 'a=1, b="2"; ']))
 @example(value=_VALID[0], others="")
 @example(value=_VALID[1], others="a=1; ")
@@ -640,7 +632,7 @@ def _split_values(value: str) -> list[str]:
     return [v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v for v in stripped]
 
 
-@FUZZ
+@fuzz
 @given(fields=cache_digest_fields())
 def test_fuzz_cache_digest_header(fields: list[bytes | str]) -> None:
     """``has`` is True only for what a fresh, valid entity holds; never raises."""
