@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -239,6 +239,33 @@ def test_build_app_plans_a_flask_apps_declarations_before_the_view(tmp_path: Pat
     assert isinstance(wrapped, H2PushMiddleware)
     assert wrapped.preloads is not None
     assert [preload.url for preload in wrapped.preloads("/", True)] == ["/tiny.css"]
+
+
+def test_build_app_carries_a_flask_apps_h2push_settings(tmp_path: Path) -> None:
+    flask = pytest.importorskip("flask")
+    from h2push.flask import H2Push, SessionTracker
+    from h2push.trackers import CookieDigestTracker
+
+    configured = flask.Flask("configured", root_path=str(tmp_path))
+    configured.config.update(H2PUSH_MAX_PUSHES=2, H2PUSH_EARLY_HINTS=False)
+    H2Push(configured, tracker=None)
+    wrapped = build_app(configured, "wsgi")
+    assert isinstance(wrapped, H2PushMiddleware)
+    assert (wrapped.max_pushes, wrapped.early_hints, wrapped.tracker) == (2, False, None)
+    # The command line's --max-pushes wins over the app's setting.
+    assert cast(H2PushMiddleware, build_app(configured, "wsgi", max_pushes=7)).max_pushes == 7
+
+    # Flask's session is out of the middleware's reach: it keeps its own cookie tracker.
+    session_app = flask.Flask("session_app", root_path=str(tmp_path))
+    H2Push(session_app, tracker=SessionTracker(), max_pushes=3)
+    wrapped = build_app(session_app, "wsgi", early_hints=False)
+    assert isinstance(wrapped, H2PushMiddleware)
+    assert isinstance(wrapped.tracker, CookieDigestTracker)
+    assert (wrapped.max_pushes, wrapped.early_hints) == (3, False)
+
+    plain = build_app(flask.Flask("plain", root_path=str(tmp_path)), "wsgi")
+    assert isinstance(plain, H2PushMiddleware)
+    assert (plain.max_pushes, plain.early_hints) == (10, True)
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ from h2push.trackers import (
     DEFAULT_TRACKER,
     ClientState,
     FirehoseConnector,
+    FirehoseTracker,
     Tracker,
     as_tracker,
     carries_client_state,
@@ -622,6 +623,32 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     client.add(resource_keys(sorted(urls), state.app_state.versions))
     for name, value in client.response_headers():
         response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+
+
+def middleware_options(app: object) -> dict[str, Any]:
+    """A Flask app's :class:`H2Push` settings as ASGI middleware keyword arguments.
+
+    ``h2push serve`` runs a Flask app inside :class:`~h2push.asgi.H2PushMiddleware`.
+    ``max_pushes`` (``H2PUSH_MAX_PUSHES``) and ``early_hints`` (``H2PUSH_EARLY_HINTS``, off
+    with ``H2PUSH_PROXY``) always; ``tracker`` when it works outside Flask's request context
+    (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker such as
+    :class:`SessionTracker` reads Flask's session, which the middleware cannot reach before
+    the view runs: the middleware keeps its own cookie tracker then.
+
+    Args:
+        app: The object ``h2push serve`` loaded.
+
+    Returns:
+        A dict of keyword arguments (str to value); empty when ``app`` is not a Flask app with
+        an :class:`H2Push`.
+    """
+    state = app.extensions.get(_EXTENSION_KEY) if isinstance(app, Flask) else None
+    if not isinstance(state, _AppState):
+        return {}
+    options: dict[str, Any] = {"max_pushes": state.max_pushes, "early_hints": state.early_hints}
+    if not isinstance(state.tracker, FirehoseTracker):
+        options["tracker"] = state.tracker
+    return options
 
 
 def versions_resolver(app: object) -> Callable[[str], str | None] | None:

@@ -132,7 +132,8 @@ class ServeOptions:
             milliseconds (a :class:`h2push.netem.LatencyRelay` on ``bind``); 0 for none.
         static_dir (str | None): The directory the app serves at ``/static/``, whose files'
             content hashes version what the tracker remembers; None for none.
-        max_pushes (int): The most push promises per response.
+        max_pushes (int | None): The most push promises per response; None for the app's
+            own setting (a Flask app's ``H2PUSH_MAX_PUSHES``), else 10.
         max_pushes_per_connection (int | None): The most push promises on one connection over
             its life; None for no limit.
     """
@@ -148,7 +149,7 @@ class ServeOptions:
     access_log: bool = False
     rtt_ms: float = 0.0
     static_dir: str | None = None
-    max_pushes: int = DEFAULT_MAX_PUSHES
+    max_pushes: int | None = None
     max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION
 
 
@@ -299,6 +300,15 @@ def _flask_preloads(target: object) -> Callable[[str, bool], Sequence[Preload]] 
     return preloads_resolver(target)
 
 
+def _flask_options(target: object) -> dict[str, Any]:
+    """A Flask app's H2Push settings as middleware arguments (:mod:`h2push.flask`), else {}."""
+    if "h2push.flask" not in sys.modules:
+        return {}
+    from h2push.flask import middleware_options  # noqa: PLC0415
+
+    return middleware_options(target)
+
+
 def _flask_versions(target: object) -> Callable[[str], str | None] | None:
     """The static-file versions of a Flask app that uses :mod:`h2push.flask`, else None."""
     if "h2push.flask" not in sys.modules:
@@ -316,7 +326,7 @@ def build_app(
     push: bool = True,
     early_hints: bool = True,
     static_dir: str | None = None,
-    max_pushes: int = DEFAULT_MAX_PUSHES,
+    max_pushes: int | None = None,
     max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION,
 ) -> ASGIApp:
     """Wrap an application in :class:`h2push.asgi.H2PushMiddleware`.
@@ -325,7 +335,8 @@ def build_app(
     the middleware then turns the ``Link: rel=preload`` values the app sets into pushes (like
     nginx's ``http2_push_preload``), and for a Flask app that uses :mod:`h2push.flask` its
     ``H2Push`` manifest and ``@http2push`` declarations are planned before the view runs, so
-    that the 103 goes out early.
+    that the 103 goes out early, within its ``H2PUSH_MAX_PUSHES``, with its tracker, and with
+    no 103 when its ``H2PUSH_EARLY_HINTS`` is off (:func:`h2push.flask.middleware_options`).
 
     Args:
         target (object): The application.
@@ -336,7 +347,8 @@ def build_app(
         static_dir (str | None): The directory ``/static/`` serves; its files' content hashes
             version the tracker's keys, so a changed file is pushed again. A Flask app's
             static folder is used without it.
-        max_pushes (int): The most push promises per response (>= 0).
+        max_pushes (int | None): The most push promises per response (>= 0); None for the
+            Flask app's ``H2PUSH_MAX_PUSHES``, else 10.
         max_pushes_per_connection (int | None): The most push promises on one connection
             over its life (>= 0), or None for no limit.
 
@@ -352,21 +364,24 @@ def build_app(
             push=push,
             early_hints=early_hints,
             versions=versions,
-            max_pushes=max_pushes,
+            max_pushes=DEFAULT_MAX_PUSHES if max_pushes is None else max_pushes,
             max_pushes_per_connection=max_pushes_per_connection,
         )
     from a2wsgi import WSGIMiddleware  # noqa: PLC0415 - only WSGI apps need the bridge
 
+    flask: dict[str, Any] = {"max_pushes": DEFAULT_MAX_PUSHES, **_flask_options(target)}
+    if max_pushes is not None:
+        flask["max_pushes"] = max_pushes
+    flask["early_hints"] = early_hints and flask.get("early_hints", True)
     return H2PushMiddleware(
         cast(ASGIApp, WSGIMiddleware(cast(Any, target))),
         manifest=manifest,
         preloads=_flask_preloads(target),
         push=push,
-        early_hints=early_hints,
         push_preload=True,
         versions=versions or _flask_versions(target),
-        max_pushes=max_pushes,
         max_pushes_per_connection=max_pushes_per_connection,
+        **flask,
     )
 
 
@@ -613,9 +628,8 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
 @click.option(
     "--max-pushes",
     type=click.IntRange(min=0),
-    default=DEFAULT_MAX_PUSHES,
-    show_default=True,
-    help="Most push promises per response.",
+    help=f"Most push promises per response. Default: a Flask app's H2PUSH_MAX_PUSHES, else"
+    f" {DEFAULT_MAX_PUSHES}.",
 )
 @click.option(
     "--max-pushes-per-connection",
@@ -637,7 +651,7 @@ def serve_command(
     access_log: bool,
     rtt_ms: float,
     static_dir: str | None,
-    max_pushes: int,
+    max_pushes: int | None,
     max_pushes_per_connection: int,
 ) -> None:
     """Serve APP (module:attribute, ASGI or WSGI) over HTTP/2 with push and early hints.
