@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.apps import hint_app
-from tests.conftest import TLSFiles, free_port, require_program
-from tests.pixels import png_pixels
-from tests.processes import running
 
+from apps import hint_app
+from conftest import TLSFiles, free_port, require_program
 from h2push.browser import (
     BrowserError,
     BrowserTimeoutError,
@@ -29,6 +27,8 @@ from h2push.browser import (
     find_chromium,
     spki_sha256_base64,
 )
+from pixels import png_pixels
+from processes import running
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_S = 20.0

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
-from tests.conftest import TLSFiles, free_port, require_program
-from tests.processes import running
 
+from conftest import TLSFiles, free_port, require_program
 from h2push.browser import Chromium, spki_sha256_base64
 from h2push.links import parse_link_header
 from h2push.manifest import Manifest
 from h2push.manifest_cli import manifest_command
+from processes import running
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "discover"
