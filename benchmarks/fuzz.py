@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(targets)} targets, {total} passing examples in {elapsed:.0f} s")
 
     if result.returncode != 0:
-        print(result.stdout[-8000:])
+        failures = result.stdout.partition("= FAILURES =")[2] or result.stdout
+        print(failures.partition("Hypothesis Statistics")[0][-20000:])
         print(result.stderr[-4000:], file=sys.stderr)
         print(f"pytest failed (exit {result.returncode})", file=sys.stderr)
         return result.returncode

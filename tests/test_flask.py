@@ -1011,7 +1011,7 @@ def test_any_request_through_flask_is_served_safely_and_links_only_what_was_decl
         environ_overrides={"PATH_INFO": path, "wsgi.early_hints": hints},
     )
     event(f"status {response.status_code}")
-    assert response.status_code in (200, 404, 405)  # the app's answers; never a 500 of ours
+    assert response.status_code < 500  # the app's answers (200, 308, 404, 405); never a 500
     for name, value in response.headers.items():
         assert not any(c in name + value for c in "\r\n\0"), (name, value)
     assert _targets(links(response)) <= _DECLARED
