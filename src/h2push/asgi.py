@@ -105,7 +105,7 @@ class _Connection:
         self.pushed: set[str] = set()
 
 
-ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
+_ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
 
 
 class _Connections:
@@ -132,12 +132,12 @@ class _Connections:
         self.idle_s = idle_s
         self.capacity = capacity
         self._now = clock
-        self._entries: OrderedDict[ConnectionKey, _Connection] = OrderedDict()
+        self._entries: OrderedDict[_ConnectionKey, _Connection] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: ConnectionKey) -> _Connection:
+    def get(self, key: _ConnectionKey) -> _Connection:
         """The entry of connection ``key``, new if it is unknown or was idle too long."""
         now = self._now()
         entry = self._entries.get(key)
@@ -151,7 +151,7 @@ class _Connections:
         return entry
 
 
-def _connection_key(scope: Scope) -> ConnectionKey | None:
+def _connection_key(scope: Scope) -> _ConnectionKey | None:
     """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
     client, server = scope.get("client"), scope.get("server")
     if not client:
