@@ -626,28 +626,36 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
 
 
 def middleware_options(app: object) -> dict[str, Any]:
-    """A Flask app's :class:`H2Push` settings as ASGI middleware keyword arguments.
+    """A Flask app's :class:`~h2push.asgi.H2PushMiddleware` keyword arguments.
 
-    ``h2push serve`` runs a Flask app inside :class:`~h2push.asgi.H2PushMiddleware`.
-    ``max_pushes`` (``H2PUSH_MAX_PUSHES``) and ``early_hints`` (``H2PUSH_EARLY_HINTS``, off
-    with ``H2PUSH_PROXY``) always; ``tracker`` when it works outside Flask's request context
-    (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker such as
-    :class:`SessionTracker` reads Flask's session, which the middleware cannot reach before
-    the view runs: the middleware keeps its own cookie tracker then.
+    ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
+    (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
+    :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
+    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``) and ``tracker`` when it works outside
+    Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
+    such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
+    before the view runs: the middleware keeps its own cookie tracker then.
 
     Args:
         app: The object ``h2push serve`` loaded.
 
     Returns:
-        A dict of keyword arguments (str to value); empty when ``app`` is not a Flask app with
-        an :class:`H2Push`.
+        A dict of keyword arguments (str to value); empty when ``app`` is not a Flask app.
+
+    Raises:
+        h2push.manifest.ManifestError: A decorated view's manifest is missing or invalid.
     """
-    state = app.extensions.get(_EXTENSION_KEY) if isinstance(app, Flask) else None
-    if not isinstance(state, _AppState):
+    if not isinstance(app, Flask):
         return {}
-    options: dict[str, Any] = {"max_pushes": state.max_pushes, "early_hints": state.early_hints}
-    if not isinstance(state.tracker, FirehoseTracker):
-        options["tracker"] = state.tracker
+    options: dict[str, Any] = {
+        "preloads": preloads_resolver(app),
+        "versions": versions_resolver(app),
+    }
+    state = app.extensions.get(_EXTENSION_KEY)
+    if isinstance(state, _AppState):
+        options.update(max_pushes=state.max_pushes, early_hints=state.early_hints)
+        if not isinstance(state.tracker, FirehoseTracker):
+            options["tracker"] = state.tracker
     return options
 
 

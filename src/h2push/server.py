@@ -36,7 +36,7 @@ import socket
 import ssl
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -53,7 +53,6 @@ from h2push.devcert import (
     ensure_dev_certificate,
     spki_sha256_base64,
 )
-from h2push.links import Preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.netem import LatencyRelay
 from h2push.plan import DEFAULT_MAX_PUSHES
@@ -287,35 +286,17 @@ def detect_interface(target: object) -> Interface:
     )
 
 
-def _flask_preloads(target: object) -> Callable[[str, bool], Sequence[Preload]] | None:
-    """The per-route preloads of a Flask app that uses :mod:`h2push.flask`, else None.
+def _flask_options(target: object) -> dict[str, Any]:
+    """A Flask app's middleware arguments (:func:`h2push.flask.middleware_options`), else {}.
 
     Flask is optional: :mod:`h2push.flask` is consulted only when the application's code has
     imported it (for ``H2Push`` or ``@http2push``), never imported here for other apps.
     """
     if "h2push.flask" not in sys.modules:
-        return None
-    from h2push.flask import preloads_resolver  # noqa: PLC0415
-
-    return preloads_resolver(target)
-
-
-def _flask_options(target: object) -> dict[str, Any]:
-    """A Flask app's H2Push settings as middleware arguments (:mod:`h2push.flask`), else {}."""
-    if "h2push.flask" not in sys.modules:
         return {}
     from h2push.flask import middleware_options  # noqa: PLC0415
 
     return middleware_options(target)
-
-
-def _flask_versions(target: object) -> Callable[[str], str | None] | None:
-    """The static-file versions of a Flask app that uses :mod:`h2push.flask`, else None."""
-    if "h2push.flask" not in sys.modules:
-        return None
-    from h2push.flask import versions_resolver  # noqa: PLC0415
-
-    return versions_resolver(target)
 
 
 def build_app(
@@ -373,13 +354,12 @@ def build_app(
     if max_pushes is not None:
         flask["max_pushes"] = max_pushes
     flask["early_hints"] = early_hints and flask.get("early_hints", True)
+    flask["versions"] = versions or flask.get("versions")
     return H2PushMiddleware(
         cast(ASGIApp, WSGIMiddleware(cast(Any, target))),
         manifest=manifest,
-        preloads=_flask_preloads(target),
         push=push,
         push_preload=True,
-        versions=versions or _flask_versions(target),
         max_pushes_per_connection=max_pushes_per_connection,
         **flask,
     )
