@@ -166,11 +166,16 @@ _facts = st.builds(
 )
 
 
+# Twelve pushable same-origin preloads besides ALL, so the push limit binds in most examples.
+_MANY = tuple(Preload(url=f"/r{i}.js", as_="script", weight=i % 4) for i in range(12))
+_POOL = (*ALL, *_MANY)
+
+
 @given(
     facts=_facts,
-    candidates=st.lists(st.sampled_from(ALL), max_size=10),
-    known=st.sets(st.sampled_from([p.url for p in ALL])),
-    max_pushes=st.integers(0, 12),
+    candidates=st.lists(st.sampled_from(_POOL), max_size=24),
+    known=st.sets(st.sampled_from([p.url for p in _POOL]), max_size=4),
+    max_pushes=st.integers(0, 8),
 )
 def test_plan_invariants(
     facts: RequestFacts, candidates: list[Preload], known: set[str], max_pushes: int
@@ -193,3 +198,7 @@ def test_plan_invariants(
         assert facts.can_early_hint
         assert all(p.hintable for p in result.early_hints)
     assert {p.url for p in result.links} == {p.url for p in candidates}
+    # The count, from the rules alone: every distinct eligible candidate up to the limit.
+    may_push = facts.method == "GET" and facts.can_push and not facts.pushed
+    eligible = {p.url for p in candidates if p.same_origin and not p.nopush and p.url not in known}
+    assert len(result.pushes) == (min(max_pushes, len(eligible)) if may_push else 0)
