@@ -48,9 +48,7 @@ def vector_cases(section: str) -> list[Any]:
 
 def need(case: dict[str, Any] | None) -> dict[str, Any]:
     if case is None:
-        message = (
-            f"cache digest test vectors not found at {VECTORS_PATH}"
-        )
+        message = f"cache digest test vectors not found at {VECTORS_PATH}"
         if ON_CI:
             pytest.fail(message)
         pytest.skip(message)

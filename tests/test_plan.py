@@ -202,3 +202,19 @@ def test_plan_invariants(
     may_push = facts.method == "GET" and facts.can_push and not facts.pushed
     eligible = {p.url for p in candidates if p.same_origin and not p.nopush and p.url not in known}
     assert len(result.pushes) == (min(max_pushes, len(eligible)) if may_push else 0)
+
+
+@given(
+    navigation=st.booleans(),
+    candidates=st.lists(st.sampled_from(_POOL), max_size=24),
+    known=st.sets(st.sampled_from([p.url for p in _POOL]), max_size=4),
+    max_pushes=st.integers(0, 8),
+)
+def test_a_request_that_may_push_gets_every_eligible_preload_up_to_the_limit(
+    navigation: bool, candidates: list[Preload], known: set[str], max_pushes: int
+) -> None:
+    facts = RequestFacts(method="GET", path="/", navigation=navigation, can_push=True)
+    result = plan(facts, candidates, known=known, max_pushes=max_pushes)
+    eligible = {p.url for p in candidates if p.same_origin and not p.nopush and p.url not in known}
+    assert len(result.pushes) == min(max_pushes, len(eligible))
+    assert len({p.url for p in result.pushes}) == len(result.pushes)
