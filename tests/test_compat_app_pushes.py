@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +20,11 @@ import pytest
 from conftest import TLSFiles, free_port
 from h2push.asgi import H2PushMiddleware
 from h2push.manifest import Manifest
+from h2push.testing import ServeFactory
 from nghttp import Log, nghttp
 from processes import h2push_command, running
+
+pytest_plugins = ["h2push.testing"]
 
 MANIFEST = {
     "/static/site.css": {"type": "style", "weight": 3},
@@ -108,6 +112,33 @@ def test_two_pages_on_one_connection_promise_each_url_once_in_all(fastapi_server
     assert len(pages) == 2
     for stream in pages:
         assert log.final_headers(stream).header(":status") == "200"
+
+
+@pytest.mark.peer
+def test_a_quart_view_promising_a_manifest_url_itself_gets_it_promised_once(
+    tmp_path: Path, h2push_serve: ServeFactory
+) -> None:
+    quart = pytest.importorskip("quart")
+    from h2push.quart import H2Push
+
+    (tmp_path / "push_manifest.json").write_text(json.dumps(MANIFEST))
+    (tmp_path / "static").mkdir()
+    for url in [*URLS, "/static/own.js"]:
+        (tmp_path / url.lstrip("/")).write_text(f"/* {url} */")
+    app = quart.Quart("own_pushes", root_path=str(tmp_path))
+    H2Push(app)
+
+    @app.get("/")
+    async def index() -> str:
+        for url in [*URLS, "/static/own.js"]:
+            await quart.make_push_promise(url)
+        return "<p>quart"
+
+    result = h2push_serve(app).fetch("/", timeout_s=2)
+
+    assert result.status == 200
+    assert sorted(result.pushed_paths) == sorted([*URLS, "/static/own.js"])
+    assert all(200 <= (status or 0) < 300 for status in result.pushed_statuses.values())
 
 
 # --- the same at the level of ASGI messages -------------------------------------------------
