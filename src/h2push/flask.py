@@ -123,7 +123,9 @@ class SessionTracker:
     were already sent. It needs ``SECRET_KEY``; without one it reads nothing and writes
     nothing (Flask-Firehose answered every push with a 500 then). It grows with every URL and
     ignores versions: prefer the default :class:`~h2push.trackers.CookieDigestTracker` once
-    the migration is done. Pass it as ``H2Push(app, tracker=SessionTracker())``.
+    the migration is done. Pass it as ``H2Push(app, tracker=SessionTracker())``, with
+    ``proxy=True`` behind nginx as Flask-Firehose's setup had it; or keep Flask-Firehose's API
+    with :mod:`h2push.compat.flask_firehose` (docs/migrating.md).
     """
 
     key: Final = "h2-pushed"
