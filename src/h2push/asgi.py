@@ -233,8 +233,10 @@ class H2PushMiddleware:
             its life (int >= 0, default 100), or None for no such limit. A URL is never pushed
             twice on one connection. A connection is known by its client and server addresses
             (``scope["client"]``, ``scope["server"]``); a request whose scope names no client
-            gets no pushes unless this is None. The application's own push promises are not
-            counted.
+            gets no pushes unless this is None. The application's own push promises
+            (``http.response.push``: Starlette's ``send_push_promise``, Quart's
+            ``make_push_promise``) count too: one for a URL already promised on the
+            connection, by h2push or the application, is dropped silently.
         early_hints: Send a 103 on navigation requests when the server offers it.
         push: Push when the server offers it.
         informational: Send the 103 as an ``http.response.informational`` message (status 103,
@@ -355,10 +357,14 @@ class H2PushMiddleware:
                 request.delivered.update(p.url for p in before.early_hints)
         await self._send_pushes(request, before)
 
+        promised: set[str] = set()  # the app's own promises, when there is no ledger
+
         async def send_with_links(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = await self._start_response(request, message)
             elif message["type"] == _PUSH:  # the application's own push promise
+                if not self._first_promise(request, message.get("path"), promised):
+                    return  # one PUSH_PROMISE per URL per connection (README)
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
 
@@ -398,6 +404,29 @@ class H2PushMiddleware:
             request.known |= pushed
         left = self.max_pushes_per_connection - len(pushed)
         return max(0, min(per_response, left))
+
+    def _first_promise(self, request: _RequestState, path: object, promised: set[str]) -> bool:
+        """Whether the app's own push of ``path`` is its connection's first; record it.
+
+        The connection's ledger holds every push h2push saw on it, its own and the
+        application's. Without a ledger (``max_pushes_per_connection=None``, or a scope
+        naming no client) only this request's pushes are known.
+        """
+        if not isinstance(path, str):
+            return True  # the server judges a malformed message
+        if request.connection is None and self.connections is not None:
+            key = _connection_key(request.scope)
+            if key is not None:
+                request.connection = self.connections.get(key)
+        if request.connection is not None:
+            pushed = request.connection.pushed
+        else:
+            promised.update(p.url for p in request.before.pushes)
+            pushed = promised
+        if path in pushed:
+            return False
+        pushed.add(path)
+        return True
 
     async def _load_client(self, request: _RequestState) -> None:
         """Ask the tracker what this client has (once; never for a pushed request)."""

@@ -33,8 +33,10 @@ initialised on; the app's config keys override them per app, read once in
 config key         constructor argument             meaning
 ================== ================================ ============================================
 H2PUSH_ENABLED     (none; default True)             False turns h2push off for the app
-H2PUSH_MANIFEST    ``manifest``                     path (relative to ``app.root_path``),
-                                                    a :class:`~h2push.manifest.Manifest`, or None
+H2PUSH_MANIFEST    ``manifest``                     path (relative: looked up in
+                                                    ``app.root_path``, then the working
+                                                    directory), a
+                                                    :class:`~h2push.manifest.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
 H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
@@ -65,7 +67,7 @@ from werkzeug.wrappers import Response
 
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
-from h2push.manifest import Manifest
+from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
 from h2push.trackers import (
     DEFAULT_TRACKER,
@@ -103,12 +105,12 @@ class _DefaultManifestPath(str):
 
 
 #: The manifest :class:`H2Push` and :func:`http2push` read when given none:
-#: ``push_manifest.json`` relative to ``app.root_path``.
+#: ``push_manifest.json`` in ``app.root_path`` or else in the working directory.
 DEFAULT_MANIFEST: Final[str] = _DefaultManifestPath("push_manifest.json")
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None
-"""A manifest setting: a file path (relative to ``app.root_path`` unless absolute), a loaded
-:class:`~h2push.manifest.Manifest`, or None for no manifest."""
+"""A manifest setting: a file path (a relative one is looked up in ``app.root_path``, then in
+the working directory), a loaded :class:`~h2push.manifest.Manifest`, or None for no manifest."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -121,7 +123,9 @@ class SessionTracker:
     were already sent. It needs ``SECRET_KEY``; without one it reads nothing and writes
     nothing (Flask-Firehose answered every push with a 500 then). It grows with every URL and
     ignores versions: prefer the default :class:`~h2push.trackers.CookieDigestTracker` once
-    the migration is done. Pass it as ``H2Push(app, tracker=SessionTracker())``.
+    the migration is done. Pass it as ``H2Push(app, tracker=SessionTracker())``, with
+    ``proxy=True`` behind nginx as Flask-Firehose's setup had it; or keep Flask-Firehose's API
+    with :mod:`h2push.compat.flask_firehose` (docs/migrating.md).
     """
 
     key: Final = "h2-pushed"
@@ -157,6 +161,10 @@ class _AppState:
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
     view_manifests: dict[str, Manifest] = field(default_factory=dict)
     views_loaded: bool = False
+    # Flask-Firehose's behaviour (h2push.compat.flask_firehose): what the client has is left
+    # out of the Link header, and every response's Link preloads count as delivered (the
+    # proxy in front pushes them, whatever the request).
+    firehose: bool = False
 
 
 #: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
@@ -232,9 +240,12 @@ class H2Push:
 
     Args:
         app: The app to initialise now, or None to call :meth:`init_app` later.
-        manifest: A ``push_manifest.json`` path relative to ``app.root_path`` (or absolute),
-            a :class:`~h2push.manifest.Manifest`, or None. The default file may be missing
-            (no manifest then); a path given explicitly must exist.
+        manifest: A ``push_manifest.json`` path, a :class:`~h2push.manifest.Manifest`, or
+            None. A relative path is looked up in ``app.root_path``, then in the working
+            directory (where flask-http2-push looked). The default file may be missing (no
+            manifest then); a path given explicitly must exist. Entries of type ``document``
+            are linked and pushed but never hinted; browsers ignore such a preload, and one
+            warning says so when the manifest is loaded.
         max_pushes: The most pushes per response (int >= 0), for servers that can push.
         early_hints: Whether to send a 103 Early Hints when the WSGI server offers
             ``wsgi.early_hints``.
@@ -325,8 +336,9 @@ def http2push(
     """Decorate a view so its responses preload the resources of a manifest.
 
     flask-http2-push's decorator, fixed: ``@http2push()`` reads ``push_manifest.json`` and
-    ``@http2push("static/my_manifest.json")`` another file, relative to ``app.root_path``
-    (absolute paths as given). Every response of the view gets a Link header with the
+    ``@http2push("static/my_manifest.json")`` another file. A relative path is looked up in
+    ``app.root_path``, then in the working directory (where flask-http2-push looked);
+    absolute paths as given. Every response of the view gets a Link header with the
     manifest's preloads (RFC 8288), as paths, appended to any Link value the view set; on
     navigations a WSGI server offering ``wsgi.early_hints`` also gets them as a 103 (RFC 8297)
     before the view runs. A multi-page manifest gives the view the entries of the path it
@@ -342,20 +354,29 @@ def http2push(
     the default one included: the decorator exists to deliver it.
 
     Args:
-        manifest: A manifest path (relative to ``app.root_path``, or absolute) or a
-            :class:`~h2push.manifest.Manifest`.
+        manifest: A manifest path (relative or absolute) or a
+            :class:`~h2push.manifest.Manifest`. Its ``document`` entries are linked and
+            pushed, never hinted (one warning when it is loaded: browsers ignore them).
 
     Returns:
         The decorator.
 
     Raises:
-        h2push.manifest.ManifestError: The manifest is missing or invalid (when decorating for
-            an absolute path; otherwise at init or the first request, as above).
+        h2push.manifest.ManifestError: The manifest is missing (the message names both
+            places looked in) or invalid (when decorating for an absolute path; otherwise at
+            init or the first request, as above).
         TypeError: Used as ``@http2push`` without parentheses.
     """
+    return _decorator(manifest, cwd_first=False)
+
+
+def _decorator(
+    manifest: str | os.PathLike[str] | Manifest, *, cwd_first: bool
+) -> Callable[[_View], _View]:
+    """:func:`http2push`'s decorator; ``cwd_first`` looks in the working directory first."""
     if callable(manifest) and not isinstance(manifest, Manifest):
         raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
-    spec = _ViewManifest(manifest)
+    spec = _ViewManifest(manifest, cwd_first=cwd_first)
 
     def decorator(view: _View) -> _View:
         @functools.wraps(view)
@@ -439,18 +460,69 @@ def _app_manifest(root_path: str, setting: object) -> Manifest | None:
         raise TypeError(
             f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
         )
-    path = os.path.join(root_path, os.fspath(setting))
-    if isinstance(setting, _DefaultManifestPath) and not os.path.exists(path):
+    path = os.fspath(setting)
+    if isinstance(setting, _DefaultManifestPath) and _find_manifest(path, root_path) is None:
         return None
-    return Manifest.load(path)
+    return _load_manifest(path, root_path)
+
+
+def _find_manifest(path: str, root_path: str, *, cwd_first: bool = False) -> str | None:
+    """The file a manifest path names, or None when it is in neither place looked in.
+
+    An absolute path is taken as given. A relative one is looked up in ``app.root_path``
+    (where h2push's API looks) and in the working directory (where flask-http2-push looked),
+    in that order or, with ``cwd_first``, the other.
+    """
+    if os.path.isabs(path):
+        return path if os.path.exists(path) else None
+    roots = (os.getcwd(), root_path) if cwd_first else (root_path, os.getcwd())
+    return next((file for root in roots if os.path.exists(file := os.path.join(root, path))), None)
+
+
+def _load_manifest(path: str, root_path: str, *, cwd_first: bool = False) -> Manifest:
+    """Find (:func:`_find_manifest`) and load a manifest; warn once about ``document`` entries.
+
+    Raises:
+        h2push.manifest.ManifestError: The file cannot be found (the message names both
+            places looked in), cannot be read, or is invalid.
+    """
+    file = _find_manifest(path, root_path, cwd_first=cwd_first)
+    if file is None and not os.path.isabs(path):
+        raise ManifestError(
+            path,
+            (),
+            f"not found in the app's root_path ({os.path.join(root_path, path)}) nor in the"
+            f" working directory ({os.path.join(os.getcwd(), path)}): move it to one of them"
+            " or give an absolute path",
+        )
+    manifest = Manifest.load(file or path)  # a missing absolute path: load says so
+    _warn_documents(manifest)
+    return manifest
+
+
+def _warn_documents(manifest: Manifest) -> None:
+    """Log one warning for a manifest's ``"type": "document"`` entries, if it has any."""
+    urls = sorted(
+        {p.url for preloads in manifest.entries.values() for p in preloads if p.as_ == "document"}
+    )
+    if urls:
+        logger.warning(
+            "h2push: %s: %s of type document: browsers ignore rel=preload as=document; they"
+            " are linked and pushed, never sent in a 103 (remove them or use another type)",
+            manifest.source,
+            ", ".join(urls),
+        )
 
 
 class _ViewManifest:
     """The manifest of an :func:`http2push` view, loaded once per app root."""
 
-    def __init__(self, manifest: str | os.PathLike[str] | Manifest) -> None:
+    def __init__(
+        self, manifest: str | os.PathLike[str] | Manifest, *, cwd_first: bool = False
+    ) -> None:
         self.manifest = manifest if isinstance(manifest, Manifest) else None
         self.path = "" if isinstance(manifest, Manifest) else os.fspath(manifest)
+        self.cwd_first = cwd_first
         self._loaded: dict[str, Manifest] = {}
         if self.manifest is None and os.path.isabs(self.path):
             self.load("/")
@@ -458,10 +530,12 @@ class _ViewManifest:
     def load(self, root_path: str) -> Manifest:
         if self.manifest is not None:
             return self.manifest
-        file = os.path.join(root_path, self.path)
-        loaded = self._loaded.get(file)
+        key = "" if os.path.isabs(self.path) else root_path
+        loaded = self._loaded.get(key)
         if loaded is None:
-            loaded = self._loaded[file] = Manifest.load(file)
+            loaded = self._loaded[key] = _load_manifest(
+                self.path, root_path, cwd_first=self.cwd_first
+            )
         return loaded
 
 
@@ -568,7 +642,12 @@ def _finish(state: _RequestState, response: Response) -> None:
     # The 103, if any, went out before the view ran; this plan is for the final response.
     final = _plan(state, candidates, replace(state.facts, can_early_hint=False))
     existing = ", ".join(response.headers.getlist("Link")) or None
-    merged = final.link_header if existing is None else merge_link_header(existing, final.links)
+    if state.app_state.firehose:  # what the client has is not linked at all
+        merged = merge_link_header(existing, (p for p in final.links if p.url not in state.known))
+    elif existing is None:
+        merged = final.link_header
+    else:
+        merged = merge_link_header(existing, final.links)
     if merged is not None and merged != existing:
         response.headers["Link"] = merged
     _remember(state, final, response)
@@ -609,15 +688,16 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     http2 = state.app_state.proxy or request.environ.get("SERVER_PROTOCOL", "").upper().startswith(
         "HTTP/2"
     )
-    if not state.hinted and not (http2 and state.facts.navigation):
+    navigation = state.facts.navigation
+    if state.app_state.firehose:  # the proxy pushed every Link preload
+        http2 = navigation = True
+    if not state.hinted and not (http2 and navigation):
         return  # nothing can have been delivered (plan.delivered)
     if not carries_client_state(response.content_type) or may_be_stored_by_shared_cache(
         response.headers.get("Cache-Control")
     ):
         return
-    urls = delivered(
-        hinted=state.hinted, linked=final.links, navigation=state.facts.navigation, http2=http2
-    )
+    urls = delivered(hinted=state.hinted, linked=final.links, navigation=navigation, http2=http2)
     if not urls - state.known:
         return
     client.add(resource_keys(sorted(urls), state.app_state.versions))
