@@ -50,6 +50,7 @@ from h2push.trackers import (
     as_tracker,
     carries_client_state,
     may_be_stored_by_shared_cache,
+    tracks,
 )
 from h2push.versions import resource_keys
 
@@ -227,7 +228,10 @@ class H2PushMiddleware:
             (loaded here, once), or None.
         preloads: A function from a request path (str) and whether the request is a
             navigation (bool) to more candidate preloads, e.g. a framework's per-route
-            declarations (:func:`h2push.flask.preloads_resolver`); called per request.
+            declarations (:func:`h2push.flask.preloads_resolver`); called per request. It
+            returns None when the path matches no route of the application: that request
+            then gets no 103 and no push, not even the manifest's (a 404 page uses none of
+            a page's resources).
         max_pushes: The most push promises per response (int >= 0; default 10, as nginx).
         max_pushes_per_connection: The most push promises h2push makes on one connection over
             its life (int >= 0, default 100), or None for no such limit. A URL is never pushed
@@ -263,7 +267,7 @@ class H2PushMiddleware:
         app: ASGIApp,
         *,
         manifest: Manifest | str | os.PathLike[str] | None = None,
-        preloads: Callable[[str, bool], Sequence[Preload]] | None = None,
+        preloads: Callable[[str, bool], Sequence[Preload] | None] | None = None,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION,
         early_hints: bool = True,
@@ -365,14 +369,17 @@ class H2PushMiddleware:
         await self.app(scope, receive, send_with_links)
 
     def _candidates(self, facts: RequestFacts) -> Sequence[Preload]:
+        routed: Sequence[Preload] | None = ()
+        if self.preloads is not None:
+            routed = self.preloads(facts.path, facts.navigation)
+            if routed is None:
+                return ()  # no route: hints and pushes would serve an error page
         declared: Sequence[Preload] = ()
         if self.manifest is not None:
             declared = self.manifest.preloads_for(facts.path, navigation=facts.navigation)
-        if self.preloads is not None:
-            routed = self.preloads(facts.path, facts.navigation)
-            if routed:
-                # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
-                declared = (*declared, *routed) if declared else routed
+        if routed:
+            # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
+            declared = (*declared, *routed) if declared else routed
         return declared
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
@@ -400,8 +407,20 @@ class H2PushMiddleware:
         return max(0, min(per_response, left))
 
     async def _load_client(self, request: _RequestState) -> None:
-        """Ask the tracker what this client has (once; never for a pushed request)."""
-        if self.tracker is None or request.client is not None or request.facts.pushed:
+        """Ask the tracker what this client has (once; never for a pushed request).
+
+        Only a client the server can push to is tracked (:func:`h2push.trackers.tracks`): a
+        tracker exists to keep pushes from repeating, and its cookie on the page of a client
+        that takes no push (every browser refuses push) would change the ``Cookie`` header
+        between a hint's fetch and the page's use of it, so a resource served with
+        ``Vary: Cookie`` would be fetched twice.
+        """
+        if (
+            self.tracker is None
+            or request.client is not None
+            or request.facts.pushed
+            or not tracks(can_push=request.facts.can_push and self.push)
+        ):
             return
         scope = request.scope
         load = functools.partial(

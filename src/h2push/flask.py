@@ -76,6 +76,7 @@ from h2push.trackers import (
     as_tracker,
     carries_client_state,
     may_be_stored_by_shared_cache,
+    tracks,
 )
 from h2push.versions import StaticVersions, resource_keys
 
@@ -375,15 +376,16 @@ def http2push(
     return decorator
 
 
-def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """Return the function the ASGI middleware asks for a path's preloads, for ``h2push serve``.
 
     ``h2push serve`` runs a Flask app in the ASGI middleware (through a2wsgi), which pushes
     and sends the 103 *before* the view runs. It calls the returned function with a request
     path (str, no query string) and gets what a navigation to that path is declared to
     preload: the entries of the app's manifest for it (:class:`H2Push`) and the manifest of
-    the :func:`http2push` view the path routes to (matched as a GET; a path that routes
-    nowhere or redirects gets the app's manifest only). It is cheap per call: manifests are
+    the :func:`http2push` view the path routes to (matched as a GET). A path that routes
+    nowhere (404, 405) or that Werkzeug redirects (a missing trailing slash) gets None: the
+    middleware then sends no 103 and no push for it. It is cheap per call: manifests are
     loaded when the resolver is made, the view's per endpoint.
 
     Args:
@@ -405,12 +407,12 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] |
     view_manifests = _view_manifests(app)
     adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
 
-    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
-        found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         try:
             endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
-            return found
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+            return None
+        found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
         view_manifest = view_manifests.get(str(endpoint))
         if view_manifest is not None:
             found += view_manifest.preloads_for(path)
@@ -480,8 +482,8 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 
 def _before_request() -> None:
     state: _AppState = current_app.extensions[_EXTENSION_KEY]
-    if not state.enabled:
-        return
+    if not state.enabled or request.routing_exception is not None:
+        return  # off, or no route (404, 405, a redirect): hints would serve an error page
     if not state.views_loaded:
         state.view_manifests = _view_manifests(current_app)
         state.views_loaded = True
@@ -519,7 +521,12 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         app_state=app_state,
         facts=facts,
         candidates=candidates,
-        tracker=None if under_middleware else app_state.tracker,
+        # WSGI cannot push: the client is tracked only for a pushing proxy in front.
+        tracker=(
+            app_state.tracker
+            if not under_middleware and tracks(can_push=False, proxy=app_state.proxy)
+            else None
+        ),
     )
     setattr(g, _G_KEY, state)
     if candidates:

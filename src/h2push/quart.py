@@ -222,13 +222,15 @@ def http2push(
     return decorator
 
 
-def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """The middleware's ``preloads=`` function for a Quart app's :func:`http2push` views.
 
     Called with a request path (str, no query string) and whether it is a navigation, it
     matches the path as a GET against the app's URL map and returns the preloads of the
-    matched view's manifest (a path that routes nowhere or redirects gets none). The app's
-    own manifest is not included: :class:`H2Push` gives that to the middleware itself.
+    matched view's manifest. A path that routes nowhere (404, 405) or that Werkzeug redirects
+    (a missing trailing slash) gets None: the middleware then sends no 103 and no push for
+    it, not even the app manifest's. The app's own manifest is not included:
+    :class:`H2Push` gives that to the middleware itself.
 
     Args:
         app: A Quart application.
@@ -243,11 +245,11 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] |
         return None
     adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
 
-    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         try:
             endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
-            return ()
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+            return None
         view_manifest = state.view_manifest(app.view_functions.get(str(endpoint)))
         # A view's manifest applies to every request of it, as flask-http2-push's decorator.
         return () if view_manifest is None else view_manifest.preloads_for(path)
