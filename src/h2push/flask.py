@@ -39,7 +39,20 @@ H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (in
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
 H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
                                                     Link preloads count as delivered
+H2PUSH_HINTED_     (none; default 60)               seconds of ``max-age`` for the static files
+MAX_AGE                                             h2push hints, while ``SEND_FILE_MAX_AGE_
+                                                    DEFAULT`` is None; None: leave them alone
 ================== ================================ ============================================
+
+Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
+it from there, so a response it must revalidate is fetched twice. Flask serves static files
+``Cache-Control: no-cache`` while ``SEND_FILE_MAX_AGE_DEFAULT`` is None (its default), so
+h2push gives the static files it hints (manifest entries, ``@http2push`` and ``push()`` URLs)
+``max-age=60`` instead, as WhiteNoise does for unversioned files: ``H2PUSH_HINTED_MAX_AGE``
+sets the seconds, None turns it off. An app's own choice (``SEND_FILE_MAX_AGE_DEFAULT`` set,
+even to 0; a ``get_send_file_max_age`` of its own; any view but the static one) is never
+changed. A hinted response that stays ``no-store`` or must be revalidated is reported once per
+URL, as a warning on the ``h2push.flask`` logger.
 
 Errors: a declaration the app got wrong (a bad manifest, bad ``push()`` arguments, a bad
 setting) raises at the call or at :meth:`H2Push.init_app`. A failure while delivering (a
@@ -56,13 +69,24 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
 from h2push.manifest import Manifest
@@ -81,6 +105,7 @@ from h2push.trackers import (
 from h2push.versions import StaticVersions, resource_keys
 
 __all__ = [
+    "DEFAULT_HINTED_MAX_AGE_S",
     "DEFAULT_MANIFEST",
     "H2Push",
     "SessionTracker",
@@ -93,6 +118,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _EXTENSION_KEY: Final = "h2push"
+_MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
+
 _G_KEY: Final = "_h2push"
 _VIEW_ATTR: Final = "_h2push_manifest"
 
@@ -155,9 +182,21 @@ class _AppState:
     tracker: Tracker | None = DEFAULT_TRACKER
     proxy: bool = False
     versions: Callable[[str], str | None] | None = None
+    hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
     view_manifests: dict[str, Manifest] = field(default_factory=dict)
     views_loaded: bool = False
+    # The same-origin paths h2push preloads (manifests, push()), and those already reported.
+    hinted_paths: set[str] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
+
+    def learn_paths(self, preloads: Iterable[Preload]) -> None:
+        """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
+        for preload in preloads:
+            if len(self.hinted_paths) >= _MAX_HINTED_PATHS:
+                return
+            if preload.same_origin and preload.rel != "preconnect":
+                self.hinted_paths.add(preload.url.partition("?")[0])
 
 
 #: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
@@ -313,7 +352,11 @@ class H2Push:
             tracker=self.tracker,
             versions=versions_resolver(app),
         )
+        state.hinted_max_age_s = _hinted_max_age(
+            config.get("H2PUSH_HINTED_MAX_AGE", DEFAULT_HINTED_MAX_AGE_S)
+        )
         state.view_manifests = _view_manifests(app)
+        _learn_manifest_paths(state)
         app.before_request(_before_request)
         app.after_request(_after_request)
         app.add_template_global(push, "push")
@@ -487,6 +530,7 @@ def _before_request() -> None:
     if not state.views_loaded:
         state.view_manifests = _view_manifests(current_app)
         state.views_loaded = True
+        _learn_manifest_paths(state)
     _start(state, state.view_manifests.get(request.endpoint or ""))
 
 
@@ -494,7 +538,84 @@ def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
         _finish(state, response)
+    app_state = current_app.extensions.get(_EXTENSION_KEY)
+    if isinstance(app_state, _AppState) and request.path in app_state.hinted_paths:
+        _make_reusable(app_state, response)
     return response
+
+
+def _hinted_max_age(value: object) -> int | None:
+    """Check ``H2PUSH_HINTED_MAX_AGE``: seconds (int >= 0 or a timedelta) or None."""
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds())
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"H2PUSH_HINTED_MAX_AGE must be seconds (an int) or None, not {type(value).__name__}"
+        )
+    if value < 0:
+        raise ValueError(f"H2PUSH_HINTED_MAX_AGE {value} must not be negative")
+    return value
+
+
+def _learn_manifest_paths(state: _AppState) -> None:
+    manifests = [state.manifest, *state.view_manifests.values()]
+    for manifest in manifests:
+        if manifest is not None:
+            for preloads in manifest.entries.values():
+                state.learn_paths(preloads)
+
+
+def _uses_flask_static_default() -> bool:
+    """Whether this request is Flask's static view with Flask's default lifetime (None)."""
+    endpoint = request.endpoint or ""
+    if endpoint != "static" and not endpoint.endswith(".static"):
+        return False
+    if current_app.config.get("SEND_FILE_MAX_AGE_DEFAULT") is not None:
+        return False
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if endpoint == "static":
+        return getattr(type(app), "get_send_file_max_age", None) is Flask.get_send_file_max_age
+    blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
+    own = getattr(type(blueprint), "get_send_file_max_age", None)
+    return blueprint is not None and own is Blueprint.get_send_file_max_age
+
+
+def _make_reusable(state: _AppState, response: Response) -> None:
+    """Let a browser reuse a hinted static file; report what h2push cannot change.
+
+    Chromium keeps a hinted response in its HTTP cache and the page reads it from there: a
+    ``no-cache`` response is fetched again. Flask's static view says ``no-cache`` only
+    because ``SEND_FILE_MAX_AGE_DEFAULT`` is None; that one case gets
+    ``max-age=H2PUSH_HINTED_MAX_AGE``. Anything the app chose stays as it is.
+    """
+    cache = response.cache_control
+    if (
+        state.hinted_max_age_s is not None
+        and cache.no_cache is True
+        and cache.max_age is None
+        and not cache.no_store
+        and _uses_flask_static_default()
+    ):
+        cache.no_cache = None
+        cache.max_age = state.hinted_max_age_s
+        return
+    if not 200 <= response.status_code < 300 or request.path in state.reported:
+        return
+    if cache.no_store:
+        reason = "Cache-Control: no-store, so browsers fetch it a second time"
+    elif cache.no_cache or cache.max_age == 0:
+        reason = f"Cache-Control: {response.headers['Cache-Control']}, which browsers revalidate"
+    else:
+        return
+    state.reported.add(request.path)
+    logger.warning(
+        "h2push: %s is hinted but served with %s: the hint is wasted. Let browsers keep it for"
+        " a while (e.g. max-age=60), or leave it out of the manifest and push() calls.",
+        request.path,
+        reason,
+    )
 
 
 def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestState:
@@ -568,6 +689,8 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
     candidates = state.candidates + tuple(state.preloads)
+    if state.preloads:
+        state.app_state.learn_paths(state.preloads)
     if not candidates or response.status_code >= 400:
         return
     if state.preloads:
@@ -638,7 +761,8 @@ def middleware_options(app: object) -> dict[str, Any]:
     ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
     (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
     :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
-    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``) and ``tracker`` when it works outside
+    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``), ``hinted_max_age_s``
+    (``H2PUSH_HINTED_MAX_AGE``) and ``tracker`` when it works outside
     Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
     such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
     before the view runs: the middleware keeps its own cookie tracker then.
@@ -660,7 +784,11 @@ def middleware_options(app: object) -> dict[str, Any]:
     }
     state = app.extensions.get(_EXTENSION_KEY)
     if isinstance(state, _AppState):
-        options.update(max_pushes=state.max_pushes, early_hints=state.early_hints)
+        options.update(
+            max_pushes=state.max_pushes,
+            early_hints=state.early_hints,
+            hinted_max_age_s=state.hinted_max_age_s,
+        )
         if not isinstance(state.tracker, FirehoseTracker):
             options["tracker"] = state.tracker
     return options
