@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
+from quart import Quart
 from werkzeug.test import TestResponse
 
 from h2push import Manifest
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S, H2PushMiddleware
 from h2push.flask import H2Push, push
+from h2push.quart import H2Push as QuartH2Push
 from h2push.trackers import tracks
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}
@@ -324,3 +326,19 @@ def test_asgi_hinted_max_age_off_and_reports(caplog: pytest.LogCaptureFixture) -
             assert start_of(sent)[b"cache-control"] == b"no-store"
     assert len(caplog.records) == 1
     assert "/static/app.css is hinted but served with no-store" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, None), (120, 120)])
+def test_quart_hinted_max_age_reaches_the_middleware(
+    tmp_path: Path, setting: int | None, expected: int | None
+) -> None:
+    app = Quart("reuse", root_path=str(tmp_path))
+    app.config["H2PUSH_HINTED_MAX_AGE"] = setting
+    QuartH2Push(app)
+    middleware = app.asgi_app
+    assert isinstance(middleware, H2PushMiddleware)
+    assert middleware.hinted_max_age_s == expected
+    app = Quart("reuse", root_path=str(tmp_path))
+    app.config["H2PUSH_HINTED_MAX_AGE"] = "60"
+    with pytest.raises(TypeError, match="H2PUSH_HINTED_MAX_AGE"):
+        QuartH2Push(app)

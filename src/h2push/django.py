@@ -47,6 +47,9 @@ H2PUSH_MAX_PUSHES_PER_CONNECTION most pushes per HTTP/2 connection (int >= 0,
                                  default 100; ASGI only)
 H2PUSH_EARLY_HINTS               send a 103 when the server can (default True)
 H2PUSH_PUSH                      push when the server can (default True)
+H2PUSH_HINTED_MAX_AGE            ASGI: the shortest ``max-age`` (seconds, default
+                                 60) of a hinted response left without a lifetime
+                                 (Django's static view); None leaves it alone
 ================================ ==================================================
 
 Importing this module requires Django (``pip install h2push[django]``).
@@ -108,6 +111,7 @@ class _Settings:
     max_pushes_per_connection: int = asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION
     early_hints: bool = True
     push: bool = True
+    hinted_max_age_s: int | None = asgi.DEFAULT_HINTED_MAX_AGE_S
 
 
 def _setting(name: str, kind: type, default: Any) -> Any:
@@ -141,7 +145,18 @@ def _load_settings() -> _Settings:
         max_pushes_per_connection=limits["H2PUSH_MAX_PUSHES_PER_CONNECTION"],
         early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True),
         push=_setting("H2PUSH_PUSH", bool, True),
+        hinted_max_age_s=_hinted_max_age(),
     )
+
+
+def _hinted_max_age() -> int | None:
+    value = getattr(django_settings, "H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
+    if value is None:
+        return None
+    seconds = cast(int, _setting("H2PUSH_HINTED_MAX_AGE", int, value))
+    if seconds < 0:
+        raise ImproperlyConfigured(f"H2PUSH_HINTED_MAX_AGE {seconds} must not be negative")
+    return seconds
 
 
 def _settings_manifest() -> Manifest | None:
@@ -308,6 +323,7 @@ def get_asgi_application() -> ASGIApp:
         max_pushes_per_connection=settings.max_pushes_per_connection,
         early_hints=settings.early_hints,
         push=settings.push,
+        hinted_max_age_s=settings.hinted_max_age_s,
     )
 
 

@@ -33,7 +33,13 @@ H2PUSH_MAX_PUSHES_PER_CONNECTION ``max_pushes_per_connection`` most pushes per H
                                                                (int >= 0)
 H2PUSH_EARLY_HINTS               ``early_hints``               send a 103 when the server offers it
 H2PUSH_PUSH                      ``push``                      push when the server offers it
+H2PUSH_HINTED_MAX_AGE            (default 60)                  shortest ``max-age`` (seconds) of a
+                                                               hinted response left without one;
+                                                               None: leave responses alone
 ================================ ============================= =====================================
+
+Quart serves static files ``max-age=43200`` (12 hours) by default, which browsers reuse as
+they are: h2push changes no ``Cache-Control`` an app or Quart set.
 
 Importing this module requires Quart (``pip install h2push[quart]``).
 """
@@ -158,6 +164,9 @@ class H2Push:
         )
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         push_enabled = config.get("H2PUSH_PUSH", self.push)
+        hinted_max_age = config.get("H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
+        if hinted_max_age is not None:
+            _check_int("H2PUSH_HINTED_MAX_AGE", hinted_max_age)
         _check_bool("H2PUSH_ENABLED", enabled)
         _check_int("H2PUSH_MAX_PUSHES", max_pushes)
         _check_int("H2PUSH_MAX_PUSHES_PER_CONNECTION", per_connection)
@@ -189,6 +198,7 @@ class H2Push:
                 max_pushes_per_connection=per_connection,
                 early_hints=early_hints,
                 push=push_enabled,
+                hinted_max_age_s=hinted_max_age,
             ),
         )
 
