@@ -324,7 +324,8 @@ class H2PushMiddleware:
         # The same-origin paths h2push preloads, the preload tuples already read, and the
         # paths whose caching was reported: bounded, shared by every request.
         self._hinted_paths: set[str] = set()
-        self._learned: set[int] = set()
+        # Kept by id with the tuple itself, so that an id is never reused while it is here.
+        self._learned: dict[int, Sequence[Preload]] = {}
         self._reported: set[str] = set()
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
@@ -410,8 +411,8 @@ class H2PushMiddleware:
         if routed:
             if id(routed) not in self._learned:  # a route's manifest: read once
                 self._learn_paths(routed)
-                if isinstance(routed, tuple):
-                    self._learned.add(id(routed))
+                if len(self._learned) < _MAX_HINTED_PATHS:
+                    self._learned[id(routed)] = routed
             # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
             declared = (*declared, *routed) if declared else routed
         return declared
