@@ -342,3 +342,26 @@ def test_quart_hinted_max_age_reaches_the_middleware(
     app.config["H2PUSH_HINTED_MAX_AGE"] = "60"
     with pytest.raises(TypeError, match="H2PUSH_HINTED_MAX_AGE"):
         QuartH2Push(app)
+
+
+def test_asgi_keeps_whitenoise_debug_lifetime_and_reports_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # WhiteNoise with DEBUG = True: its choice, kept; the wasted hint is named once.
+    whitenoise = [(b"content-type", b"text/css"), (b"cache-control", b"max-age=0, public")]
+    app = H2PushMiddleware(responder(whitenoise), manifest=MANIFEST)
+    with caplog.at_level(logging.WARNING, logger="h2push"):
+        for _ in range(2):
+            sent = run(app, scope("/static/app.css", H2, []))
+            assert start_of(sent)[b"cache-control"] == b"max-age=0, public"
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "/static/app.css is hinted" in message
+    assert "max-age=0, public" in message
+    # A lifetime the browser can use is not worth a word.
+    caplog.clear()
+    kept = [(b"content-type", b"text/css"), (b"cache-control", b"max-age=60, public")]
+    with caplog.at_level(logging.WARNING, logger="h2push"):
+        sent = run(H2PushMiddleware(responder(kept), manifest=MANIFEST), scope("/static/app.css"))
+    assert start_of(sent)[b"cache-control"] == b"max-age=60, public"
+    assert caplog.records == []
