@@ -330,3 +330,29 @@ def test_a_path_with_no_route_gets_no_hints_in_fastapi_and_django(
         assert _final(log).header(":status") == "404"
         assert log.informational == []
         assert log.promises == []
+
+
+OFFER_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    offered = b"yes" if "http.response.push" in scope.get("extensions", {}) else b"no"
+    headers = [(b"content-type", b"text/plain"), (b"x-push-offered", offered)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def test_hypercorn_offers_push_only_to_clients_that_accept_it(
+    tmp_path: Path, tls_files: TLSFiles
+) -> None:
+    # Hypercorn 0.18 lists http.response.push for every HTTP/2 request; under h2push serve a
+    # stream of a client that sent SETTINGS_ENABLE_PUSH = 0 is not offered it.
+    (tmp_path / "offer.py").write_text(OFFER_APP)
+    port = free_port()
+    certificate = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = h2push_command("serve", "offer:app", *certificate, "--bind", f"127.0.0.1:{port}")
+    with running(command, port=port, cwd=tmp_path):
+        url = f"https://127.0.0.1:{port}/"
+        assert _final(nghttp(url)).header("x-push-offered") == "yes"
+        assert _final(nghttp(url, "--no-push")).header("x-push-offered") == "no"
