@@ -39,20 +39,20 @@ H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (in
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
 H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
                                                     Link preloads count as delivered
-H2PUSH_HINTED_     (none; default 60)               seconds of ``max-age`` for the static files
-MAX_AGE                                             h2push hints, while ``SEND_FILE_MAX_AGE_
-                                                    DEFAULT`` is None; None: leave them alone
 ================== ================================ ============================================
 
 Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
 it from there, so a response it must revalidate is fetched twice. Flask serves static files
 ``Cache-Control: no-cache`` while ``SEND_FILE_MAX_AGE_DEFAULT`` is None (its default), so
 h2push gives the static files it hints (manifest entries, ``@http2push`` and ``push()`` URLs)
-``max-age=60`` instead, as WhiteNoise does for unversioned files: ``H2PUSH_HINTED_MAX_AGE``
-sets the seconds, None turns it off. An app's own choice (``SEND_FILE_MAX_AGE_DEFAULT`` set,
-even to 0; a ``get_send_file_max_age`` of its own; any view but the static one) is never
-changed. A hinted response that stays ``no-store`` or must be revalidated is reported once per
-URL, as a warning on the ``h2push.flask`` logger.
+``max-age=60`` instead, as WhiteNoise does for unversioned files. The config key
+``H2PUSH_HINTED_MAX_AGE`` sets the seconds (an int >= 0 or a timedelta); None turns it off.
+An app's own choice (``SEND_FILE_MAX_AGE_DEFAULT`` set, even to 0; a ``get_send_file_max_age``
+of its own; any view but the static one) is never changed. A hinted response that stays
+``no-store`` or must be revalidated is reported once per URL, as a warning on the
+``h2push.flask`` logger. No WSGI server pushes, so the tracker is read and its cookie set only
+behind a pushing proxy (``proxy=True``): a cookie set on the page would change the ``Cookie``
+header between the 103's preload and the page's use of it (:func:`h2push.trackers.tracks`).
 
 Errors: a declaration the app got wrong (a bad manifest, bad ``push()`` arguments, a bad
 setting) raises at the call or at :meth:`H2Push.init_app`. A failure while delivering (a
