@@ -286,7 +286,9 @@ class H2Push:
             cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
             Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
             ``set_pushed(set[str])``, e.g. :class:`SessionTracker`); or None. Resources a
-            client has are linked with ``nopush``, so a proxy does not push them again.
+            client has are linked with ``nopush``, so a proxy does not push them again. A
+            WSGI server cannot push: the tracker is used only with ``proxy`` (and under
+            ``h2push serve``, for the clients that accept pushes).
 
     Raises:
         h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
