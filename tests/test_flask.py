@@ -631,7 +631,7 @@ def test_tracker_is_consulted_and_told_what_was_delivered(tmp_path: Path) -> Non
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path)
     tracker = RecordingTracker({"/static/old.css"})
-    H2Push(app, tracker=tracker)
+    H2Push(app, tracker=tracker, proxy=True)  # WSGI cannot push: only a proxy in front does
 
     @app.route("/")
     def index() -> str:
@@ -642,12 +642,9 @@ def test_tracker_is_consulted_and_told_what_was_delivered(tmp_path: Path) -> Non
     client.get("/", headers={"Sec-Fetch-Mode": "no-cors"})
     assert tracker.gets == 1  # push() gave a candidate; not a navigation: nothing delivered
     assert tracker.sets == []
-    client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()})
+    client.get("/", headers=NAVIGATE)
     assert tracker.gets == 2  # once per request
-    # Over HTTP/1.1 only the 103 proves delivery: the hinted URLs, not the Link-only view.js.
-    assert tracker.sets == [{"/static/old.css", "/static/css/main.css", "/static/js/app.js"}]
-    # Over HTTP/2 a navigation's Link preloads count as delivered too.
-    client.get("/", headers=NAVIGATE, environ_overrides={"SERVER_PROTOCOL": "HTTP/2"})
+    # The proxy pushes a navigation's Link preloads: all of them count as delivered.
     assert tracker.sets[-1] == {
         "/static/old.css",
         "/static/css/main.css",
@@ -682,11 +679,11 @@ class FirehoseConnector:
 def test_firehose_connector_shape_plugs_in(tmp_path: Path, tracker: object) -> None:
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path, SECRET_KEY="test")
-    H2Push(app, tracker=tracker)  # type: ignore[arg-type]
+    H2Push(app, tracker=tracker, proxy=True)  # type: ignore[arg-type]
     app.add_url_rule("/", "index", lambda: "home")
     app.add_url_rule("/seen", "seen", lambda: session.get("h2-pushed", ""))
     client = app.test_client()
-    client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": Recorder()})
+    client.get("/", headers=NAVIGATE)
     assert client.get("/seen").text == "/static/css/main.css,/static/js/app.js"
 
 
@@ -705,23 +702,45 @@ def test_session_tracker_without_secret_key_does_nothing(tmp_path: Path) -> None
 def test_the_default_tracker_is_a_cookie_digest(tmp_path: Path) -> None:
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path)
-    H2Push(app)
+    H2Push(app, proxy=True)
     app.add_url_rule("/", "index", lambda: "home")
     client = app.test_client()
-    hinted = Recorder()
-    first = client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": hinted})
+    first = client.get("/", headers=NAVIGATE)
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith("h2push=")
     assert "HttpOnly" in cookie
     assert "Secure" in cookie
     # The next navigation knows both: still hinted and linked, linked with nopush.
-    second = client.get(
-        "/",
-        headers={**NAVIGATE, "Cookie": cookie.split(";")[0]},
-        environ_base={"wsgi.early_hints": Recorder()},
-    )
+    second = client.get("/", headers={**NAVIGATE, "Cookie": cookie.split(";")[0]})
     assert "</static/css/main.css>; rel=preload; as=style; nopush" in second.headers["Link"]
     assert "Set-Cookie" not in second.headers
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"wsgi.early_hints": Recorder()},
+        {"wsgi.early_hints": Recorder(), "SERVER_PROTOCOL": "HTTP/2"},
+        {"SERVER_PROTOCOL": "HTTP/2"},
+    ],
+    ids=["103", "103-http2", "http2"],
+)
+def test_no_tracker_cookie_without_a_pushing_proxy(tmp_path: Path, environ: dict[str, Any]) -> None:
+    # A WSGI server cannot push: a cookie would only change the Cookie header between the
+    # 103's preload and the page's use of it (Vary: Cookie), so the browser fetches again.
+    write_manifest(tmp_path, SINGLE_PAGE)
+    app = make_app(tmp_path, SECRET_KEY="test")
+    tracker = RecordingTracker(set())
+    H2Push(app)
+    other = make_app(tmp_path)
+    H2Push(other, tracker=tracker)
+    for each in (app, other):
+        each.add_url_rule("/", "index", lambda: "home")
+        response = each.test_client().get("/", headers=NAVIGATE, environ_base=environ)
+        assert response.status_code == 200
+        assert links(response) == [MAIN_CSS, APP_JS]
+        assert "Set-Cookie" not in response.headers
+    assert (tracker.gets, tracker.sets) == (0, [])
 
 
 class BrokenTracker:
@@ -749,13 +768,12 @@ def test_failing_tracker_is_logged_once_and_ignored(
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path)
     tracker = BrokenTracker(get_fails=get_fails, set_fails=set_fails)
-    H2Push(app, tracker=tracker)
+    H2Push(app, tracker=tracker, proxy=True)  # the proxy delivers: the set is written
     app.add_url_rule("/", "index", lambda: "home")
     client = app.test_client()
     with caplog.at_level(logging.DEBUG, logger="h2push"):
         for _ in range(2):
-            hints = {"wsgi.early_hints": Recorder()}  # a 103 delivers: the set is written
-            response = client.get("/", headers=NAVIGATE, environ_base=hints)
+            response = client.get("/", headers=NAVIGATE)
             assert response.status_code == 200
             assert links(response) == [MAIN_CSS, APP_JS]
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -847,14 +865,15 @@ def test_preloads_resolver(tmp_path: Path) -> None:
         *manifest,
         "</static/about.css>; rel=preload; as=style",
     ]
-    assert [str(p) for p in resolve("/about", True)] == manifest  # redirects to /about/
-    assert [str(p) for p in resolve("/form", True)] == manifest  # POST only
-    assert [str(p) for p in resolve("/nowhere", True)] == manifest
+    # No page there: a redirect to /about/, a 405 (POST only), a 404. No 103, no push.
+    assert resolve("/about", True) is None
+    assert resolve("/form", True) is None
+    assert resolve("/nowhere", True) is None
     # The single-page manifest is for navigations; the view's own manifest for every request.
     assert [str(p) for p in resolve("/about/", False)] == [
         "</static/about.css>; rel=preload; as=style"
     ]
-    assert resolve("/nowhere", False) == ()
+    assert resolve("/nowhere", False) is None
     assert preloads_resolver(object()) is None
 
 

@@ -175,7 +175,7 @@ def test_resolver_matches_views_as_a_get(root: Path) -> None:
     assert resolve is not None
     assert [p.url for p in resolve("/about", False)] == ["/static/about.css"]
     assert list(resolve("/", True)) == []
-    assert list(resolve("/nowhere", True)) == []
+    assert resolve("/nowhere", True) is None  # no route: no 103, no push
     assert preloads_resolver(object()) is None
 
 

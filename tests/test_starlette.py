@@ -185,19 +185,20 @@ def test_http2push_needs_parentheses() -> None:
         ("/about", ["/static/about.css"]),
         ("/blog/hello", ["/static/post.js", "/static/post.woff2"]),  # through a Mount
         ("/", []),  # an undecorated endpoint
-        ("/form", []),  # only POST routes there: a GET would not reach the decorated one
-        ("/nowhere", []),
+        ("/form", None),  # only POST routes there: a GET would be answered 405
+        ("/nowhere", None),  # 404: no hints, not even the middleware's manifest
         ("/files/site.css", []),  # a mounted app has no endpoint to decorate
     ],
 )
 def test_resolver_finds_the_manifest_of_the_route_a_get_reaches(
-    tmp_path: Path, path: str, expected: list[str]
+    tmp_path: Path, path: str, expected: list[str] | None
 ) -> None:
     resolve = preloads_resolver(_app(tmp_path))
     assert resolve is not None
-    assert [p.url for p in resolve(path, True)] == expected
-    # A route's manifest applies to every request of it, navigation or not.
-    assert [p.url for p in resolve(path, False)] == expected
+    for navigation in (True, False):
+        # A route's manifest applies to every request of it, navigation or not.
+        found = resolve(path, navigation)
+        assert (None if found is None else [p.url for p in found]) == expected
 
 
 def test_resolver_is_none_for_what_has_no_starlette_routes() -> None:

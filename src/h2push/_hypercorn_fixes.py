@@ -49,3 +49,61 @@ def apply() -> None:
 
     H2Protocol.handle = handle_then_release  # type: ignore[method-assign]
     H2Protocol.stream_send = send_unless_closed  # type: ignore[method-assign]
+
+
+_push_offer_applied = False
+
+
+class _WithoutPush:
+    """Hypercorn's app wrapper for one stream whose client refused push: no push in the scope."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, *args: Any) -> None:
+        extensions = scope.get("extensions")
+        if isinstance(extensions, dict):
+            extensions.pop("http.response.push", None)
+        await self.app(scope, *args)
+
+
+def offer_push_only_when_accepted() -> None:
+    """Patch Hypercorn 0.18 so a client that refused push is not offered ``http.response.push``.
+
+    A client refuses push with ``SETTINGS_ENABLE_PUSH = 0`` in its first SETTINGS frame
+    (RFC 9113 §6.5.2); every browser does, and httpx. Hypercorn 0.18 lists
+    ``http.response.push`` in the scope of every HTTP/2 request anyway and drops the refused
+    promises silently, so an application cannot tell a client that takes pushes from one
+    that never will. With this patch a stream's scope offers push only when the client's
+    setting (h2's ``connection.remote_settings.enable_push``, read when the request's
+    HEADERS arrive) allows it. Idempotent; other Hypercorn versions are left alone.
+    """
+    global _push_offer_applied  # noqa: PLW0603 - a process-wide patch, applied once
+    if _push_offer_applied:
+        return
+    _push_offer_applied = True
+    try:
+        version = metadata.version("hypercorn")
+    except metadata.PackageNotFoundError:
+        return
+    if not version.startswith("0.18."):
+        return
+    from hypercorn.protocol.h2 import H2Protocol  # noqa: PLC0415
+
+    create_stream = H2Protocol._create_stream
+
+    async def create_stream_for_the_client(self: Any, request: Any) -> None:
+        if self.connection.remote_settings.enable_push:
+            await create_stream(self, request)
+            return
+        # The stream keeps the app it is created with; restore it for the next stream.
+        app = self.app
+        self.app = _WithoutPush(app)
+        try:
+            await create_stream(self, request)
+        finally:
+            self.app = app
+
+    H2Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]

@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import logging
 import os
@@ -50,10 +51,12 @@ from h2push.trackers import (
     as_tracker,
     carries_client_state,
     may_be_stored_by_shared_cache,
+    tracks,
 )
 from h2push.versions import resource_keys
 
 __all__ = [
+    "DEFAULT_HINTED_MAX_AGE_S",
     "DEFAULT_MAX_PUSHES_PER_CONNECTION",
     "DEFAULT_TRACKER",
     "PUSHED_HEADER",
@@ -93,6 +96,12 @@ _PUSH = "http.response.push"
 #: Push promises per connection unless configured otherwise: ten pages' worth at the
 #: per-response default.
 DEFAULT_MAX_PUSHES_PER_CONNECTION = 100
+
+#: The shortest lifetime, in seconds, h2push gives a hinted response that the application
+#: left to the browser's heuristics (WhiteNoise's lifetime for unversioned files).
+DEFAULT_HINTED_MAX_AGE_S = 60
+_MAX_HINTED_PATHS = 4096  # paths whose caching the middleware watches
+_HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
 
 
 class _Connection:
@@ -227,7 +236,10 @@ class H2PushMiddleware:
             (loaded here, once), or None.
         preloads: A function from a request path (str) and whether the request is a
             navigation (bool) to more candidate preloads, e.g. a framework's per-route
-            declarations (:func:`h2push.flask.preloads_resolver`); called per request.
+            declarations (:func:`h2push.flask.preloads_resolver`); called per request. It
+            returns None when the path matches no route of the application: that request
+            then gets no 103 and no push, not even the manifest's (a 404 page uses none of
+            a page's resources).
         max_pushes: The most push promises per response (int >= 0; default 10, as nginx).
         max_pushes_per_connection: The most push promises h2push makes on one connection over
             its life (int >= 0, default 100), or None for no such limit. A URL is never pushed
@@ -254,6 +266,16 @@ class H2PushMiddleware:
         versions: A function from a URL path (str) to the resource's version (str, e.g. a
             content hash, :class:`h2push.versions.StaticVersions`) or None; a tracker keys on
             ``(url, version)``, so a changed resource is pushed again.
+        hinted_max_age_s: A browser keeps a hinted response in its HTTP cache and the page
+            reads it from there, so the response must still be fresh then. A successful
+            response to a path h2push preloads that has a ``Last-Modified`` but neither
+            ``Cache-Control`` nor ``Expires`` (Starlette's ``StaticFiles``, Django's static
+            view) is fresh only by the browser's heuristic, 10 % of its age (RFC 9111
+            §4.2.2): nothing for a file just edited. It gets ``Cache-Control: max-age=N``,
+            N the larger of this (seconds, default 60) and that heuristic. None leaves every
+            response alone. A ``Cache-Control`` the application set is never changed; a
+            hinted response that is ``no-store`` or must be revalidated (``no-cache``,
+            ``max-age=0``) is reported once per path, as a warning on the ``h2push`` logger.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -265,7 +287,7 @@ class H2PushMiddleware:
         app: ASGIApp,
         *,
         manifest: Manifest | str | os.PathLike[str] | None = None,
-        preloads: Callable[[str, bool], Sequence[Preload]] | None = None,
+        preloads: Callable[[str, bool], Sequence[Preload] | None] | None = None,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION,
         early_hints: bool = True,
@@ -274,6 +296,7 @@ class H2PushMiddleware:
         push_preload: bool = False,
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
         versions: Callable[[str], str | None] | None = None,
+        hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -297,6 +320,18 @@ class H2PushMiddleware:
         self.push_preload = push_preload
         self.tracker = None if tracker is None else as_tracker(tracker)
         self.versions = versions
+        if hinted_max_age_s is not None and hinted_max_age_s < 0:
+            raise ValueError(f"hinted_max_age_s {hinted_max_age_s} must not be negative")
+        self.hinted_max_age_s = hinted_max_age_s
+        # The same-origin paths h2push preloads, the preload tuples already read, and the
+        # paths whose caching was reported: bounded, shared by every request.
+        self._hinted_paths: set[str] = set()
+        # Kept by id with the tuple itself, so that an id is never reused while it is here.
+        self._learned: dict[int, Sequence[Preload]] = {}
+        self._reported: set[str] = set()
+        if self.manifest is not None:
+            for entries in self.manifest.entries.values():
+                self._learn_paths(entries)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope; only ``http`` scopes are planned for."""
@@ -371,14 +406,21 @@ class H2PushMiddleware:
         await self.app(scope, receive, send_with_links)
 
     def _candidates(self, facts: RequestFacts) -> Sequence[Preload]:
+        routed: Sequence[Preload] | None = ()
+        if self.preloads is not None:
+            routed = self.preloads(facts.path, facts.navigation)
+            if routed is None:
+                return ()  # no route: hints and pushes would serve an error page
         declared: Sequence[Preload] = ()
         if self.manifest is not None:
             declared = self.manifest.preloads_for(facts.path, navigation=facts.navigation)
-        if self.preloads is not None:
-            routed = self.preloads(facts.path, facts.navigation)
-            if routed:
-                # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
-                declared = (*declared, *routed) if declared else routed
+        if routed:
+            if id(routed) not in self._learned:  # a route's manifest: read once
+                self._learn_paths(routed)
+                if len(self._learned) < _MAX_HINTED_PATHS:
+                    self._learned[id(routed)] = routed
+            # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
+            declared = (*declared, *routed) if declared else routed
         return declared
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
@@ -429,8 +471,20 @@ class H2PushMiddleware:
         return True
 
     async def _load_client(self, request: _RequestState) -> None:
-        """Ask the tracker what this client has (once; never for a pushed request)."""
-        if self.tracker is None or request.client is not None or request.facts.pushed:
+        """Ask the tracker what this client has (once; never for a pushed request).
+
+        Only a client the server can push to is tracked (:func:`h2push.trackers.tracks`): a
+        tracker exists to keep pushes from repeating, and its cookie on the page of a client
+        that takes no push (every browser refuses push) would change the ``Cookie`` header
+        between a hint's fetch and the page's use of it, so a resource served with
+        ``Vary: Cookie`` would be fetched twice.
+        """
+        if (
+            self.tracker is None
+            or request.client is not None
+            or request.facts.pushed
+            or not tracks(can_push=request.facts.can_push and self.push)
+        ):
             return
         scope = request.scope
         load = functools.partial(
@@ -459,16 +513,61 @@ class H2PushMiddleware:
             if await _send_extension(request.send, message):
                 request.delivered.add(preload.url)
 
+    def _learn_paths(self, preloads: Iterable[Preload]) -> None:
+        """Remember the same-origin paths of ``preloads``, whose caching matters (bounded)."""
+        for preload in preloads:
+            if len(self._hinted_paths) >= _MAX_HINTED_PATHS:
+                return
+            if preload.same_origin and preload.rel != "preconnect":
+                self._hinted_paths.add(preload.url.partition("?")[0])
+
+    def _make_reusable(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        """Give a hinted response left to heuristics a lifetime; report what cannot be reused.
+
+        See ``hinted_max_age_s`` in the class docstring. ``headers`` is changed in place.
+        """
+        fields = {name.lower(): value for name, value in headers}
+        cache_control = fields.get(b"cache-control")
+        if cache_control is None:
+            if self.hinted_max_age_s is None or b"expires" in fields:
+                return
+            max_age_s = _heuristic_floor(fields.get(b"last-modified"), self.hinted_max_age_s)
+            if max_age_s is not None:
+                headers.append((b"cache-control", b"max-age=%d" % max_age_s))
+            return
+        if path in self._reported or len(self._reported) >= _MAX_HINTED_PATHS:
+            return
+        directives = _directives(cache_control)
+        if "no-store" in directives:
+            reason = "no-store, so browsers fetch it a second time"
+        elif "no-cache" in directives or directives.get("max-age") == "0":
+            reason = "a Cache-Control that browsers revalidate"
+        else:
+            return
+        self._reported.add(path)
+        logger.warning(
+            "h2push: %s is hinted but served with %s (Cache-Control: %s): the hint is wasted."
+            " Let browsers keep it a while (e.g. max-age=60), or stop preloading it.",
+            path,
+            reason,
+            cache_control.decode("latin-1"),
+        )
+
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
         """Push what the app asked for, merge the Link header, and update the tracker."""
         before = request.before
         headers = list(message.get("headers", ()))
+        path = request.facts.path
+        if path in self._hinted_paths and 200 <= int(message.get("status", 200)) < 300:
+            self._make_reusable(path, headers)
         app_links = ", ".join(
             value.decode("latin-1") for name, value in headers if name.lower() == b"link"
         )
         late: list[Preload] = list(request.preloads)
         if self.push_preload and app_links:
             late.extend(_preloads_in(app_links))
+        if late:
+            self._learn_paths(late)
         status = int(message.get("status", 200))
         after = _EMPTY_PLAN
         if late:
@@ -522,6 +621,31 @@ class H2PushMiddleware:
         else:
             client.add(keys)
         return client.response_headers()
+
+
+def _directives(cache_control: bytes) -> dict[str, str]:
+    """The directives of a ``Cache-Control`` value (RFC 9111 §5.2), lower-cased, to values."""
+    found: dict[str, str] = {}
+    for part in cache_control.decode("latin-1").split(","):
+        name, _, value = part.partition("=")
+        found.setdefault(name.strip().lower(), value.strip().strip('"'))
+    return found
+
+
+def _heuristic_floor(last_modified: bytes | None, floor_s: int) -> int | None:
+    """``max(floor_s, 10 % of the age)`` for a ``Last-Modified`` value; None without one.
+
+    The 10 % is the heuristic freshness browsers give a response with ``Last-Modified`` and
+    no lifetime (RFC 9111 §4.2.2): a response that has it keeps at least that.
+    """
+    if last_modified is None:
+        return None
+    try:
+        modified = email.utils.parsedate_to_datetime(last_modified.decode("latin-1"))
+    except (TypeError, ValueError):
+        return None
+    age_s = time.time() - modified.timestamp()
+    return max(floor_s, int(age_s * _HEURISTIC_FRACTION))
 
 
 def _authority(scope: Scope) -> str | None:

@@ -47,6 +47,9 @@ H2PUSH_MAX_PUSHES_PER_CONNECTION most pushes per HTTP/2 connection (int >= 0,
                                  default 100; ASGI only)
 H2PUSH_EARLY_HINTS               send a 103 when the server can (default True)
 H2PUSH_PUSH                      push when the server can (default True)
+H2PUSH_HINTED_MAX_AGE            ASGI: the shortest ``max-age`` (seconds, default
+                                 60) of a hinted response left without a lifetime
+                                 (Django's static view); None leaves it alone
 ================================ ==================================================
 
 Importing this module requires Django (``pip install h2push[django]``).
@@ -108,6 +111,7 @@ class _Settings:
     max_pushes_per_connection: int = asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION
     early_hints: bool = True
     push: bool = True
+    hinted_max_age_s: int | None = asgi.DEFAULT_HINTED_MAX_AGE_S
 
 
 def _setting(name: str, kind: type, default: Any) -> Any:
@@ -141,7 +145,18 @@ def _load_settings() -> _Settings:
         max_pushes_per_connection=limits["H2PUSH_MAX_PUSHES_PER_CONNECTION"],
         early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True),
         push=_setting("H2PUSH_PUSH", bool, True),
+        hinted_max_age_s=_hinted_max_age(),
     )
+
+
+def _hinted_max_age() -> int | None:
+    value = getattr(django_settings, "H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
+    if value is None:
+        return None
+    seconds = cast(int, _setting("H2PUSH_HINTED_MAX_AGE", int, value))
+    if seconds < 0:
+        raise ImproperlyConfigured(f"H2PUSH_HINTED_MAX_AGE {seconds} must not be negative")
+    return seconds
 
 
 def _settings_manifest() -> Manifest | None:
@@ -209,25 +224,31 @@ def _view_manifest(view: object) -> Manifest | None:
 
 def _declared(
     manifest: Manifest | None, path: str, navigation: bool, urlconf: str | None = None
-) -> tuple[Preload, ...]:
-    """The app manifest's preloads for ``path`` and those of the view it resolves to."""
-    found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
+) -> tuple[Preload, ...] | None:
+    """The app manifest's preloads for ``path`` and those of the view it resolves to.
+
+    None when ``path`` resolves to no view (Django answers 404, or ``APPEND_SLASH``'s
+    redirect): such a response uses none of a page's resources.
+    """
     try:
         match = resolve(path, urlconf)
     except Resolver404:
-        return found
+        return None
+    found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
     view_manifest = _view_manifest(match.func)
     # A view's manifest applies to every request of it, as flask-http2-push's decorator.
     return found if view_manifest is None else found + view_manifest.preloads_for(path)
 
 
-def preloads_resolver(app: object = None) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(
+    app: object = None,
+) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """The ASGI middleware's ``preloads=`` function for the :func:`http2push` views of the URLconf.
 
     Called with a request path (str, no query string) and whether it is a navigation, it
-    resolves the path with ``ROOT_URLCONF`` and returns the preloads of the view's manifest
-    (none for a path that resolves nowhere). ``H2PUSH_MANIFEST`` is not included: it goes to the
-    middleware as its ``manifest``.
+    resolves the path with ``ROOT_URLCONF`` and returns the preloads of the view's manifest.
+    For a path that resolves nowhere it returns None: the middleware then sends no 103 and no
+    push, not even ``H2PUSH_MANIFEST``'s (which goes to the middleware as its ``manifest``).
 
     Args:
         app: The ASGI application (Django's ``ASGIHandler``) or None; any other object gives
@@ -242,7 +263,7 @@ def preloads_resolver(app: object = None) -> Callable[[str, bool], Sequence[Prel
         if not isinstance(app, ASGIHandler):
             return None
 
-    def resolve_view(path: str, navigation: bool) -> tuple[Preload, ...]:
+    def resolve_view(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         return _declared(None, path, navigation)
 
     return resolve_view
@@ -302,6 +323,7 @@ def get_asgi_application() -> ASGIApp:
         max_pushes_per_connection=settings.max_pushes_per_connection,
         early_hints=settings.early_hints,
         push=settings.push,
+        hinted_max_age_s=settings.hinted_max_age_s,
     )
 
 
@@ -402,9 +424,8 @@ class H2PushMiddleware:
         setattr(request, _REQUEST_ATTR, state)
         if scope is not None and scope.get(_PLANNED_KEY):
             return state  # the ASGI middleware planned them before Django ran
-        declared = _declared(
-            self.settings.manifest, facts.path, facts.navigation, getattr(request, "urlconf", None)
-        )
+        urlconf = getattr(request, "urlconf", None)
+        declared = _declared(self.settings.manifest, facts.path, facts.navigation, urlconf) or ()
         if scope is not None:
             for preload in declared:  # pushed and linked as the response starts
                 state.add(preload)

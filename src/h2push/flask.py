@@ -43,6 +43,19 @@ H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing fro
                                                     Link preloads count as delivered
 ================== ================================ ============================================
 
+Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
+it from there, so a response it must revalidate is fetched twice. Flask serves static files
+``Cache-Control: no-cache`` while ``SEND_FILE_MAX_AGE_DEFAULT`` is None (its default), so
+h2push gives the static files it hints (manifest entries, ``@http2push`` and ``push()`` URLs)
+``max-age=60`` instead, as WhiteNoise does for unversioned files. The config key
+``H2PUSH_HINTED_MAX_AGE`` sets the seconds (an int >= 0 or a timedelta); None turns it off.
+An app's own choice (``SEND_FILE_MAX_AGE_DEFAULT`` set, even to 0; a ``get_send_file_max_age``
+of its own; any view but the static one) is never changed. A hinted response that stays
+``no-store`` or must be revalidated is reported once per URL, as a warning on the
+``h2push.flask`` logger. No WSGI server pushes, so the tracker is read and its cookie set only
+behind a pushing proxy (``proxy=True``): a cookie set on the page would change the ``Cookie``
+header between the 103's preload and the page's use of it (:func:`h2push.trackers.tracks`).
+
 Errors: a declaration the app got wrong (a bad manifest, bad ``push()`` arguments, a bad
 setting) raises at the call or at :meth:`H2Push.init_app`. A failure while delivering (a
 tracker that raises, a 103 the server cannot write) is logged on the ``h2push.flask`` logger
@@ -58,13 +71,24 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
 from h2push.manifest import Manifest, ManifestError
@@ -78,10 +102,12 @@ from h2push.trackers import (
     as_tracker,
     carries_client_state,
     may_be_stored_by_shared_cache,
+    tracks,
 )
 from h2push.versions import StaticVersions, resource_keys
 
 __all__ = [
+    "DEFAULT_HINTED_MAX_AGE_S",
     "DEFAULT_MANIFEST",
     "H2Push",
     "SessionTracker",
@@ -94,6 +120,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _EXTENSION_KEY: Final = "h2push"
+_MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
+
 _G_KEY: Final = "_h2push"
 _VIEW_ATTR: Final = "_h2push_manifest"
 
@@ -158,6 +186,7 @@ class _AppState:
     tracker: Tracker | None = DEFAULT_TRACKER
     proxy: bool = False
     versions: Callable[[str], str | None] | None = None
+    hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
     view_manifests: dict[str, Manifest] = field(default_factory=dict)
     views_loaded: bool = False
@@ -165,6 +194,17 @@ class _AppState:
     # out of the Link header, and every response's Link preloads count as delivered (the
     # proxy in front pushes them, whatever the request).
     firehose: bool = False
+    # The same-origin paths h2push preloads (manifests, push()), and those already reported.
+    hinted_paths: set[str] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
+
+    def learn_paths(self, preloads: Iterable[Preload]) -> None:
+        """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
+        for preload in preloads:
+            if len(self.hinted_paths) >= _MAX_HINTED_PATHS:
+                return
+            if preload.same_origin and preload.rel != "preconnect":
+                self.hinted_paths.add(preload.url.partition("?")[0])
 
 
 #: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
@@ -257,7 +297,9 @@ class H2Push:
             cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
             Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
             ``set_pushed(set[str])``, e.g. :class:`SessionTracker`); or None. Resources a
-            client has are linked with ``nopush``, so a proxy does not push them again.
+            client has are linked with ``nopush``, so a proxy does not push them again. A
+            WSGI server cannot push: the tracker is used only with ``proxy`` (and under
+            ``h2push serve``, for the clients that accept pushes).
 
     Raises:
         h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
@@ -323,7 +365,11 @@ class H2Push:
             tracker=self.tracker,
             versions=versions_resolver(app),
         )
+        state.hinted_max_age_s = _hinted_max_age(
+            config.get("H2PUSH_HINTED_MAX_AGE", DEFAULT_HINTED_MAX_AGE_S)
+        )
         state.view_manifests = _view_manifests(app)
+        _learn_manifest_paths(state)
         app.before_request(_before_request)
         app.after_request(_after_request)
         app.add_template_global(push, "push")
@@ -396,15 +442,16 @@ def _decorator(
     return decorator
 
 
-def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """Return the function the ASGI middleware asks for a path's preloads, for ``h2push serve``.
 
     ``h2push serve`` runs a Flask app in the ASGI middleware (through a2wsgi), which pushes
     and sends the 103 *before* the view runs. It calls the returned function with a request
     path (str, no query string) and gets what a navigation to that path is declared to
     preload: the entries of the app's manifest for it (:class:`H2Push`) and the manifest of
-    the :func:`http2push` view the path routes to (matched as a GET; a path that routes
-    nowhere or redirects gets the app's manifest only). It is cheap per call: manifests are
+    the :func:`http2push` view the path routes to (matched as a GET). A path that routes
+    nowhere (404, 405) or that Werkzeug redirects (a missing trailing slash) gets None: the
+    middleware then sends no 103 and no push for it. It is cheap per call: manifests are
     loaded when the resolver is made, the view's per endpoint.
 
     Args:
@@ -426,12 +473,12 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] |
     view_manifests = _view_manifests(app)
     adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
 
-    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
-        found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         try:
             endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
-            return found
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+            return None
+        found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
         view_manifest = view_manifests.get(str(endpoint))
         if view_manifest is not None:
             found += view_manifest.preloads_for(path)
@@ -554,11 +601,12 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 
 def _before_request() -> None:
     state: _AppState = current_app.extensions[_EXTENSION_KEY]
-    if not state.enabled:
-        return
+    if not state.enabled or request.routing_exception is not None:
+        return  # off, or no route (404, 405, a redirect): hints would serve an error page
     if not state.views_loaded:
         state.view_manifests = _view_manifests(current_app)
         state.views_loaded = True
+        _learn_manifest_paths(state)
     _start(state, state.view_manifests.get(request.endpoint or ""))
 
 
@@ -566,7 +614,84 @@ def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
         _finish(state, response)
+    app_state = current_app.extensions.get(_EXTENSION_KEY)
+    if isinstance(app_state, _AppState) and request.path in app_state.hinted_paths:
+        _make_reusable(app_state, response)
     return response
+
+
+def _hinted_max_age(value: object) -> int | None:
+    """Check ``H2PUSH_HINTED_MAX_AGE``: seconds (int >= 0 or a timedelta) or None."""
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds())
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"H2PUSH_HINTED_MAX_AGE must be seconds (an int) or None, not {type(value).__name__}"
+        )
+    if value < 0:
+        raise ValueError(f"H2PUSH_HINTED_MAX_AGE {value} must not be negative")
+    return value
+
+
+def _learn_manifest_paths(state: _AppState) -> None:
+    manifests = [state.manifest, *state.view_manifests.values()]
+    for manifest in manifests:
+        if manifest is not None:
+            for preloads in manifest.entries.values():
+                state.learn_paths(preloads)
+
+
+def _uses_flask_static_default() -> bool:
+    """Whether this request is Flask's static view with Flask's default lifetime (None)."""
+    endpoint = request.endpoint or ""
+    if endpoint != "static" and not endpoint.endswith(".static"):
+        return False
+    if current_app.config.get("SEND_FILE_MAX_AGE_DEFAULT") is not None:
+        return False
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if endpoint == "static":
+        return getattr(type(app), "get_send_file_max_age", None) is Flask.get_send_file_max_age
+    blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
+    own = getattr(type(blueprint), "get_send_file_max_age", None)
+    return blueprint is not None and own is Blueprint.get_send_file_max_age
+
+
+def _make_reusable(state: _AppState, response: Response) -> None:
+    """Let a browser reuse a hinted static file; report what h2push cannot change.
+
+    Chromium keeps a hinted response in its HTTP cache and the page reads it from there: a
+    ``no-cache`` response is fetched again. Flask's static view says ``no-cache`` only
+    because ``SEND_FILE_MAX_AGE_DEFAULT`` is None; that one case gets
+    ``max-age=H2PUSH_HINTED_MAX_AGE``. Anything the app chose stays as it is.
+    """
+    cache = response.cache_control
+    if (
+        state.hinted_max_age_s is not None
+        and cache.no_cache is True
+        and cache.max_age is None
+        and not cache.no_store
+        and _uses_flask_static_default()
+    ):
+        cache.no_cache = None
+        cache.max_age = state.hinted_max_age_s
+        return
+    if not 200 <= response.status_code < 300 or request.path in state.reported:
+        return
+    if cache.no_store:
+        reason = "Cache-Control: no-store, so browsers fetch it a second time"
+    elif cache.no_cache or cache.max_age == 0:
+        reason = f"Cache-Control: {response.headers['Cache-Control']}, which browsers revalidate"
+    else:
+        return
+    state.reported.add(request.path)
+    logger.warning(
+        "h2push: %s is hinted but served with %s: the hint is wasted. Let browsers keep it for"
+        " a while (e.g. max-age=60), or leave it out of the manifest and push() calls.",
+        request.path,
+        reason,
+    )
 
 
 def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestState:
@@ -593,7 +718,12 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         app_state=app_state,
         facts=facts,
         candidates=candidates,
-        tracker=None if under_middleware else app_state.tracker,
+        # WSGI cannot push: the client is tracked only for a pushing proxy in front.
+        tracker=(
+            app_state.tracker
+            if not under_middleware and tracks(can_push=False, proxy=app_state.proxy)
+            else None
+        ),
     )
     setattr(g, _G_KEY, state)
     if candidates:
@@ -635,6 +765,8 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
     candidates = state.candidates + tuple(state.preloads)
+    if state.preloads:
+        state.app_state.learn_paths(state.preloads)
     if not candidates or response.status_code >= 400:
         return
     if state.preloads:
@@ -711,7 +843,8 @@ def middleware_options(app: object) -> dict[str, Any]:
     ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
     (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
     :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
-    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``) and ``tracker`` when it works outside
+    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``), ``hinted_max_age_s``
+    (``H2PUSH_HINTED_MAX_AGE``) and ``tracker`` when it works outside
     Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
     such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
     before the view runs: the middleware keeps its own cookie tracker then.
@@ -733,7 +866,11 @@ def middleware_options(app: object) -> dict[str, Any]:
     }
     state = app.extensions.get(_EXTENSION_KEY)
     if isinstance(state, _AppState):
-        options.update(max_pushes=state.max_pushes, early_hints=state.early_hints)
+        options.update(
+            max_pushes=state.max_pushes,
+            early_hints=state.early_hints,
+            hinted_max_age_s=state.hinted_max_age_s,
+        )
         if not isinstance(state.tracker, FirehoseTracker):
             options["tracker"] = state.tracker
     return options

@@ -33,7 +33,13 @@ H2PUSH_MAX_PUSHES_PER_CONNECTION ``max_pushes_per_connection`` most pushes per H
                                                                (int >= 0)
 H2PUSH_EARLY_HINTS               ``early_hints``               send a 103 when the server offers it
 H2PUSH_PUSH                      ``push``                      push when the server offers it
+H2PUSH_HINTED_MAX_AGE            (default 60)                  shortest ``max-age`` (seconds) of a
+                                                               hinted response left without one;
+                                                               None: leave responses alone
 ================================ ============================= =====================================
+
+Quart serves static files ``max-age=43200`` (12 hours) by default, which browsers reuse as
+they are: h2push changes no ``Cache-Control`` an app or Quart set.
 
 Importing this module requires Quart (``pip install h2push[quart]``).
 """
@@ -158,6 +164,9 @@ class H2Push:
         )
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         push_enabled = config.get("H2PUSH_PUSH", self.push)
+        hinted_max_age = config.get("H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
+        if hinted_max_age is not None:
+            _check_int("H2PUSH_HINTED_MAX_AGE", hinted_max_age)
         _check_bool("H2PUSH_ENABLED", enabled)
         _check_int("H2PUSH_MAX_PUSHES", max_pushes)
         _check_int("H2PUSH_MAX_PUSHES_PER_CONNECTION", per_connection)
@@ -189,6 +198,7 @@ class H2Push:
                 max_pushes_per_connection=per_connection,
                 early_hints=early_hints,
                 push=push_enabled,
+                hinted_max_age_s=hinted_max_age,
             ),
         )
 
@@ -222,13 +232,15 @@ def http2push(
     return decorator
 
 
-def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """The middleware's ``preloads=`` function for a Quart app's :func:`http2push` views.
 
     Called with a request path (str, no query string) and whether it is a navigation, it
     matches the path as a GET against the app's URL map and returns the preloads of the
-    matched view's manifest (a path that routes nowhere or redirects gets none). The app's
-    own manifest is not included: :class:`H2Push` gives that to the middleware itself.
+    matched view's manifest. A path that routes nowhere (404, 405) or that Werkzeug redirects
+    (a missing trailing slash) gets None: the middleware then sends no 103 and no push for
+    it, not even the app manifest's. The app's own manifest is not included:
+    :class:`H2Push` gives that to the middleware itself.
 
     Args:
         app: A Quart application.
@@ -243,11 +255,11 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] |
         return None
     adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
 
-    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         try:
             endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
-            return ()
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+            return None
         view_manifest = state.view_manifest(app.view_functions.get(str(endpoint)))
         # A view's manifest applies to every request of it, as flask-http2-push's decorator.
         return () if view_manifest is None else view_manifest.preloads_for(path)

@@ -337,6 +337,10 @@ def build_app(
         Callable: The ASGI 3 application to serve.
     """
     hypercorn_fixes.apply()  # release the streams of clients that leave (Hypercorn 0.18)
+    # Hypercorn 0.18 offers push to clients that refused it (all browsers): a tracker would
+    # then set its cookie on their pages, changing the Cookie header their hints were fetched
+    # with. Offer push only to clients whose SETTINGS_ENABLE_PUSH allows it.
+    hypercorn_fixes.offer_push_only_when_accepted()
     versions = StaticVersions(static_dir, "/static/") if static_dir is not None else None
     if interface == "asgi":
         return H2PushMiddleware(

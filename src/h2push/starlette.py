@@ -115,8 +115,16 @@ def _scope(path: str) -> dict[str, Any]:
     }
 
 
+_NO_ROUTE: Final = object()
+"""What :func:`_endpoint_for` returns for a path no route serves (a 404 or 405 page)."""
+
+
 def _endpoint_for(routes: Iterable[BaseRoute], scope: dict[str, Any]) -> object | None:
-    """The endpoint a GET of ``scope["path"]`` reaches, as Starlette's router would find it."""
+    """The endpoint a GET of ``scope["path"]`` reaches, as Starlette's router would find it.
+
+    None for a mounted application (StaticFiles, another ASGI app), :data:`_NO_ROUTE` when no
+    route takes a GET of the path.
+    """
     for route in routes:
         match, child = route.matches(scope)
         if match is not Match.FULL:
@@ -127,17 +135,19 @@ def _endpoint_for(routes: Iterable[BaseRoute], scope: dict[str, Any]) -> object 
                 return None
             return _endpoint_for(inner, {**scope, **child})
         return getattr(route, "endpoint", None)
-    return None
+    return _NO_ROUTE
 
 
-def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] | None:
+def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | None] | None:
     """The ``preloads=`` function of :class:`H2PushMiddleware` for a Starlette or FastAPI app.
 
     Called per request with the path (str, no query string) and whether the request is a
     navigation, it matches the path against the app's routes as a GET, as Starlette's router
     does (through mounts), and returns the preloads of the endpoint's :func:`http2push`
-    manifest; nothing for a path that routes nowhere or to an undecorated endpoint. Routes are
-    read at each call, so routes added after the middleware count too.
+    manifest; nothing for an undecorated endpoint or a mounted app. For a path no route takes
+    (Starlette answers 404, 405, or a redirect to the path with or without its trailing
+    slash) it returns None: the middleware then sends no 103 and no push, not even the
+    manifest's. Routes are read at each call, so routes added after the middleware count too.
 
     Args:
         app: A Starlette application (FastAPI's included), or a Starlette ``Router``.
@@ -148,9 +158,12 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload]] |
     if not isinstance(getattr(app, "routes", None), list):
         return None
 
-    def resolve(path: str, navigation: bool) -> tuple[Preload, ...]:
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
         routes: list[BaseRoute] = getattr(app, "routes", [])
-        manifest = route_manifest(_endpoint_for(routes, _scope(path)))
+        endpoint = _endpoint_for(routes, _scope(path))
+        if endpoint is _NO_ROUTE:
+            return None
+        manifest = route_manifest(endpoint)
         # A route's manifest applies to every request of it, as flask-http2-push's decorator.
         return () if manifest is None else manifest.preloads_for(path)
 

@@ -86,6 +86,7 @@ __all__ = [
     "carries_client_state",
     "may_be_stored_by_shared_cache",
     "parse_cache_digest",
+    "tracks",
 ]
 
 logger = logging.getLogger("h2push")
@@ -973,3 +974,27 @@ def may_be_stored_by_shared_cache(cache_control: str | bytes | None) -> bool:
     text = cache_control.decode("latin-1") if isinstance(cache_control, bytes) else cache_control
     directives = {part.split("=", 1)[0].strip().lower() for part in text.split(",")}
     return bool(directives & {"public", "s-maxage"})
+
+
+def tracks(*, can_push: bool, proxy: bool = False) -> bool:
+    """Whether an adapter reads and writes a tracker for a request (the tracker's gate).
+
+    A tracker remembers what was pushed so that it is not pushed again; only a push can be
+    kept from repeating. Its cookie, set on the page of a client that receives no push,
+    costs that client more than it saves: the page's ``Set-Cookie`` changes the ``Cookie``
+    header between a 103's preload and the page's use of it, and a resource served with
+    ``Vary: Cookie`` (Flask's, once the app reads the session) is then fetched again. So a
+    request is tracked only when the server can push to its client: HTTP/2 or later, the
+    server offering ``http.response.push``, the client not having refused push with
+    ``SETTINGS_ENABLE_PUSH = 0`` (every browser refuses it), or when a proxy in front
+    pushes from the Link header (``proxy=True``). Never for HTTP/1.1 clients, nor under a
+    WSGI server (which cannot push).
+
+    Args:
+        can_push: Whether the server can push to this request's client (bool).
+        proxy: Whether a pushing proxy is declared in front of the application (bool).
+
+    Returns:
+        Whether to load the client's state and set its cookie.
+    """
+    return can_push or proxy
