@@ -1188,7 +1188,7 @@ def format_table(result: PageBenchResult) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetCheck:
-    """One target of issue 6 against what was measured.
+    """One page-load target against what was measured.
 
     Attributes:
         case: The case it is about (``"chromium h2 hints"``).
@@ -1229,10 +1229,10 @@ class TargetCheck:
 
 
 LIMIT_TARGET: Final = 1.10
-"""Issue 6: with 103 or push, page-complete at most this times the physical limit."""
+"""Target: with 103 or push, page-complete at most this times the physical limit."""
 
 SPEEDUP_TARGET: Final = 1.5
-"""Issue 6: with 103 or push, Chromium over HTTP/2 at least this times faster than nothing."""
+"""Target: with 103 or push, Chromium over HTTP/2 at least this times faster than nothing."""
 
 # Which clients act on which mechanism: Chromium on 103 (it refuses push), nghttp on push (it
 # ignores 103 and Link).
@@ -1244,7 +1244,7 @@ _APPLIES: Final[Mapping[Strategy, tuple[Client, ...]]] = {
 
 
 def check_targets(result: PageBenchResult) -> list[TargetCheck]:
-    """Check the page-load targets of issue 6 for every case they apply to.
+    """Check the page-load targets for every case they apply to.
 
     ``hints``, ``push`` and ``push+103`` over HTTP/2, for each client that acts on the mechanism
     (Chromium on the 103, nghttp on push): the median at most :data:`LIMIT_TARGET` times the
@@ -1288,7 +1288,7 @@ def format_targets(result: PageBenchResult) -> str:
     options = result.options
     lines = [
         (
-            f"Targets (issue 6 sets them for rtt 100 ms, think 200 ms; this run: rtt"
+            f"Targets (set for rtt 100 ms, think 200 ms; this run: rtt"
             f" {options.rtt_ms:g} ms, think {options.think_ms:g} ms):"
         )
     ]
