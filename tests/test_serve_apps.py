@@ -9,7 +9,11 @@ in a subprocess; curl and nghttp look at what they send.
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -217,3 +221,132 @@ def test_the_flags_reach_djangos_own_wrapper(
         assert promises > 2  # the example's manifest has more than two files to push
     else:
         assert promises == most_pushes if most_pushes == 0 else 0 < promises <= most_pushes
+
+
+# --------------------------------------------------------------------------- h2push manifest
+
+
+def _h2push(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        h2push_command(*args),
+        cwd=cwd,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _environment() -> dict[str, str]:
+    source = str(REPO / "src")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize("spec", ["flaskr:create_app()", "flaskr:create_app"])
+def test_manifest_for_flaskr_from_its_factory(tmp_path: Path, spec: str) -> None:
+    project = flaskr_project(tmp_path)
+
+    result = _h2push(project, "manifest", "--app", spec, "-o", "flaskr/push_manifest.json")
+
+    assert result.returncode == 0, result.stderr
+    written = json.loads((project / "flaskr" / "push_manifest.json").read_text())
+    assert written == {"index.html": {"/static/style.css": {"type": "style", "weight": 80}}}
+
+
+def test_a_missing_h2push_manifest_names_the_file_and_the_command(tmp_path: Path) -> None:
+    pytest.importorskip("django")
+    project = tmp_path / "django_project"
+    shutil.copytree(DJANGO_PROJECT, project)
+    manifest = project / "push_manifest.json"
+    manifest.unlink()
+
+    served = _h2push(
+        project, "serve", "mysite.asgi:application", "--bind", f"127.0.0.1:{free_port()}"
+    )
+    assert served.returncode == 1
+    assert f"{manifest}: H2PUSH_MANIFEST names this file, which does not exist yet" in served.stderr
+    assert (
+        f"create it from the project directory with `h2push manifest --app"
+        f" mysite.asgi:application -o {manifest}`"
+    ) in served.stderr
+
+    # The command it names can import the project and write the file.
+    written = _h2push(project, "manifest", "--app", "mysite.asgi:application", "-o", str(manifest))
+    assert written.returncode == 0, written.stderr
+    entries = json.loads(manifest.read_text())["index.html"]
+    assert "/static/app.css" in entries
+
+
+DJANGO_SETUP = {  # what the README's Django section says, applied to a fresh startproject
+    "    'django.contrib.staticfiles',\n": "    'django.contrib.staticfiles',\n    'h2push',\n",
+    "MIDDLEWARE = [\n": "MIDDLEWARE = [\n    'h2push.django.H2PushMiddleware',\n",
+}
+WHITENOISE_SETUP = {  # what docs/frameworks.md says for static files under ASGI
+    "    'django.middleware.security.SecurityMiddleware',\n": (
+        "    'django.middleware.security.SecurityMiddleware',\n"
+        "    'whitenoise.middleware.WhiteNoiseMiddleware',\n"
+    ),
+}
+WHITENOISE_SETTINGS = """
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_MAX_AGE = 60
+"""
+
+
+def _edit(path: Path, replacements: dict[str, str], append: str = "") -> None:
+    text = path.read_text()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text + append)
+
+
+def test_django_admin_under_asgi_needs_its_static_files_served(tmp_path: Path) -> None:
+    pytest.importorskip("django")
+    pytest.importorskip("whitenoise")
+    run = functools.partial(subprocess.run, cwd=tmp_path, env=_environment(), timeout=120)
+    run([sys.executable, "-m", "django", "startproject", "mysite", "."], check=True)
+    _edit(
+        tmp_path / "mysite" / "settings.py",
+        DJANGO_SETUP,
+        '\nH2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"\n',
+    )
+    _edit(
+        tmp_path / "mysite" / "asgi.py",
+        {
+            "from django.core.asgi import get_asgi_application": (
+                "from h2push.django import get_asgi_application"
+            )
+        },
+    )
+    run([sys.executable, "manage.py", "migrate", "-v0"], check=True)
+    args = (
+        "manifest",
+        "--app",
+        "mysite.asgi:application",
+        "/admin/login/",
+        "-o",
+        "push_manifest.json",
+    )
+
+    # Under ASGI Django serves no static files: the admin's stylesheets answer 404.
+    refused = _h2push(tmp_path, *args)
+    assert refused.returncode == 1
+    assert "error: admin/login/index.html: stylesheet GET /static/admin/css/base.css: 404" in (
+        refused.stderr
+    )
+    assert "add WhiteNoise" in refused.stderr
+    assert not (tmp_path / "push_manifest.json").exists()
+
+    _edit(tmp_path / "mysite" / "settings.py", WHITENOISE_SETUP, WHITENOISE_SETTINGS)
+    run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], check=True)
+    written = _h2push(tmp_path, *args)
+    assert written.returncode == 0, written.stderr
+    entries = json.loads((tmp_path / "push_manifest.json").read_text())["admin/login/index.html"]
+    assert "/static/admin/css/base.css" in entries
+    assert entries["/static/admin/css/login.css"] == {"type": "style", "weight": 80}
