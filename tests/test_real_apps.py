@@ -1,10 +1,12 @@
-"""``h2push serve`` with apps as they come: factories, Django's own wrapper, the access log.
+"""Apps as they come: factories, Django's own wrapper and static files, the access log, install.
 
-Factories are checked on a small app of this file's own and, end to end, on Flask's tutorial app
-flaskr (from the Flask sdist, :mod:`flaskr`). The Django project is ``examples/django_project``,
-whose ``asgi.py`` uses :func:`h2push.django.get_asgi_application`: its own middleware sends the
-103 and the pushes, so the command line's flags must reach it. Servers run as the real command
-in a subprocess; curl and nghttp look at what they send.
+``h2push serve`` and ``h2push manifest --app`` load factories, checked on a small app of this
+file's own and, end to end, on Flask's tutorial app flaskr (from the Flask sdist,
+:mod:`flaskr`). The Django project ``examples/django_project`` uses
+:func:`h2push.django.get_asgi_application`, whose own middleware sends the 103 and the pushes,
+so the command line's flags must reach it; a fresh ``startproject`` shows the admin's
+stylesheets under ASGI. Servers run as the real command in a subprocess; curl and nghttp look
+at what they send.
 """
 
 from __future__ import annotations
@@ -350,3 +352,20 @@ def test_django_admin_under_asgi_needs_its_static_files_served(tmp_path: Path) -
     entries = json.loads((tmp_path / "push_manifest.json").read_text())["admin/login/index.html"]
     assert "/static/admin/css/base.css" in entries
     assert entries["/static/admin/css/login.css"] == {"type": "style", "weight": 80}
+
+
+# --------------------------------------------------------------------------- the README
+
+
+def test_the_readme_starts_with_how_to_install_every_extra() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    readme = (REPO / "README.md").read_text()
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    first = readme.split("\n## ", 2)[1]
+
+    assert first.startswith("Install\n")
+    assert 'pip install "h2push[flask]"' in first
+    for extra in set(extras) - {"dev"}:
+        assert f'pip install "h2push[{extra}]"' in first, extra
