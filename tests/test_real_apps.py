@@ -369,3 +369,26 @@ def test_the_readme_starts_with_how_to_install_every_extra() -> None:
     assert 'pip install "h2push[flask]"' in first
     for extra in set(extras) - {"dev"}:
         assert f'pip install "h2push[{extra}]"' in first, extra
+
+
+# --------------------------------------------------------------------------- h2push bench
+
+
+@pytest.mark.peer
+def test_bench_flaskr_from_its_factory(tmp_path: Path) -> None:
+    require_program("chromium")
+    project = flaskr_project(tmp_path)
+    written = _h2push(
+        project, "manifest", "--app", "flaskr:create_app()", "-o", "flaskr/push_manifest.json"
+    )
+    assert written.returncode == 0, written.stderr
+    args = ["--runs", "1", "--protocol", "h2", "--client", "chromium", "--rtt-ms", "20"]
+
+    result = _h2push(project, "bench", "--app", "flaskr:create_app()", *args)
+
+    assert result.returncode == 0, result.stderr
+    assert "(hinted: the app's own declarations)" in result.stderr
+    assert "Page complete, ms: flaskr:create_app() /: rtt 20 ms" in result.stdout
+    for strategy in ("nothing", "link", "hints", "push", "push+103"):
+        assert f"| chromium | h2 | {strategy} |" in result.stdout
+    assert "chromium h2 hints: " in result.stdout
