@@ -37,6 +37,7 @@ from h2push.bench import (
     parse_nghttp,
     physical_limit_ms,
     prepare_page,
+    run_app_bench,
     run_page_bench,
     write_results,
     write_waterfalls,
@@ -664,3 +665,28 @@ def test_bench_url_usage_errors(args: list[str], message: str) -> None:
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.peer
+def test_bench_app_in_chromium_takes_the_hints_of_a_cacheable_page(own_app: Path) -> None:
+    require_program("chromium")
+    page = prepare_page(app="own_app:app")
+    options = PageBenchOptions(
+        rtt_ms=20,
+        runs=1,
+        strategies=("nothing", "hints"),
+        clients=("chromium",),
+        protocols=("h2",),
+        warmup=False,
+    )
+
+    result = run_app_bench(page, options)
+
+    nothing, hints = result.cases
+    # Both files, and maybe /favicon.ico (a 404 Chromium asks for by itself).
+    assert nothing.runs[0].resources >= 2
+    assert nothing.runs[0].hinted == 0
+    assert hints.runs[0].hinted == 2
+    assert result.page == "own_app:app /"
+    assert result.server_ms is not None
+    assert result.limit_ms == pytest.approx(3 * 20 + result.server_ms)
