@@ -212,7 +212,7 @@ def test_broken_input_gives_warnings_not_tracebacks(tmp_path: Path) -> None:
             f" {tmp_path}"
         ),
     ]
-    assert "3 stylesheets the pages use could not be read; nothing written" in result.stderr
+    assert "3 resources the pages use could not be read; nothing written" in result.stderr
     assert not output.exists()
     assert any("@import cycle" in w for w in warnings)
     assert any("not valid utf-8" in w for w in warnings)
@@ -312,6 +312,7 @@ def test_a_stylesheet_the_app_does_not_serve_is_an_error(tmp_path: Path) -> None
         "error: index.html: stylesheet GET /plain.css: Content-Type text/plain, not text/css",
     ]
     assert "is the app serving its static files?" in result.stderr
+    assert "2 resources the pages use could not be read" in result.stderr
     assert "nothing written" in result.stderr
     assert not output.exists()
 
@@ -423,3 +424,14 @@ def test_app_manifest_lists_what_chromium_fetches(flask_site_url: str, tls_files
     # The cross-origin stylesheet (an unsafe port: never connected) is a preconnect only.
     assert preconnects == {"https://localhost:1"}
     assert other_origins <= {"localhost:1"}
+
+
+def test_a_script_the_app_does_not_serve_is_an_error_an_image_a_warning() -> None:
+    result = run(["--app", ASGI_APP, "/unserved"], code=1)
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: /unserved: script /gone.js: GET returned 404"
+    ]
+    assert warnings_of(result) == [
+        "/unserved: image /gone.png: GET returned 404; hinted all the same"
+    ]
+    assert result.stdout == ""

@@ -11,8 +11,9 @@ The manifest is keyed by page (the multi-page form), so that each page is hinted
 resources, even for one page; ``--format single`` writes one site-wide list applied to every
 navigation instead. Warnings (broken HTML, 404 pages, ``@import`` cycles, a Link header over
 3 KB) go to standard error, one line each. A stylesheet a page uses that cannot be read (a 404,
-not served as ``text/css``) is an error: nothing is written and the exit status is 1, as it is
-when no page could be read (or, with ``--check``, when the manifest has problems).
+not served as ``text/css``), or with ``--app`` a font of such a stylesheet or a synchronous
+script the application does not serve, is an error: nothing is written and the exit status is
+1, as it is when no page could be read (or, with ``--check``, when the manifest has problems).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from h2push.discover import (
     PageResult,
     Site,
     Stylesheets,
+    Weight,
     build_manifest,
     cap_preloads,
     link_value,
@@ -175,6 +177,38 @@ def _load_app_site(spec: str, origin: str, stack: contextlib.ExitStack) -> AppSi
     return stack.enter_context(AppSite(target, interface, origin=origin))
 
 
+def _unavailable(
+    pages: Sequence[_Page], results: dict[str, PageResult], reporter: _Reporter
+) -> dict[str, str]:
+    """Resources an application does not serve, found in its pages (``--app`` only).
+
+    A font of a render-blocking stylesheet or a synchronous script that does not answer 2xx
+    is returned (by page key, ``{"font /static/a.woff2: GET returned 404": key}``): the page
+    needs it to render. Any other resource that does not is a warning. Each is checked once.
+    """
+    sites = {page.key: page.site for page in pages}
+    checked: dict[str, str | None] = {}
+    unavailable: dict[str, str] = {}
+    for key, result in results.items():
+        site = sites[key]
+        if not isinstance(site, AppSite):
+            continue
+        for preload in result.preloads:
+            if preload.rel == "preconnect" or preload.as_ == "style":  # stylesheets: read already
+                continue
+            if preload.url not in checked:
+                checked[preload.url] = site.check(preload.url)
+            problem = checked[preload.url]
+            if problem is None:
+                continue
+            line = f"{preload.as_ or 'resource'} {preload.url}: {problem}"
+            if preload.weight >= Weight.BLOCKING_SCRIPT:
+                unavailable.setdefault(line, key)
+            else:
+                reporter.warn(f"{key}: {line}; hinted all the same")
+    return unavailable
+
+
 def _restore_env(name: str, value: str | None) -> None:
     if value is None:
         os.environ.pop(name, None)
@@ -289,6 +323,7 @@ def _generate(
     if not results:
         raise click.ClickException(f"no page could be read (of {len(pages)})")
     errors = {failure: key for key, result in results.items() for failure in result.failures}
+    errors.update(_unavailable(pages, results, reporter))
     if errors:
         for failure, key in errors.items():
             reporter.console.print(f"error: {key}: {failure}", markup=False)
@@ -299,7 +334,7 @@ def _generate(
             else ""
         )
         raise click.ClickException(
-            f"{len(errors)} stylesheet{'' if len(errors) == 1 else 's'} the pages use could not"
+            f"{len(errors)} resource{'' if len(errors) == 1 else 's'} the pages use could not"
             f" be read{hint}; nothing written"
         )
     found = {key: result.preloads for key, result in results.items()}
@@ -573,7 +608,8 @@ def manifest_command(
 
     The manifest is keyed by page, even for one page (--format single: one site-wide list).
     Warnings go to standard error. The status is 1, and nothing is written, when no page could
-    be read or a stylesheet a page uses cannot be read (a 404, not text/css). With --check
+    be read, or a stylesheet a page uses cannot be (a 404, not text/css), or with --app a font
+    of one or a synchronous script answers an error. With --check
     FILE [SOURCE|PATH]... the manifest is validated instead and the status is 1 when it has
     problems.
     """
