@@ -1,7 +1,7 @@
 """Load on ``h2push serve``: h2load against the demo site, and the memory the server keeps.
 
 Run as ``python benchmarks/load.py [-n REQUESTS] [-c CLIENTS] [-m STREAMS] [--workers N]``;
-the defaults are the issue's ``-n 50000 -c 50 -m 10`` on 2 workers. It needs ``h2load``
+the defaults are the load test's ``-n 50000 -c 50 -m 10`` on 2 workers. It needs ``h2load``
 (Debian's ``nghttp2-client``). ``tests/test_load.py`` runs the same code at a bounded size.
 
 The server is ``h2push serve h2push.demo:app --manifest <the demo's manifest> --workers N`` on a

@@ -64,7 +64,7 @@ RESOURCES: dict[str, dict[str, Any]] = {
     **{f"/static/img/{i}.png": {"type": "image", "weight": 6 - i} for i in range(6)},
 }
 TARGET = 0.90
-"""Issue 6: Flask + h2push and Starlette + middleware at least this times their bare framework."""
+"""Target: Flask + h2push and Starlette + middleware at least this times their bare framework."""
 
 MANIFEST = Manifest.from_dict(RESOURCES, source="<overhead benchmark>")
 

@@ -49,7 +49,7 @@ from typing import Any
 
 STARTUP_S = 20.0
 TARGET = 0.95
-"""Issue 6: Hypercorn with the middleware at least this times the requests/s without it."""
+"""Target: Hypercorn with the middleware at least this times the requests/s without it."""
 
 VARIANTS: dict[str, str] = {
     "bare": "without",

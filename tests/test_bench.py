@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,29 +18,35 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import require_program
+from conftest import TLSFiles, free_port, require_program
 from h2push.bench import (
     CLIENTS,
     STRATEGIES,
+    BenchError,
     BenchServer,
     BenchSite,
     CaseResult,
     PageBenchOptions,
     PageBenchResult,
     RunResult,
+    _without_preloads,
     bench_command,
     check_targets,
     format_table,
     format_targets,
     parse_nghttp,
     physical_limit_ms,
+    prepare_page,
+    run_app_bench,
     run_page_bench,
     write_results,
     write_waterfalls,
 )
+from h2push.cli import main
 from h2push.client import trace
 from h2push.devcert import DevCertificate, ensure_dev_certificate
 from h2push.waterfall import Waterfall
+from processes import h2push_command, running
 
 SUBRESOURCES = {
     "/static/bench.css",
@@ -470,10 +478,24 @@ def test_the_command_prints_the_table_and_writes_files(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "| nghttp | h2 | push+103 |" in result.stdout
-    assert "Targets (issue 6 sets them for rtt 100 ms, think 200 ms" in result.stdout
+    assert "Targets (set for rtt 100 ms, think 200 ms" in result.stdout
     assert "[1/1] nghttp h2 push+103 run 1:" in result.stderr
     assert (tmp_path / "out" / "page.json").is_file()
     assert (tmp_path / "wf" / "waterfall-nghttp-h2-push-103.svg").is_file()
+
+
+def test_no_product_text_speaks_of_the_projects_issues() -> None:
+    """What the product prints, and its docstrings, mean something to a user without the tracker."""
+    source = Path(__file__).resolve().parents[1] / "src" / "h2push"
+    pattern = re.compile(r"(?i)\bissues? ?#?\d+|\bissues?/\d+")
+    found = [
+        f"{path.relative_to(source)}:{number}: {line.strip()}"
+        for path in sorted(source.rglob("*"))
+        if path.suffix in {".py", ".html", ".json", ".css", ".js", ".txt", ".md"}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
 
 
 def test_the_group_alone_prints_help() -> None:
@@ -482,3 +504,189 @@ def test_the_group_alone_prints_help() -> None:
     assert "page" in result.stdout
     assert set(CLIENTS) == {"nghttp", "chromium"}
     assert STRATEGIES == ("nothing", "link", "hints", "push", "push+103")
+
+
+# --------------------------------------------------------------------------- your own page
+
+OWN_APP = """
+PAGE = (b"<!doctype html><title>own</title><link rel=stylesheet href=/static/own.css>"
+        b"<script src=/static/own.js defer></script><p>own page")
+FILES = {"/static/own.css": (b"text/css", b"body { margin: 0 }" * 50),
+         "/static/own.js": (b"text/javascript", b"console.log(1);" * 50)}
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/":
+        status, kind, body = 200, b"text/html; charset=utf-8", PAGE
+    elif scope["path"] in FILES:
+        status, (kind, body) = 200, FILES[scope["path"]]
+    else:
+        status, kind, body = 404, b"text/plain", b"not found"
+    headers = [(b"content-type", kind), (b"cache-control", b"public, max-age=3600")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app():
+    return app
+"""
+
+OWN_FILES = {"/static/own.css", "/static/own.js"}
+
+
+@pytest.fixture
+def own_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A small ASGI app (with a factory) in the current directory, as ``own_app``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "own_app.py").write_text(OWN_APP)
+    yield tmp_path
+    sys.modules.pop("own_app", None)
+
+
+def test_preload_link_values_are_taken_out_the_rest_stays() -> None:
+    headers = [
+        (b"content-type", b"text/html"),
+        (b"link", b"</a.css>; rel=preload; as=style, </next>; rel=next"),
+        (b"Link", b"</m.mjs>; rel=modulepreload"),
+    ]
+
+    assert _without_preloads(headers) == [
+        (b"content-type", b"text/html"),
+        (b"link", b"</next>; rel=next"),
+    ]
+
+
+def test_the_page_prepared_from_an_app_finds_what_it_uses(own_app: Path) -> None:
+    page = prepare_page(app="own_app:create_app()")
+
+    assert page.name == "own_app:create_app() /"
+    assert page.declared == "found in the page"
+    assert set(page.sizes) == {"/", *OWN_FILES}
+    assert page.sizes["/static/own.css"] == len(b"body { margin: 0 }" * 50)
+    with pytest.raises(BenchError, match="answered 404, not 2xx"):
+        prepare_page(app="own_app:app", path="/nope")
+    with pytest.raises(BenchError, match="no attribute 'missing'"):
+        prepare_page(app="own_app:missing")
+
+
+@pytest.mark.peer
+def test_bench_app_prints_the_table_for_the_users_page(own_app: Path) -> None:
+    require_program("nghttp")
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--app",
+            "own_app:create_app()",
+            "--runs",
+            "1",
+            "--rtt-ms",
+            "10",
+            "--client",
+            "nghttp",
+            "--strategy",
+            "nothing",
+            "--strategy",
+            "push+103",
+            "--waterfall",
+            str(own_app / "wf"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "(hinted: found in the page), rtt 10 ms" in result.stderr
+    assert "Page complete, ms: own_app:create_app() /: rtt 10 ms, server " in result.stdout
+    rows = {
+        line.split(" | ")[2]: line for line in result.stdout.splitlines() if "| nghttp |" in line
+    }
+    assert rows["nothing"].endswith("| 2 | - |")  # both resources, none pushed
+    assert rows["push+103"].endswith("| 2 | 2 pushed |")
+    assert "nghttp h2 push+103: " in result.stdout
+    assert "Page complete with h2push / without" in result.stdout
+    assert "Targets" not in result.stdout
+    assert (own_app / "wf" / "waterfall-nghttp-h2-push-103.svg").is_file()
+
+
+@pytest.mark.peer
+def test_bench_url_measures_a_running_server_through_its_proxy(
+    own_app: Path, tls_files: TLSFiles
+) -> None:
+    require_program("nghttp")
+    port = free_port()
+    tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    manifest = own_app / "push_manifest.json"
+    manifest.write_text(json.dumps({"/static/own.css": {"type": "style", "weight": 1}}))
+    # The server pushes and links its manifest itself: the bench's "nothing" must not.
+    command = h2push_command("serve", "own_app:app", "-m", str(manifest), *tls)
+    with running([*command, "--bind", f"127.0.0.1:{port}"], port=port, cwd=own_app):
+        result = CliRunner().invoke(
+            main,
+            [
+                "bench",
+                f"https://localhost:{port}/",
+                "--cacert",
+                str(tls_files.ca),
+                "--runs",
+                "1",
+                "--rtt-ms",
+                "10",
+                "--client",
+                "nghttp",
+                "--strategy",
+                "nothing",
+                "--strategy",
+                "push",
+            ],
+        )
+
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split(" | ")[2]: line for line in result.stdout.splitlines() if "| nghttp |" in line
+    }
+    assert rows["nothing"].endswith("| 2 | - |")
+    assert rows["push"].endswith("| 2 | 2 pushed |")  # what the page uses, found through the proxy
+    assert f"Page complete, ms: https://localhost:{port}/: rtt 10 ms" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["https://localhost:1/", "--app", "x:app"], "give the page's URL or --app"),
+        (["--runs", "1"], "give the page's URL or --app"),
+        (["https://localhost:1/", "--path", "/a"], "--path is for --app"),
+        (["--app", "x:app", "--insecure"], "--cacert and --insecure are for a URL"),
+    ],
+)
+def test_bench_url_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["bench", *args, "--client", "nghttp"])
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.peer
+def test_bench_app_in_chromium_takes_the_hints_of_a_cacheable_page(own_app: Path) -> None:
+    require_program("chromium")
+    page = prepare_page(app="own_app:app")
+    options = PageBenchOptions(
+        rtt_ms=20,
+        runs=1,
+        strategies=("nothing", "hints"),
+        clients=("chromium",),
+        protocols=("h2",),
+        warmup=False,
+    )
+
+    result = run_app_bench(page, options)
+
+    nothing, hints = result.cases
+    # Both files, and maybe /favicon.ico (a 404 Chromium asks for by itself).
+    assert nothing.runs[0].resources >= 2
+    assert nothing.runs[0].hinted == 0
+    assert hints.runs[0].hinted == 2
+    assert result.page == "own_app:app /"
+    assert result.server_ms is not None
+    assert result.limit_ms == pytest.approx(3 * 20 + result.server_ms)

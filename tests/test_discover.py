@@ -367,14 +367,15 @@ def test_import_cycle_is_followed_once_with_a_warning() -> None:
     ]
 
 
-def test_unreadable_stylesheet_is_left_out_with_a_warning() -> None:
+def test_unreadable_stylesheet_is_left_out_as_a_failure() -> None:
     html = (
         HEAD + "<link rel=stylesheet href=gone.css><link rel=stylesheet href=ok.css>"
         "<style>@import 'gone.css';</style><link rel=preload as=style href=gone.css>"
     )
     result = discover(html, {"/ok.css": ""})
     assert [p.url for p in result.preloads] == ["/ok.css"]
-    assert set(result.warnings) == {"stylesheet /gone.css: missing; left out"}
+    assert set(result.failures) == {"stylesheet /gone.css: missing"}
+    assert result.warnings == ()
 
 
 def test_stylesheet_seen_first_as_non_blocking_is_followed_again_when_blocking() -> None:

@@ -57,7 +57,7 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_fixture_site_page_gives_exactly_the_expected_manifest() -> None:
-    result = run([str(SITE / "index.html")])
+    result = run([str(SITE / "index.html"), "--format", "single"])
     assert result.stdout == (EXPECTED / "index.json").read_text()
     assert warnings_of(result) == [
         (
@@ -67,6 +67,17 @@ def test_fixture_site_page_gives_exactly_the_expected_manifest() -> None:
         "/css/theme.css: line 4: @import late.css after other rules: browsers ignore it",
     ]
     assert "1 of 1 pages read" in result.stderr
+
+
+def test_one_page_gives_that_pages_entry_unless_asked_for_a_site_wide_manifest() -> None:
+    # A single-page manifest applies to every navigation (a 404, a redirect): one page's
+    # resources are written as that page's entry.
+    expected = json.loads((EXPECTED / "index.json").read_text())
+    assert json.loads(run([str(SITE / "index.html")]).stdout) == {"index.html": expected}
+    assert json.loads(run([str(SITE / "index.html"), "--format", "single"]).stdout) == expected
+    about = json.loads(run([str(SITE / "about" / "index.html"), "--root", str(SITE)]).stdout)
+    assert list(about) == ["about/index.html"]
+    assert Manifest.from_dict(about).multi_page
 
 
 def test_fixture_site_directory_gives_the_expected_multi_page_manifest(tmp_path: Path) -> None:
@@ -129,7 +140,7 @@ def test_format_overrides_the_default() -> None:
 
 
 def test_max_caps_entries_but_keeps_preconnects() -> None:
-    result = run([str(SITE / "index.html"), "--max", "3"])
+    result = run([str(SITE / "index.html"), "--max", "3", "--format", "single"])
     assert list(json.loads(result.stdout)) == [
         "https://fonts.example",
         "/css/main.css",
@@ -140,7 +151,8 @@ def test_max_caps_entries_but_keeps_preconnects() -> None:
 
 
 def test_images_and_css_images_options() -> None:
-    data = json.loads(run([str(SITE / "index.html"), "--images", "0", "--css-images"]).stdout)
+    args = [str(SITE / "index.html"), "--images", "0", "--css-images", "--format", "single"]
+    data = json.loads(run(args).stdout)
     images = [url for url, entry in data.items() if entry["type"] == "image"]
     assert images == ["/img/bg.png", "/img/wide.png", "/img/inline-bg.png"]  # document order
     assert {data[url]["weight"] for url in images} == {10}
@@ -187,16 +199,38 @@ def test_broken_input_gives_warnings_not_tracebacks(tmp_path: Path) -> None:
         b"<title>caf\xe9</title><img src=x.png srcset='x.png 10w'><div><p></span><style>.x{"
     )
     (tmp_path / "other.html").write_bytes(b"\x00\xff\xfe garbage <<<>>> <script src=")
-    result = run([str(tmp_path)])
+    output = tmp_path / "push_manifest.json"
+    result = run([str(tmp_path), "-o", str(output)], code=1)
     warnings = warnings_of(result)
-    assert any(w.startswith("stylesheet /dir.css: cannot read") for w in warnings)
-    assert any(w.startswith("stylesheet /gone.css: cannot read") for w in warnings)
-    assert any("outside the site root" in w for w in warnings)
+    # Stylesheets the page uses that cannot be read are errors: nothing is written.
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert [e.split(": cannot read")[0] for e in errors] == [
+        "error: index.html: stylesheet /dir.css",
+        "error: index.html: stylesheet /gone.css",
+        (
+            "error: index.html: stylesheet /%2e%2e/%2e%2e/etc/passwd: outside the site root"
+            f" {tmp_path}"
+        ),
+    ]
+    assert "3 resources the pages use could not be read; nothing written" in result.stderr
+    assert not output.exists()
     assert any("@import cycle" in w for w in warnings)
     assert any("not valid utf-8" in w for w in warnings)
     assert any("<style> is not closed" in w for w in warnings)
     assert any("width descriptors" in w for w in warnings)
-    assert list(json.loads(result.stdout)["index.html"]) == ["/a.css", "/b.css"]
+    (tmp_path / "dir.css").rmdir()
+    (tmp_path / "dir.css").write_text("")
+    (tmp_path / "gone.css").write_text("")
+    page = (tmp_path / "index.html").read_bytes()
+    outside = b'<link rel=stylesheet href="/%2e%2e/%2e%2e/etc/passwd">'
+    (tmp_path / "index.html").write_bytes(page.replace(outside, b""))
+    result = run([str(tmp_path), "-o", str(output)])
+    assert list(json.loads(output.read_text())["index.html"]) == [
+        "/dir.css",
+        "/gone.css",
+        "/a.css",
+        "/b.css",
+    ]
 
 
 def test_nothing_readable_is_an_error(tmp_path: Path) -> None:
@@ -235,8 +269,8 @@ FLASK_ENTRIES = {
 def test_app_renders_the_jinja_page_in_process() -> None:
     result = run(["--app", FLASK_APP, "--images", "2"])  # PATH defaults to /
     data = json.loads(result.stdout)
-    assert data == FLASK_ENTRIES
-    assert list(data) == list(FLASK_ENTRIES)
+    assert data == {"index.html": FLASK_ENTRIES}
+    assert list(data["index.html"]) == list(FLASK_ENTRIES)
     assert json.dumps(Manifest.from_dict(data).to_dict(), indent=2) + "\n" == result.stdout
     assert warnings_of(result) == [
         (
@@ -259,7 +293,7 @@ def test_app_errors_and_404_are_warnings() -> None:
 
 
 def test_asgi_app_with_lifespan_state() -> None:
-    result = run(["--app", ASGI_APP])
+    result = run(["--app", ASGI_APP, "/fixed", "--format", "single"])
     assert json.loads(result.stdout) == {
         "/style.css": {"type": "style", "weight": 80},
         "/more.css": {"type": "style", "weight": 80},
@@ -267,10 +301,20 @@ def test_asgi_app_with_lifespan_state() -> None:
         "/bundle-7f3a.js": {"type": "script", "weight": 60},
         "/logo.png": {"type": "image", "weight": 20},
     }
-    assert warnings_of(result) == [
-        "stylesheet GET /missing.css: 404; left out",
-        "stylesheet GET /plain.css: Content-Type text/plain, not text/css; left out",
+    assert warnings_of(result) == []
+
+
+def test_a_stylesheet_the_app_does_not_serve_is_an_error(tmp_path: Path) -> None:
+    output = tmp_path / "push_manifest.json"
+    result = run(["--app", ASGI_APP, "-o", str(output)], code=1)
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: index.html: stylesheet GET /missing.css: 404",
+        "error: index.html: stylesheet GET /plain.css: Content-Type text/plain, not text/css",
     ]
+    assert "is the app serving its static files?" in result.stderr
+    assert "2 resources the pages use could not be read" in result.stderr
+    assert "nothing written" in result.stderr
+    assert not output.exists()
 
 
 # --------------------------------------------------------------------------- --check
@@ -359,7 +403,7 @@ EXCLUDED_BY_RULE = {
 @pytest.mark.peer
 def test_app_manifest_lists_what_chromium_fetches(flask_site_url: str, tls_files: TLSFiles) -> None:
     require_program("chromium")
-    data = json.loads(run(["--app", FLASK_APP, "--images", "2", "/"]).stdout)
+    data = json.loads(run(["--app", FLASK_APP, "--images", "2", "/", "--format", "single"]).stdout)
     manifest = Manifest.from_dict(data)
     listed = {p.url for p in manifest.entries[None] if p.rel != "preconnect"}
     preconnects = {p.url for p in manifest.entries[None] if p.rel == "preconnect"}
@@ -380,3 +424,14 @@ def test_app_manifest_lists_what_chromium_fetches(flask_site_url: str, tls_files
     # The cross-origin stylesheet (an unsafe port: never connected) is a preconnect only.
     assert preconnects == {"https://localhost:1"}
     assert other_origins <= {"localhost:1"}
+
+
+def test_a_script_the_app_does_not_serve_is_an_error_an_image_a_warning() -> None:
+    result = run(["--app", ASGI_APP, "/unserved"], code=1)
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: /unserved: script /gone.js: GET returned 404"
+    ]
+    assert warnings_of(result) == [
+        "/unserved: image /gone.png: GET returned 404; hinted all the same"
+    ]
+    assert result.stdout == ""

@@ -353,9 +353,18 @@ def test_stop_closes_open_connections_promptly(echo_port: int) -> None:
     assert stopped_s < 0.5
 
 
-def test_an_unreachable_upstream_closes_the_client() -> None:
-    with LatencyRelay(free_port(), rtt_ms=0) as relay, connect(relay) as sock:
-        assert receive_end(sock) == b""
+def test_an_unreachable_upstream_closes_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The relay retries a refused upstream (a server still starting) for CONNECT_TIMEOUT_S:
+    # shorten it well below the client's TIMEOUT_S, so that the relay gives up first every time.
+    # The port is bound but not listening, so connecting to it is refused and nothing else can
+    # take it meanwhile.
+    monkeypatch.setattr(netem, "CONNECT_TIMEOUT_S", TIMEOUT_S / 10)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        with LatencyRelay(closed.getsockname()[1], rtt_ms=0) as relay, connect(relay) as sock:
+            started = time.perf_counter()
+            assert receive_end(sock) == b""
+            assert time.perf_counter() - started < TIMEOUT_S / 2
 
 
 def test_async_with_in_the_running_loop(echo_port: int) -> None:

@@ -173,7 +173,7 @@ def test_import_app_from_the_current_directory(app_dir: Path) -> None:
         ("def broken(:\n", "{name}:app", r"importing '{name}' failed: SyntaxError"),
         (None, "not a spec", r"must look like module:attribute"),
         (None, ":app", r"must look like module:attribute"),
-        (None, "pkg:app()", r"must look like module:attribute"),
+        (None, "pkg:app[0]", r"must look like module:attribute"),
     ],
     ids=[
         "no-module",
@@ -184,7 +184,7 @@ def test_import_app_from_the_current_directory(app_dir: Path) -> None:
         "syntax-error",
         "spaces",
         "no-module-name",
-        "call",
+        "subscript",
     ],
 )
 def test_import_app_errors_are_one_line(
@@ -206,7 +206,9 @@ def test_build_app_wraps_asgi_as_it_is() -> None:
     wrapped = build_app(_asgi_function, "asgi", manifest=manifest, push=False, early_hints=True)
 
     assert isinstance(wrapped, H2PushMiddleware)
-    assert wrapped.app is _asgi_function
+    # With push off, the app is held so that it cannot push by itself either.
+    assert cast(Any, wrapped.app).app is _asgi_function
+    assert cast(H2PushMiddleware, build_app(_asgi_function, "asgi")).app is _asgi_function
     assert wrapped.manifest is manifest
     assert (wrapped.push, wrapped.early_hints, wrapped.push_preload) == (False, True, False)
 

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import platform
 import re
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -39,10 +41,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Final, Literal, cast
+from urllib.parse import urlsplit
 
 import click
 from hypercorn.config import Config
@@ -50,7 +53,18 @@ from hypercorn.config import Config
 from h2push.browser import BrowserError, Chromium, PageLoad, find_chromium
 from h2push.client import DEFAULT_ACCEPT
 from h2push.devcert import ensure_dev_certificate
-from h2push.manifest import Manifest
+from h2push.discover import (
+    DEFAULT_ORIGIN,
+    AppSite,
+    DiscoverOptions,
+    FetchError,
+    Stylesheets,
+    build_manifest,
+    page_key,
+    read_page,
+)
+from h2push.links import LinkValue, parse_link_header
+from h2push.manifest import Manifest, ManifestError
 from h2push.netem import LatencyRelay
 from h2push.server import build_app
 from h2push.waterfall import ChartBar, Mark, Row, Waterfall, from_page_load, render_chart_svg
@@ -66,15 +80,19 @@ __all__ = [
     "CaseResult",
     "PageBenchOptions",
     "PageBenchResult",
+    "PageUnderTest",
     "RunResult",
     "TargetCheck",
     "bench_command",
     "chart_svg",
     "check_targets",
+    "format_comparison",
     "format_table",
     "format_targets",
     "parse_nghttp",
     "physical_limit_ms",
+    "prepare_page",
+    "run_app_bench",
     "run_page_bench",
     "write_results",
     "write_waterfalls",
@@ -356,7 +374,7 @@ def physical_limit_ms(
 class _Switch:
     """Dispatch every request to the application of the current strategy."""
 
-    def __init__(self, apps: Mapping[Strategy, ASGIApp], site: BenchSite) -> None:
+    def __init__(self, apps: Mapping[Strategy, ASGIApp], site: BenchSite | ASGIApp) -> None:
         self.apps = apps
         self.site = site
         self.current: Strategy = "nothing"
@@ -385,37 +403,46 @@ class BenchServer:
     for each load, running in the same event loop.
 
     Args:
-        site: What to serve.
+        site: What to serve: the bench site, or any ASGI app (which gets the lifespan events)
+            with ``apps``.
         certfile: Certificate chain (PEM) for TLS.
         keyfile: Its private key (PEM).
         rtt_ms: Round trip the relays add, in milliseconds.
         bandwidth_mbit: Rate of each direction of the relays in Mbit/s, or None.
+        apps: The application of each strategy; by default the bench site wrapped as
+            :data:`STRATEGIES` says.
 
     Raises:
         TimeoutError: From entering: Hypercorn did not listen within 20 s.
+        TypeError: ``site`` is not a :class:`BenchSite` and ``apps`` is None.
     """
 
     def __init__(
         self,
-        site: BenchSite,
+        site: BenchSite | ASGIApp,
         *,
         certfile: str,
         keyfile: str,
         rtt_ms: float,
         bandwidth_mbit: float | None = None,
+        apps: Mapping[Strategy, ASGIApp] | None = None,
     ) -> None:
         self.site = site
         self.rtt_ms = rtt_ms
         self.bandwidth_mbit = bandwidth_mbit
-        apps: dict[Strategy, ASGIApp] = {}
-        for strategy, setting in _MIDDLEWARE.items():
-            if setting is None:
-                apps[strategy] = site
-            else:
-                early_hints, push = setting
-                apps[strategy] = build_app(
-                    site, "asgi", manifest=site.manifest, early_hints=early_hints, push=push
-                )
+        if apps is None:
+            if not isinstance(site, BenchSite):
+                raise TypeError("give the apps of each strategy for a site other than BenchSite")
+            built: dict[Strategy, ASGIApp] = {}
+            for strategy, setting in _MIDDLEWARE.items():
+                if setting is None:
+                    built[strategy] = site
+                else:
+                    early_hints, push = setting
+                    built[strategy] = build_app(
+                        site, "asgi", manifest=site.manifest, early_hints=early_hints, push=push
+                    )
+            apps = built
         self._switch = _Switch(apps, site)
         self._configs: dict[Protocol, Config] = {}
         for protocol, alpn in (("h2", ["h2", "http/1.1"]), ("http/1.1", ["http/1.1"])):
@@ -734,6 +761,11 @@ class PageBenchResult:
         cases: One per client, protocol and strategy, in table order.
         skipped: Why combinations were left out (``"nghttp over http/1.1: ..."``).
         environment: Machine, versions and load average, for the record.
+        page: The user's page that was measured (``h2push bench URL``), None for the bench
+            site.
+        server_ms: The user's page's median server time, in ms (the limit's think time).
+        subresources: Resources the page needs besides itself, when known (the bench site's
+            six), else None.
     """
 
     options: PageBenchOptions
@@ -742,6 +774,9 @@ class PageBenchResult:
     cases: tuple[CaseResult, ...]
     skipped: tuple[str, ...] = ()
     environment: Mapping[str, Any] = field(default_factory=dict)
+    page: str | None = None
+    server_ms: float | None = None
+    subresources: int | None = _SUBRESOURCES
 
     def case(self, client: str, protocol: str, strategy: str) -> CaseResult | None:
         """The case of that client, protocol and strategy, or None when it was not run."""
@@ -760,7 +795,9 @@ class PageBenchResult:
     def to_dict(self) -> dict[str, Any]:
         """Return the whole result as a JSON-ready dict."""
         return {
-            "benchmark": "h2push bench page",
+            "benchmark": "h2push bench page" if self.page is None else "h2push bench",
+            "page": self.page,
+            "server_ms": _round(self.server_ms),
             "settings": self.options.to_dict(),
             "site": {"bytes": dict(self.sizes), "total_bytes": sum(self.sizes.values())},
             "physical_limit_ms": round(self.limit_ms, 3),
@@ -786,7 +823,9 @@ class PageBenchResult:
                 }
                 for case in self.cases
             ],
-            "targets": [check.to_dict() for check in check_targets(self)],
+            "targets": (
+                [check.to_dict() for check in check_targets(self)] if self.page is None else []
+            ),
         }
 
 
@@ -1035,6 +1074,33 @@ def run_page_bench(
         total_bytes=site.total_bytes,
         bandwidth_mbit=options.bandwidth_mbit,
     )
+    bandwidth = "" if options.bandwidth_mbit is None else f", {options.bandwidth_mbit:g} Mbit/s"
+    say(
+        f"bench site: {site.total_bytes} bytes in 7 files, think {options.think_ms:g} ms,"
+        f" rtt {options.rtt_ms:g} ms{bandwidth}; physical limit {limit:.0f} ms"
+    )
+    result = _measure(
+        options,
+        lambda certfile, keyfile: BenchServer(
+            site,
+            certfile=certfile,
+            keyfile=keyfile,
+            rtt_ms=options.rtt_ms,
+            bandwidth_mbit=options.bandwidth_mbit,
+        ),
+        "/",
+        say,
+    )
+    return replace(result, sizes=site.sizes, limit_ms=limit)
+
+
+def _measure(
+    options: PageBenchOptions,
+    make_server: Callable[[str, str], BenchServer],
+    path: str,
+    say: Callable[[str], None],
+) -> PageBenchResult:
+    """Start the clients and the server, load ``path`` as ``options`` say; sizes and limit unset."""
     nghttp = shutil.which("nghttp") if "nghttp" in options.clients else None
     if "nghttp" in options.clients and nghttp is None:
         raise BenchError("nghttp is not installed (apt-get install nghttp2-client)")
@@ -1062,20 +1128,7 @@ def run_page_bench(
         browser: Chromium | None = None
         if any(client == "chromium" for client, _ in plan):
             browser = stack.enter_context(Chromium(spki=[dev.spki_sha256], log_domain=False))
-        server = stack.enter_context(
-            BenchServer(
-                site,
-                certfile=str(dev.cert_file),
-                keyfile=str(dev.key_file),
-                rtt_ms=options.rtt_ms,
-                bandwidth_mbit=options.bandwidth_mbit,
-            )
-        )
-        bandwidth = "" if options.bandwidth_mbit is None else f", {options.bandwidth_mbit:g} Mbit/s"
-        say(
-            f"bench site: {site.total_bytes} bytes in 7 files, think {options.think_ms:g} ms,"
-            f" rtt {options.rtt_ms:g} ms{bandwidth}; physical limit {limit:.0f} ms"
-        )
+        server = stack.enter_context(make_server(str(dev.cert_file), str(dev.key_file)))
 
         def load(client: Client, protocol: Protocol, strategy: Strategy, label: str) -> RunResult:
             server.strategy = strategy
@@ -1083,7 +1136,8 @@ def run_page_bench(
             failure: Exception | None = None
             for _attempt in range(2):
                 try:
-                    with server.endpoint(protocol) as url:
+                    with server.endpoint(protocol) as base:
+                        url = base + path.lstrip("/")
                         if client == "nghttp":
                             assert nghttp is not None
                             return _run_nghttp(
@@ -1118,11 +1172,400 @@ def run_page_bench(
     )
     return PageBenchResult(
         options=options,
-        sizes=site.sizes,
-        limit_ms=limit,
+        sizes={},
+        limit_ms=0.0,
         cases=cases,
         skipped=tuple(skipped),
         environment=environment,
+    )
+
+
+# --------------------------------------------------------------------------- your own page
+
+PAGE_RTT_MS: Final = 50.0
+"""Default round trip of ``h2push bench URL`` and ``--app``, in milliseconds."""
+
+PAGE_RUNS: Final = 5
+"""Default measured loads per case of ``h2push bench URL`` and ``--app``."""
+
+_PUSH: Final = "http.response.push"
+_EARLY_HINT: Final = "http.response.early_hint"
+_PRELOAD_RELS: Final = frozenset({"preload", "modulepreload"})
+_HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "content-length",
+        "alt-svc",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageUnderTest:
+    """A page of the user's own application, ready to be benched.
+
+    Attributes:
+        name: What is measured, for the heading (``flaskr:create_app() /``, a URL).
+        path: The page's request path, with its query string.
+        app: The application as ``h2push serve`` builds it (:func:`h2push.server.build_app`).
+        sizes: Body bytes per path, the page first, then each hinted resource.
+        declared: Where the hinted resources come from: ``the app's own declarations``,
+            ``the manifest FILE`` or ``found in the page`` (:mod:`h2push.discover`).
+    """
+
+    name: str
+    path: str
+    app: ASGIApp
+    sizes: Mapping[str, int]
+    declared: str
+
+
+def _preload_links(value: str, origin: str) -> list[LinkValue]:
+    """The same-origin ``rel=preload``/``modulepreload`` values of a Link header field."""
+    found = []
+    for link in parse_link_header(value):
+        target = link.target
+        if target.startswith(origin + "/"):
+            target = target[len(origin) :]
+        if link.rels & _PRELOAD_RELS and target.startswith("/") and not target.startswith("//"):
+            found.append(LinkValue(target, link.params))
+    return found
+
+
+def _without_preloads(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Response headers with every ``rel=preload``/``modulepreload`` Link value taken out."""
+    kept = []
+    for name, value in headers:
+        if bytes(name).lower() != b"link":
+            kept.append((name, value))
+            continue
+        others = [
+            str(link)
+            for link in parse_link_header(bytes(value).decode("latin-1"))
+            if not link.rels & _PRELOAD_RELS
+        ]
+        if others:
+            kept.append((name, ", ".join(others).encode("latin-1")))
+    return kept
+
+
+class _Deliver:
+    """Serve the built application with one strategy's mechanisms only.
+
+    The ASGI extensions a strategy does not use are taken out of the scope (no 103 for ``link``
+    and ``push``, no push for ``link`` and ``hints``); ``nothing`` also loses every preload Link
+    value, whoever set it, so that the page goes out as it would without h2push. With
+    ``timings``, the time from the request to the page's response headers is recorded (ms).
+    """
+
+    def __init__(
+        self, app: ASGIApp, strategy: Strategy, *, path: str, timings: list[float] | None
+    ) -> None:
+        self.app = app
+        setting = _MIDDLEWARE[strategy]
+        self.strip_links = setting is None
+        early_hints, push = setting or (False, False)
+        self.withheld = {n for n, on in ((_EARLY_HINT, early_hints), (_PUSH, push)) if not on}
+        self.path = path.split("?", 1)[0]
+        self.timings = timings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extensions = scope.get("extensions") or {}
+        scope = {
+            **scope,
+            "extensions": {k: v for k, v in extensions.items() if k not in self.withheld},
+        }
+        timings = self.timings if scope["path"] == self.path else None
+        if timings is None and not self.strip_links:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def deliver(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if timings is not None:
+                    timings.append((time.perf_counter() - started) * 1000)
+                if self.strip_links:
+                    message = {**message, "headers": _without_preloads(message["headers"])}
+            await send(message)
+
+        await self.app(scope, receive, deliver)
+
+
+class _SkipInformational(http.client.HTTPResponse):
+    """An HTTP/1.1 response that passes over interim 1xx responses (a 103 from Gunicorn).
+
+    ``http.client`` skips ``100 Continue`` only and would take a 103 for the final response.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim response's header block
+
+
+class _Upstream:
+    """An ASGI reverse proxy to one origin: each request fetched there over HTTP/1.1 (ASGI 3).
+
+    The bench serves the user's page through it, so that h2push can deliver it with each
+    strategy; hop-by-hop headers are dropped and the body is buffered.
+
+    Args:
+        origin: ``https://host:port`` or ``http://host:port``.
+        context: The TLS settings for an https origin.
+        timeout_s: Limit for one request, in seconds.
+    """
+
+    def __init__(self, origin: str, *, context: ssl.SSLContext, timeout_s: float) -> None:
+        parts = urlsplit(origin)
+        self.origin = origin
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (443 if self.https else 80)
+        self.netloc = parts.netloc
+        self.context = context
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        target = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        headers = [
+            (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+            for k, v in scope["headers"]
+            if bytes(k).lower() not in (b"host", b":authority") and not bytes(k).startswith(b":")
+        ]
+        try:
+            status, response_headers, data = await asyncio.to_thread(
+                self._fetch, scope["method"], bytes(target).decode("latin-1"), headers, body
+            )
+        except (OSError, http.client.HTTPException) as error:
+            status, response_headers = 502, [("content-type", "text/plain")]
+            data = f"h2push bench: {self.origin} did not answer: {error}\n".encode()
+        out = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response_headers
+            if name.lower() not in _HOP_BY_HOP
+        ]
+        out.append((b"content-length", str(len(data)).encode("ascii")))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": data})
+
+    def _fetch(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection: http.client.HTTPConnection
+        if self.https:
+            connection = http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.timeout_s, context=self.context
+            )
+        else:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        connection.response_class = _SkipInformational
+        try:
+            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", self.netloc)
+            for name, value in headers:
+                if name.lower() not in _HOP_BY_HOP:
+                    connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+
+def _origin_of(url: str) -> tuple[str, str]:
+    """Split a page URL into its origin and its path with query.
+
+    Raises:
+        BenchError: Not an http(s) URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BenchError(f"{url!r} is not an http(s) URL, e.g. https://127.0.0.1:8443/")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}", path
+
+
+def prepare_page(
+    *,
+    url: str | None = None,
+    app: str | None = None,
+    path: str = "/",
+    manifest: str | None = None,
+    cacert: str | None = None,
+    insecure: bool = False,
+    timeout_s: float = 30.0,
+) -> PageUnderTest:
+    """Load the user's application (or put a proxy in front of a URL) and find what to hint.
+
+    What is hinted, pushed and linked: ``manifest`` when given; else what the application
+    declares itself (a Flask app's ``H2Push`` manifest, Django's ``H2PUSH_MANIFEST``: the
+    preload Link values of its answer to the page); else the resources found in the page
+    (:func:`h2push.discover.read_page`, as ``h2push manifest`` finds them). A URL's page is
+    served through a proxy to its origin (:class:`_Upstream`), its own preloads taken out.
+
+    Args:
+        url: The page's URL (http or https); or None with ``app``.
+        app: ``module:attribute`` or ``module:factory()`` (:func:`h2push.server.import_app`).
+        path: The page's path under ``app``.
+        manifest: A push manifest file to deliver instead.
+        cacert: A CA file (PEM) to trust for an https ``url``.
+        insecure: Do not verify an https ``url``'s certificate.
+        timeout_s: Limit for one request to the application or the origin, in seconds.
+
+    Raises:
+        BenchError: The application cannot be loaded, the page cannot be read, or the
+            manifest is invalid; one line each.
+    """
+    from h2push.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
+
+    if (url is None) == (app is None):
+        raise BenchError("give the page's URL or --app MODULE:APP, not both")
+    target: object
+    interface: Literal["asgi", "wsgi"]
+    if url is not None:
+        origin, path = _origin_of(url)
+        context = ssl.create_default_context(cafile=cacert)
+        if insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        target, interface = _Upstream(origin, context=context, timeout_s=timeout_s), "asgi"
+        name = url
+    else:
+        assert app is not None
+        if not path.startswith("/"):
+            raise BenchError(f"--path {path!r} must start with /")
+        try:
+            target = import_app(app)
+            interface = detect_interface(target)
+        except AppLoadError as error:
+            raise BenchError(str(error)) from None
+        origin, name = DEFAULT_ORIGIN, f"{app} {path}"
+    try:
+        loaded = None if manifest is None else Manifest.load(manifest)
+    except ManifestError as error:
+        raise BenchError(str(error)) from None
+    with AppSite(target, interface, origin=origin, timeout_s=timeout_s) as site:
+        try:
+            page = site.get(path, dest="document")
+        except FetchError as error:
+            raise BenchError(f"the page cannot be read: {error}") from None
+        if not 200 <= page.status < 300:
+            raise BenchError(f"the page answered {page.status}, not 2xx: give a page that loads")
+        own = [] if url is not None else _preload_links(page.header("link") or "", origin)
+        if loaded is not None:
+            declared = f"the manifest {manifest}"
+            urls = [p.url for p in loaded.preloads_for(path.split("?", 1)[0])]
+        elif own:
+            declared, urls = "the app's own declarations", [link.target for link in own]
+        else:
+            result = read_page(site, path, Stylesheets(site), DiscoverOptions(origin=origin))
+            if result.failures:
+                raise BenchError(
+                    f"the page uses resources that cannot be read: {result.failures[0]}"
+                )
+            declared = "found in the page"
+            found = [p for p in result.preloads if p.rel != "preconnect"]
+            urls = [p.url for p in found]
+            data = build_manifest({page_key(path): result.preloads}, multi=True)
+            loaded = Manifest.from_dict(data, source="<found in the page>")
+        sizes = {path: len(page.body)}
+        for resource in urls:
+            with contextlib.suppress(FetchError):
+                response = site.get(resource, dest="empty")
+                if 200 <= response.status < 300:
+                    sizes[resource] = len(response.body)
+    built = build_app(target, interface, manifest=loaded)
+    return PageUnderTest(name=name, path=path, app=built, sizes=sizes, declared=declared)
+
+
+def run_app_bench(
+    page: PageUnderTest,
+    options: PageBenchOptions,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> PageBenchResult:
+    """Load the user's page with every client, protocol and strategy asked for.
+
+    As :func:`run_page_bench` does for the bench site; the physical limit takes the page's
+    measured server time (median time to its response headers under ``nothing``) for the
+    think time, and the bytes of the page and of the resources h2push hints.
+
+    Raises:
+        BenchError: A client's program is not installed, or a load failed twice.
+    """
+    timings: list[float] = []
+    apps: dict[Strategy, ASGIApp] = {
+        strategy: _Deliver(
+            page.app,
+            strategy,
+            path=page.path,
+            timings=timings if strategy == "nothing" else None,
+        )
+        for strategy in STRATEGIES
+    }
+    say = progress or (lambda _line: None)
+    say(
+        f"{page.name}: {sum(page.sizes.values())} bytes in {len(page.sizes)} files"
+        f" (hinted: {page.declared}), rtt {options.rtt_ms:g} ms"
+    )
+    measured = _measure(
+        options,
+        lambda certfile, keyfile: BenchServer(
+            page.app,
+            apps=apps,
+            certfile=certfile,
+            keyfile=keyfile,
+            rtt_ms=options.rtt_ms,
+            bandwidth_mbit=options.bandwidth_mbit,
+        ),
+        page.path,
+        say,
+    )
+    server_ms = float(statistics.median(timings)) if timings else 0.0
+    limit = physical_limit_ms(
+        rtt_ms=options.rtt_ms,
+        think_ms=server_ms,
+        total_bytes=sum(page.sizes.values()),
+        bandwidth_mbit=options.bandwidth_mbit,
+    )
+    return replace(
+        measured,
+        sizes=dict(page.sizes),
+        limit_ms=limit,
+        page=page.name,
+        server_ms=server_ms,
+        subresources=None,
     )
 
 
@@ -1152,7 +1595,8 @@ def format_table(result: PageBenchResult) -> str:
     median over the physical limit; how many times faster than ``nothing`` the median is; the
     median time from the page's last byte to page complete ("after page", ms: where the time
     beyond the limit goes); the median first contentful paint (Chromium); subresources received
-    of the six the page uses; how many came early (pushed, or through the 103's cache fill).
+    (of the six the bench site's page uses); how many came early (pushed, or through the 103's
+    cache fill). For the user's page the heading names it and its measured server time.
     """
     options = result.options
     bandwidth = (
@@ -1160,10 +1604,14 @@ def format_table(result: PageBenchResult) -> str:
         if options.bandwidth_mbit is None
         else f"{options.bandwidth_mbit:g} Mbit/s"
     )
+    if result.page is None:
+        think = f"think {options.think_ms:g} ms"
+    else:
+        think = f"server {result.server_ms or 0:.0f} ms (measured)"
     heading = (
-        f"Page complete, ms: rtt {options.rtt_ms:g} ms, think {options.think_ms:g} ms,"
-        f" {bandwidth}, {options.runs} run(s) each; physical limit {result.limit_ms:.0f} ms"
-        f" ({sum(result.sizes.values())} bytes)"
+        f"Page complete, ms: {result.page + ': ' if result.page else ''}rtt {options.rtt_ms:g}"
+        f" ms, {think}, {bandwidth}, {options.runs} run(s) each; physical limit"
+        f" {result.limit_ms:.0f} ms ({sum(result.sizes.values())} bytes)"
     )
     columns = (
         "| client | protocol | strategy | median | min | max | x limit | vs nothing"
@@ -1180,7 +1628,8 @@ def format_table(result: PageBenchResult) -> str:
             f" | {'-' if speedup is None else f'{speedup:.2f}'}"
             f" | {case.after_page_median_ms:.0f}"
             f" | {'-' if fcp is None else f'{fcp:.0f}'}"
-            f" | {resources}/{_SUBRESOURCES} | {_early(case)} |"
+            f" | {resources}{'' if result.subresources is None else f'/{result.subresources}'}"
+            f" | {_early(case)} |"
         )
     lines.extend(f"skipped: {reason}" for reason in result.skipped)
     return "\n".join(lines)
@@ -1188,7 +1637,7 @@ def format_table(result: PageBenchResult) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetCheck:
-    """One target of issue 6 against what was measured.
+    """One page-load target against what was measured.
 
     Attributes:
         case: The case it is about (``"chromium h2 hints"``).
@@ -1229,10 +1678,10 @@ class TargetCheck:
 
 
 LIMIT_TARGET: Final = 1.10
-"""Issue 6: with 103 or push, page-complete at most this times the physical limit."""
+"""Target: with 103 or push, page-complete at most this times the physical limit."""
 
 SPEEDUP_TARGET: Final = 1.5
-"""Issue 6: with 103 or push, Chromium over HTTP/2 at least this times faster than nothing."""
+"""Target: with 103 or push, Chromium over HTTP/2 at least this times faster than nothing."""
 
 # Which clients act on which mechanism: Chromium on 103 (it refuses push), nghttp on push (it
 # ignores 103 and Link).
@@ -1244,7 +1693,7 @@ _APPLIES: Final[Mapping[Strategy, tuple[Client, ...]]] = {
 
 
 def check_targets(result: PageBenchResult) -> list[TargetCheck]:
-    """Check the page-load targets of issue 6 for every case they apply to.
+    """Check the page-load targets for every case they apply to.
 
     ``hints``, ``push`` and ``push+103`` over HTTP/2, for each client that acts on the mechanism
     (Chromium on the 103, nghttp on push): the median at most :data:`LIMIT_TARGET` times the
@@ -1283,12 +1732,34 @@ def check_targets(result: PageBenchResult) -> list[TargetCheck]:
     return checks
 
 
+def format_comparison(result: PageBenchResult) -> str:
+    """For each client and protocol, each strategy's median page-complete time over nothing's.
+
+    The user's page's summary: below 1.00 h2push made the page faster, above it slower.
+    """
+    lines = ["Page complete with h2push / without (median over nothing's median):"]
+    for case in result.cases:
+        baseline = result.case(case.client, case.protocol, "nothing")
+        if case.strategy == "nothing" or baseline is None or baseline.median_ms <= 0:
+            continue
+        ratio = case.median_ms / baseline.median_ms
+        lines.append(
+            f"  {case.name}: {ratio:.2f} x ({case.median_ms:.0f} ms against"
+            f" {baseline.median_ms:.0f} ms; early: {_early(case)})"
+        )
+    if len(lines) == 1:
+        lines.append("  run the strategy nothing and another to compare them")
+    if result.case("chromium", "h2", "push") is not None:
+        lines.append("  chromium refuses push (SETTINGS_ENABLE_PUSH=0): its push row measures Link")
+    return "\n".join(lines)
+
+
 def format_targets(result: PageBenchResult) -> str:
     """The target checks, one line each, after a heading; notes on cases they skip."""
     options = result.options
     lines = [
         (
-            f"Targets (issue 6 sets them for rtt 100 ms, think 200 ms; this run: rtt"
+            f"Targets (set for rtt 100 ms, think 200 ms; this run: rtt"
             f" {options.rtt_ms:g} ms, think {options.think_ms:g} ms):"
         )
     ]
@@ -1342,6 +1813,10 @@ def chart_svg(result: PageBenchResult) -> str:
     )
 
 
+def _summary(result: PageBenchResult) -> str:
+    return format_targets(result) if result.page is None else format_comparison(result)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
 
@@ -1359,7 +1834,7 @@ def write_results(result: PageBenchResult, directory: Path) -> list[Path]:
     files = {
         "page.json": json.dumps(result.to_dict(), indent=2) + "\n",
         "page.svg": chart_svg(result),
-        "page.md": format_table(result) + "\n\n" + format_targets(result) + "\n",
+        "page.md": format_table(result) + "\n\n" + _summary(result) + "\n",
     }
     written = []
     for name, text in files.items():
@@ -1397,7 +1872,21 @@ def write_waterfalls(result: PageBenchResult, directory: Path) -> list[Path]:
 _DIR = click.Path(file_okay=False, dir_okay=True, writable=True, path_type=Path)
 
 
-@click.group("bench", invoke_without_command=True)
+class _BenchGroup(click.Group):
+    """``bench page`` and ``bench --waterfall DIR`` as before; anything else is your own page.
+
+    ``h2push bench URL`` and ``h2push bench --app MODULE:APP ...`` go to the hidden ``url``
+    command, as if it had been named.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = {"--waterfall", "--help", "-h"}
+        if args and args[0] not in self.commands and args[0] not in own:
+            args = ["url", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("bench", cls=_BenchGroup, invoke_without_command=True)
 @click.option(
     "--waterfall",
     "waterfall_dir",
@@ -1406,11 +1895,16 @@ _DIR = click.Path(file_okay=False, dir_okay=True, writable=True, path_type=Path)
 )
 @click.pass_context
 def bench_command(ctx: click.Context, waterfall_dir: Path | None) -> None:
-    """Benchmarks: page-load time of each delivery strategy under an emulated network.
+    """Page-load time of each delivery strategy under an emulated network.
 
-    `h2push bench page` runs the page benchmark (see its --help); `h2push bench --waterfall DIR`
-    runs it with its defaults and writes a waterfall picture of every case.
-    """
+    \b
+    h2push bench URL                  your own page, served by a proxy that applies each strategy
+    h2push bench --app MODULE:APP     your own app, in process (module:create_app() too)
+    h2push bench page                 the bench site (see its --help)
+    h2push bench --waterfall DIR      the bench site with its defaults, a waterfall per case
+
+    For your own page see `h2push bench URL --help`.
+    """  # noqa: D301 - click's \b keeps the lines as they are
     ctx.ensure_object(dict)["waterfall_dir"] = waterfall_dir
     if ctx.invoked_subcommand is None:
         if waterfall_dir is None:
@@ -1531,3 +2025,171 @@ def page_command(
         click.echo(f"wrote {path}", err=True)
     click.echo(f"h2push bench page: {time.perf_counter() - started:.0f} s", err=True)
     sys.stdout.flush()
+
+
+@bench_command.command("url", hidden=True)
+@click.argument("url", required=False)
+@click.option(
+    "--app",
+    "app_spec",
+    metavar="MODULE:APP",
+    help="Load this WSGI or ASGI app in process instead of a URL (module:create_app() too).",
+)
+@click.option(
+    "--path",
+    default="/",
+    show_default=True,
+    help="The page's path under --app (with its query string).",
+)
+@click.option(
+    "--manifest",
+    "-m",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Deliver this push_manifest.json (default: the app's own, else what the page uses).",
+)
+@click.option(
+    "--rtt-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=PAGE_RTT_MS,
+    show_default=True,
+    help="Round trip emulated between the clients and the server, in ms.",
+)
+@click.option(
+    "--bandwidth-mbit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Cap each direction of the emulated link at this rate, in Mbit/s (default: none).",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=PAGE_RUNS,
+    show_default=True,
+    help="First visits measured per client, protocol and strategy.",
+)
+@click.option(
+    "--strategy",
+    "strategies",
+    type=click.Choice(STRATEGIES),
+    multiple=True,
+    help="Only this strategy (repeatable; default: all).",
+)
+@click.option(
+    "--client",
+    "clients",
+    type=click.Choice(CLIENTS),
+    multiple=True,
+    help="Only this client (repeatable; default: every installed one).",
+)
+@click.option(
+    "--protocol",
+    "protocols",
+    type=click.Choice(PROTOCOLS),
+    multiple=True,
+    help="Only this protocol (repeatable; default: both).",
+)
+@click.option("--cacert", type=click.Path(dir_okay=False, exists=True), help="Trust this CA (PEM).")
+@click.option("--insecure", "-k", is_flag=True, help="Do not verify the URL's certificate.")
+@click.option("--out", "out_dir", type=_DIR, help="Write page.json, page.svg and page.md here.")
+@click.option(
+    "--waterfall", "waterfall_dir", type=_DIR, help="Write a waterfall SVG per case here."
+)
+@click.pass_context
+def url_command(
+    ctx: click.Context,
+    *,
+    url: str | None,
+    app_spec: str | None,
+    path: str,
+    manifest: str | None,
+    rtt_ms: float,
+    bandwidth_mbit: float | None,
+    runs: int,
+    strategies: tuple[Strategy, ...],
+    clients: tuple[Client, ...],
+    protocols: tuple[Protocol, ...],
+    cacert: str | None,
+    insecure: bool,
+    out_dir: Path | None,
+    waterfall_dir: Path | None,
+) -> None:
+    """Benchmark your own page: h2push bench URL, or h2push bench --app MODULE:APP [--path P].
+
+    The page is served by Hypercorn over TLS with h2push as `h2push serve` sets it up, once per
+    strategy: nothing (no 103, no push, no preload Link), link (the Link header only), hints
+    (103 Early Hints), push (HTTP/2 push), push+103. What is hinted: --manifest, else what the
+    app declares itself (H2Push, H2PUSH_MANIFEST), else the stylesheets, fonts, scripts and
+    images found in the page. A URL is fetched from its server through a proxy (over
+    HTTP/1.1), whose own preloads are taken out; give a server on this machine, as the
+    emulated --rtt-ms lies between the clients and the proxy.
+
+    nghttp -a and headless Chromium load the page behind an emulated --rtt-ms, each run a first
+    visit (new connection, empty cache, no cookies). Printed: the table of `h2push bench page`,
+    then each strategy's median over nothing's. Progress goes to stderr.
+    """
+    if (url is None) == (app_spec is None):
+        raise click.UsageError("give the page's URL or --app MODULE:APP (not both)")
+    if url is not None and path != "/":
+        raise click.UsageError("--path is for --app; put the path in the URL")
+    if app_spec is not None and (cacert is not None or insecure):
+        raise click.UsageError("--cacert and --insecure are for a URL")
+    parent = ctx.find_object(dict) or {}
+    waterfall_dir = waterfall_dir or parent.get("waterfall_dir")
+    options = PageBenchOptions(
+        rtt_ms=rtt_ms,
+        think_ms=0.0,
+        bandwidth_mbit=bandwidth_mbit,
+        runs=runs,
+        strategies=strategies or STRATEGIES,
+        clients=_installed_clients(clients),
+        protocols=protocols or PROTOCOLS,
+    )
+    started = time.perf_counter()
+    try:
+        page = prepare_page(
+            url=url,
+            app=app_spec,
+            path=path,
+            manifest=manifest,
+            cacert=cacert,
+            insecure=insecure,
+        )
+        result = run_app_bench(page, options, progress=lambda line: click.echo(line, err=True))
+    except (BenchError, BrowserError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_table(result))
+    click.echo("")
+    click.echo(format_comparison(result))
+    _write_outputs(result, out_dir, waterfall_dir)
+    click.echo(f"h2push bench: {time.perf_counter() - started:.0f} s", err=True)
+    sys.stdout.flush()
+
+
+def _installed_clients(clients: tuple[Client, ...]) -> tuple[Client, ...]:
+    """The clients asked for, else every installed one (saying which are missing).
+
+    Raises:
+        click.ClickException: Neither client is installed.
+    """
+    if clients:
+        return clients
+    installed = {"nghttp": shutil.which("nghttp") is not None, "chromium": find_chromium()}
+    for client in CLIENTS:
+        if not installed[client]:
+            click.echo(f"h2push bench: {client} is not installed; skipping it", err=True)
+    chosen = tuple(client for client in CLIENTS if installed[client])
+    if not chosen:
+        raise click.ClickException("neither nghttp nor Chromium is installed")
+    return chosen
+
+
+def _write_outputs(
+    result: PageBenchResult, out_dir: Path | None, waterfall_dir: Path | None
+) -> None:
+    written: list[Path] = []
+    if out_dir is not None:
+        written += write_results(result, out_dir)
+    if waterfall_dir is not None:
+        written += write_waterfalls(result, waterfall_dir)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)

@@ -245,11 +245,16 @@ class PageResult:
         path: The page's URL path (str), e.g. ``/about/index.html`` or ``/about``.
         preloads: Highest weight first: preconnects, then preloads (same-origin paths only).
         warnings: One line each, prefixed with the page or stylesheet they concern.
+        failures: Resources the page needs that could not be read, one line each: a
+            stylesheet (or one it imports) that is missing, answers an error status, or is not
+            served as ``text/css``. Browsers would not apply it either; left out of
+            ``preloads``.
     """
 
     path: str
     preloads: tuple[Preload, ...]
     warnings: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- URLs
@@ -1173,6 +1178,7 @@ class _Walk:
     options: DiscoverOptions
     warnings: list[str]
     visited: set[tuple[str, bool]] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
 
     def sheet(self, target: str, *, blocking: bool, stack: list[str]) -> None:
         """Follow a same-origin stylesheet's imports, fonts and images, depth first."""
@@ -1188,7 +1194,7 @@ class _Walk:
             return
         scan = self.load_stylesheet(target)
         if scan.error is not None:
-            self.warnings.append(f"{scan.error}; left out")
+            self.failures.append(scan.error)
             self.collector.discard(target)
             return
         self.warnings.extend(f"{target}: {message}" for message in scan.warnings)
@@ -1228,8 +1234,9 @@ def discover_page(
         options: What to keep; the defaults when None.
 
     Returns:
-        The page's preloads in weight order and its warnings. Never raises for broken HTML or
-        CSS, missing stylesheets or ``@import`` cycles: those are warnings.
+        The page's preloads in weight order, its warnings and its failures. Never raises for
+        broken HTML or CSS, missing stylesheets or ``@import`` cycles: a stylesheet that cannot
+        be read is a failure, the rest are warnings.
     """
     options = options or DiscoverOptions()
     path = urlsplit(page_url).path or "/"
@@ -1252,7 +1259,7 @@ def discover_page(
         if target is not None and item.stylesheet:
             walk.sheet(target, blocking=item.weight == Weight.BLOCKING_STYLE, stack=[])
     preloads = collector.preloads()
-    return PageResult(path, preloads, (*warnings, *collector.warnings))
+    return PageResult(path, preloads, (*warnings, *collector.warnings), tuple(walk.failures))
 
 
 # --------------------------------------------------------------------------- manifests

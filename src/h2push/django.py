@@ -73,7 +73,7 @@ from django.urls import Resolver404, resolve
 from h2push import asgi
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
-from h2push.manifest import Manifest
+from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
 
 __all__ = [
@@ -99,6 +99,11 @@ _REQUEST_ATTR: Final = "_h2push"
 # declared preloads already, so the Django middleware leaves them to it.
 _PLANNED_KEY: Final = "h2push.django.planned"
 _DEFAULT_MANIFEST: Final = "push_manifest.json"
+
+MISSING_MANIFEST_OK_ENV: Final = "H2PUSH_MANIFEST_MISSING_OK"
+"""Set (non-empty) by ``h2push manifest --app`` while it imports the project: a missing
+``H2PUSH_MANIFEST`` file is then no manifest rather than an error, so that the command can
+write it."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -172,7 +177,20 @@ def _settings_manifest() -> Manifest | None:
         raise ImproperlyConfigured(
             f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
         )
-    return Manifest.load(base / setting)
+    path = base / setting
+    if not path.exists():
+        if os.environ.get(MISSING_MANIFEST_OK_ENV):  # h2push manifest is about to write it
+            return None
+        package = os.environ.get("DJANGO_SETTINGS_MODULE", "mysite.settings").rpartition(".")[0]
+        raise ManifestError(
+            str(path),
+            (),
+            "H2PUSH_MANIFEST names this file, which does not exist yet: create it from the"
+            f" project directory with `h2push manifest --app {package or 'mysite'}.asgi:application"
+            f" -o {path}` (the pages to read after the option, / by default), or set"
+            " H2PUSH_MANIFEST = None",
+        )
+    return Manifest.load(path)
 
 
 # --- declarations ------------------------------------------------------------------------

@@ -7,15 +7,20 @@ found and in which order). ``--app module:attr PATH...`` renders the pages throu
 ASGI application in this process instead, so server-side templates are resolved; its stylesheets
 are fetched through the application too. ``--check FILE`` validates an existing manifest.
 
-Warnings (broken HTML, unreadable CSS, 404s, ``@import`` cycles, a Link header over 3 KB) go to
-standard error, one line each; the exit status is 1 only when no page could be read (or, with
-``--check``, when the manifest has problems).
+The manifest is keyed by page (the multi-page form), so that each page is hinted only its own
+resources, even for one page; ``--format single`` writes one site-wide list applied to every
+navigation instead. Warnings (broken HTML, 404 pages, ``@import`` cycles, a Link header over
+3 KB) go to standard error, one line each. A stylesheet a page uses that cannot be read (a 404,
+not served as ``text/css``), or with ``--app`` a font of such a stylesheet or a synchronous
+script the application does not serve, is an error: nothing is written and the exit status is
+1, as it is when no page could be read (or, with ``--check``, when the manifest has problems).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +44,7 @@ from h2push.discover import (
     PageResult,
     Site,
     Stylesheets,
+    Weight,
     build_manifest,
     cap_preloads,
     link_value,
@@ -56,6 +62,9 @@ __all__ = ["manifest_command"]
 
 PROGRESS_MIN_PAGES: Final = 6
 """A progress bar is shown from this many pages on."""
+
+_MISSING_MANIFEST_OK_ENV: Final = "H2PUSH_MANIFEST_MISSING_OK"
+"""h2push.django.MISSING_MANIFEST_OK_ENV (that module needs Django: not imported here)."""
 
 _SUMMARY_ROWS: Final = 10
 _URL_SAFE: Final = "/!$&'()*+=:@~"
@@ -155,12 +164,56 @@ def _load_app_site(spec: str, origin: str, stack: contextlib.ExitStack) -> AppSi
     """
     from h2push.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
 
+    # A Django project whose H2PUSH_MANIFEST does not exist yet imports without it: this
+    # command is how that file gets written (h2push.django.MISSING_MANIFEST_OK_ENV).
+    previous = os.environ.get(_MISSING_MANIFEST_OK_ENV)
+    os.environ[_MISSING_MANIFEST_OK_ENV] = "1"
+    stack.callback(_restore_env, _MISSING_MANIFEST_OK_ENV, previous)
     try:
         target = import_app(spec)
         interface = detect_interface(target)
     except AppLoadError as error:
         raise click.ClickException(str(error)) from None
     return stack.enter_context(AppSite(target, interface, origin=origin))
+
+
+def _unavailable(
+    pages: Sequence[_Page], results: dict[str, PageResult], reporter: _Reporter
+) -> dict[str, str]:
+    """Resources an application does not serve, found in its pages (``--app`` only).
+
+    A font of a render-blocking stylesheet or a synchronous script that does not answer 2xx
+    is returned (by page key, ``{"font /static/a.woff2: GET returned 404": key}``): the page
+    needs it to render. Any other resource that does not is a warning. Each is checked once.
+    """
+    sites = {page.key: page.site for page in pages}
+    checked: dict[str, str | None] = {}
+    unavailable: dict[str, str] = {}
+    for key, result in results.items():
+        site = sites[key]
+        if not isinstance(site, AppSite):
+            continue
+        for preload in result.preloads:
+            if preload.rel == "preconnect" or preload.as_ == "style":  # stylesheets: read already
+                continue
+            if preload.url not in checked:
+                checked[preload.url] = site.check(preload.url)
+            problem = checked[preload.url]
+            if problem is None:
+                continue
+            line = f"{preload.as_ or 'resource'} {preload.url}: {problem}"
+            if preload.weight >= Weight.BLOCKING_SCRIPT:
+                unavailable.setdefault(line, key)
+            else:
+                reporter.warn(f"{key}: {line}; hinted all the same")
+    return unavailable
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _discover(
@@ -269,6 +322,21 @@ def _generate(
     results, failed = _discover(pages, options, reporter)
     if not results:
         raise click.ClickException(f"no page could be read (of {len(pages)})")
+    errors = {failure: key for key, result in results.items() for failure in result.failures}
+    errors.update(_unavailable(pages, results, reporter))
+    if errors:
+        for failure, key in errors.items():
+            reporter.console.print(f"error: {key}: {failure}", markup=False)
+        hint = (
+            " (is the app serving its static files? Django under ASGI serves none by itself:"
+            " add WhiteNoise, see docs/frameworks.md)"
+            if any(isinstance(page.site, AppSite) for page in pages)
+            else ""
+        )
+        raise click.ClickException(
+            f"{len(errors)} resource{'' if len(errors) == 1 else 's'} the pages use could not"
+            f" be read{hint}; nothing written"
+        )
     found = {key: result.preloads for key, result in results.items()}
     entries = manifest_entries(found, multi=multi, max_entries=max_entries)
     every = manifest_entries(found, multi=multi)
@@ -465,8 +533,9 @@ def _origin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     "--format",
     "format_",
     type=click.Choice(["single", "multi"]),
-    help="single: one list for every page; multi: keyed by page (index.html, about/index.html)."
-    " Default: single for one page, multi for several.",
+    help="multi: keyed by page (index.html, about/index.html), each page hinted its own"
+    " resources; single: one site-wide list applied to every navigation. Default: multi (with"
+    " --link and one page: that page's Link value).",
 )
 @click.option("--link", is_flag=True, help="Print the ready Link header value instead (RFC 8288).")
 @click.option(
@@ -537,9 +606,12 @@ def manifest_command(
     synchronous scripts, 50 declared preloads, 40 module/async/defer scripts, 30 other CSS,
     20 images, 10 CSS images; ties keep document order.
 
-    Warnings go to standard error; the status is 1 only when no page could be read. With
-    --check FILE [SOURCE|PATH]... the manifest is validated instead and the status is 1 when
-    it has problems.
+    The manifest is keyed by page, even for one page (--format single: one site-wide list).
+    Warnings go to standard error. The status is 1, and nothing is written, when no page could
+    be read, or a stylesheet a page uses cannot be (a 404, not text/css), or with --app a font
+    of one or a synchronous script answers an error. With --check
+    FILE [SOURCE|PATH]... the manifest is validated instead and the status is 1 when it has
+    problems.
     """
     reporter = _Reporter()
     options = DiscoverOptions(images=images, css_images=css_images, origin=origin)
@@ -557,7 +629,7 @@ def manifest_command(
             if site is None:
                 site = _check_file_site(check_file, sources, root, origin, pages)
             raise SystemExit(_check(check_file, pages, site, origin, reporter))
-        multi = format_ == "multi" or (format_ is None and len(pages) > 1)
+        multi = format_ == "multi" or (format_ is None and (len(pages) > 1 or not link))
         _generate(
             pages,
             options=options,

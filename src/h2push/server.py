@@ -24,6 +24,7 @@ variable :data:`OPTIONS_ENV`.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import importlib
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 import click
+import hypercorn.logging
 from hypercorn.config import Config
 
 from h2push import _hypercorn_fixes as hypercorn_fixes
@@ -203,22 +205,29 @@ def _is_loopback(host: str) -> bool:
 
 
 def import_app(spec: str) -> object:
-    """Import the object named by ``module:attribute``, the current directory first on the path.
+    """Import the application ``module:attribute`` names, the current directory first on the path.
+
+    The attribute may be a call of an application factory, as Flask's CLI and Hypercorn accept
+    (``module:create_app()``, ``module:create_app("production")``: literal arguments only). A
+    plain function that takes no argument (``module:create_app``) is such a factory too: it
+    cannot be an ASGI or WSGI application, so it is called (Flask's CLI does the same).
 
     Args:
-        spec (str): ``module:attribute``, ``module:attribute.sub`` or ``module`` (meaning
-            ``module:app``).
+        spec (str): ``module:attribute``, ``module:attribute.sub``, ``module`` (meaning
+            ``module:app``) or ``module:factory(ARGS)``.
 
     Returns:
-        object: The attribute's value.
+        object: The attribute's value, or what the factory returned.
 
     Raises:
         AppLoadError: The spec is malformed, the module cannot be imported (or raised while
-            being imported), or the attribute does not exist. One line, naming what failed.
+            being imported), the attribute does not exist, the factory failed, or the attribute
+            is a function that needs arguments. One line, naming what failed and what to write.
     """
     module_name, _, attribute = spec.partition(":")
     attribute = attribute or "app"
-    if not all(part.isidentifier() for part in [*module_name.split("."), *attribute.split(".")]):
+    path, call = _parse_attribute(spec, attribute)
+    if not all(part.isidentifier() for part in module_name.split(".")):
         raise AppLoadError(f"APP {spec!r} must look like module:attribute, e.g. myproject.web:app")
     cwd = os.getcwd()
     if cwd not in sys.path:
@@ -238,12 +247,110 @@ def import_app(spec: str) -> object:
         raise AppLoadError(_import_failure(module_name, error)) from None
     target: object = module
     missing = object()
-    for depth, name in enumerate(attribute.split(".")):
+    for depth, name in enumerate(path):
         target = getattr(target, name, missing)
         if target is missing:
-            owner = ".".join([module_name, *attribute.split(".")[:depth]])
+            owner = ".".join([module_name, *path[:depth]])
             raise AppLoadError(f"{owner!r} has no attribute {name!r} (APP {spec!r})")
+    name = f"{module_name}:{'.'.join(path)}"
+    if call is not None:
+        if not callable(target):
+            raise AppLoadError(f"APP {spec!r}: {name} is not callable, so it is not a factory")
+        return _call_factory(target, name, *call)
+    if _is_factory(target, spec, name):
+        return _call_factory(cast(Callable[..., object], target), name, (), {})
     return target
+
+
+def _parse_attribute(
+    spec: str, attribute: str
+) -> tuple[list[str], tuple[tuple[Any, ...], dict[str, Any]] | None]:
+    """Split ``attr.sub`` or ``factory(ARGS)`` into the attribute path and the call's arguments.
+
+    Raises:
+        AppLoadError: Not a dotted name or a call of one with literal arguments.
+    """
+    malformed = AppLoadError(
+        f"APP {spec!r} must look like module:attribute or module:factory(), e.g."
+        " myproject.web:app or myproject:create_app()"
+    )
+    try:
+        node = ast.parse(attribute.strip(), mode="eval").body
+    except SyntaxError:
+        raise malformed from None
+    call: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+    if isinstance(node, ast.Call):
+        try:
+            args = tuple(ast.literal_eval(arg) for arg in node.args)
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        except ValueError:
+            raise AppLoadError(
+                f"APP {spec!r}: a factory's arguments must be literals (strings, numbers, True,"
+                " False, None, lists, dicts)"
+            ) from None
+        if len(kwargs) != len(node.keywords):
+            raise malformed
+        call, node = (args, kwargs), node.func
+    path: list[str] = []
+    while isinstance(node, ast.Attribute):
+        path.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise malformed
+    return [node.id, *path], call
+
+
+def _is_factory(target: object, spec: str, name: str) -> bool:
+    """Whether ``target`` is a plain function to call for the application (no arguments).
+
+    A WSGI application function takes two arguments (``environ``, ``start_response``) and an
+    ASGI one is a coroutine function: neither is a factory.
+
+    Raises:
+        AppLoadError: A plain function that needs one argument, or more than two: it is neither
+            an application nor a factory h2push can call; the message says what to write.
+    """
+    if not inspect.isfunction(target) or inspect.iscoroutinefunction(target):
+        return False
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return False
+    required = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if not required:
+        return True
+    if len(required) == 2:  # WSGI's environ and start_response (PEP 3333)
+        return False
+    raise AppLoadError(
+        f"APP {spec!r} is the function {target.__name__}{signature}, neither an application"
+        f" nor a factory callable without arguments: write '{name}(...)' with its arguments"
+        " (literals), or name the application object itself"
+    )
+
+
+def _call_factory(
+    factory: Callable[..., object], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> object:
+    """Call an application factory; one line about what went wrong.
+
+    Raises:
+        AppLoadError: The factory raised or returned None.
+    """
+    try:
+        app = factory(*args, **kwargs)
+    except Exception as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        message = f"the factory {name}() failed: {type(error).__name__}: {error}{where}"
+        raise AppLoadError(" ".join(message.split())) from None
+    if app is None:
+        raise AppLoadError(f"the factory {name}() returned None, not an application")
+    return app
 
 
 def _import_failure(module_name: str, error: BaseException) -> str:
@@ -343,8 +450,11 @@ def build_app(
     hypercorn_fixes.offer_push_only_when_accepted()
     versions = StaticVersions(static_dir, "/static/") if static_dir is not None else None
     if interface == "asgi":
+        inner: ASGIApp = cast(ASGIApp, target)
+        if not (push and early_hints) or max_pushes is not None:
+            inner = _Restrict(inner, push=push, early_hints=early_hints, max_pushes=max_pushes)
         return H2PushMiddleware(
-            cast(ASGIApp, target),
+            inner,
             manifest=manifest,
             push=push,
             early_hints=early_hints,
@@ -367,6 +477,53 @@ def build_app(
         max_pushes_per_connection=max_pushes_per_connection,
         **flask,
     )
+
+
+_PUSH: Final = "http.response.push"
+_EARLY_HINT: Final = "http.response.early_hint"
+
+
+class _Restrict:
+    """Hold an ASGI app that may deliver by itself to what ``serve`` was told.
+
+    An app can bring its own :class:`h2push.asgi.H2PushMiddleware` (Django's
+    :func:`h2push.django.get_asgi_application`, a Starlette app's middleware). ``--no-push``
+    and ``--no-early-hints`` take the ASGI extensions ``http.response.push`` and
+    ``http.response.early_hint`` out of the scope the app sees, so that it cannot send either;
+    ``--max-pushes`` lets at most that many of its push messages through per response.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, push: bool, early_hints: bool, max_pushes: int | None
+    ) -> None:
+        self.app = app
+        self.withheld = {name for name, on in ((_PUSH, push), (_EARLY_HINT, early_hints)) if not on}
+        self.max_pushes = max_pushes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = scope.get("extensions")
+        if scope["type"] != "http" or not extensions:
+            await self.app(scope, receive, send)
+            return
+        scope = {
+            **scope,
+            "extensions": {k: v for k, v in extensions.items() if k not in self.withheld},
+        }
+        budget = self.max_pushes
+        if budget is None:
+            await self.app(scope, receive, send)
+            return
+        pushed = 0
+
+        async def capped(message: Message) -> None:
+            nonlocal pushed
+            if message["type"] == _PUSH:
+                if pushed >= budget:
+                    return
+                pushed += 1
+            await send(message)
+
+        await self.app(scope, receive, capped)
 
 
 def load_app(options: ServeOptions) -> tuple[ASGIApp, Interface]:
@@ -410,6 +567,20 @@ def _worker_app() -> ASGIApp:
     return load_app(options)[0]
 
 
+class _Logger(hypercorn.logging.Logger):
+    """Hypercorn's logger with the access log at INFO while the error log stays at WARNING.
+
+    Hypercorn gives both loggers ``config.loglevel``; at WARNING (which keeps its own
+    "Running on" lines, naming the relay's upstream, from the banner) its INFO access lines
+    were dropped.
+    """
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        if self.access_logger is not None:
+            self.access_logger.setLevel(logging.INFO)
+
+
 def _hypercorn_config(options: ServeOptions, certfile: str, keyfile: str) -> Config:
     config = Config()
     config.bind = [options.bind]
@@ -417,6 +588,7 @@ def _hypercorn_config(options: ServeOptions, certfile: str, keyfile: str) -> Con
     config.keyfile = keyfile
     config.alpn_protocols = list(_ALPN_PROTOCOLS)
     config.accesslog = "-" if options.access_log else None
+    config.logger_class = _Logger
     # The banner names the URL; Hypercorn's own "Running on" would name the relay's upstream.
     config.loglevel = "WARNING"
     config.workers = options.workers
