@@ -18,29 +18,24 @@ reported with ``initiatorType == "early-hints"``, and no h2push cookie may reach
 browser refuses push (``SETTINGS_ENABLE_PUSH = 0``), so h2push tracks nothing for it. nghttp,
 which takes pushes, shows the other side: pushes and the tracker's cookie; with ``--no-push``
 neither; and a path that matches no route gets no 103 and no push.
-
-(Until ``h2push serve`` takes app factories, flaskr is served through a two-line module,
-``wsgi.py``: ``app = create_app()``.)
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import ON_CI, TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_program
 from h2push.browser import Chromium, PageLoad, find_chromium, spki_sha256_base64
 from nghttp import Frame, Log, nghttp
 from processes import h2push_command, running
+from tutorial import flaskr_project
 
 pytestmark = pytest.mark.peer
 
@@ -52,14 +47,6 @@ TRACKER_COOKIE = "h2push"
 NAVIGATION = ("-H", "accept: text/html")
 
 
-def _cache_dir() -> Path:
-    """Where downloads of real apps are kept between runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    directory = Path(base) / "h2push-tests"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 def _run(command: list[str], cwd: Path) -> str:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(cwd)])}
     result = subprocess.run(
@@ -67,30 +54,6 @@ def _run(command: list[str], cwd: Path) -> str:
     )
     assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def _flask_sdist() -> Path:
-    """The sdist of the installed Flask, downloaded once as a user would."""
-    version = importlib.metadata.version("flask")
-    directory = _cache_dir()
-    found = sorted(directory.glob(f"flask-{version}.tar.gz"))
-    if found:
-        return found[0]
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-    result = subprocess.run(
-        [*command, f"flask=={version}", "-d", str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    found = sorted(directory.glob(f"flask-{version}.tar.gz"))
-    if result.returncode != 0 or not found:
-        message = f"cannot download the Flask {version} sdist:\n{result.stderr[-2000:]}"
-        if ON_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -128,30 +91,11 @@ def _serve(cwd: Path, app: str, page: str, tls: TLSFiles) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def flaskr_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """flaskr from the Flask sdist, with H2Push(app) and a manifest, as the README says."""
-    sdist = _flask_sdist()
-    work = tmp_path_factory.mktemp("flaskr")
-    with tarfile.open(sdist) as archive:
-        prefix = archive.getnames()[0].split("/")[0] + "/examples/tutorial/"
-        members = [m for m in archive.getmembers() if m.name.startswith(prefix)]
-        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
-            archive.extractall(work, members=members, filter="data")
-        else:  # an older Python; the sdist comes from PyPI
-            archive.extractall(work, members=members)
-    site = work / "tutorial"
-    shutil.move(str(work / prefix), site)
-    init = site / "flaskr" / "__init__.py"
-    source = init.read_text()
-    assert "    return app\n" in source
-    source = source.replace(
-        "from flask import Flask\n",
-        "from flask import Flask\n\nfrom h2push.flask import H2Push\n",
-        1,
-    )
-    init.write_text(source.replace("    return app\n", "    H2Push(app)\n    return app\n"))
-    (site / "wsgi.py").write_text("from flaskr import create_app\n\napp = create_app()\n")
-    _run([sys.executable, "-m", "flask", "--app", "flaskr", "init-db"], site)
+    site = flaskr_project(tmp_path_factory.mktemp("flaskr"))
     _run(
-        h2push_command("manifest", "--app", "wsgi:app", "-o", "flaskr/push_manifest.json", "/"),
+        h2push_command(
+            "manifest", "--app", "flaskr:create_app()", "-o", "flaskr/push_manifest.json", "/"
+        ),
         site,
     )
     return site
@@ -159,7 +103,7 @@ def flaskr_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def flaskr(flaskr_dir: Path, tls_files: TLSFiles) -> Iterator[Site]:
-    yield from _serve(flaskr_dir, "wsgi:app", "/", tls_files)
+    yield from _serve(flaskr_dir, "flaskr:create_app()", "/", tls_files)
 
 
 @pytest.fixture(scope="module")

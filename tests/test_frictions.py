@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 
 from conftest import TLSFiles, free_port, require_program
-from flaskr import flaskr_project
 from h2push.server import AppLoadError, detect_interface, import_app
 from nghttp import nghttp
 from processes import h2push_command, running
+from tutorial import flaskr_project
 
 REPO = Path(__file__).resolve().parents[1]
 DJANGO_PROJECT = REPO / "examples" / "django_project"
