@@ -8,6 +8,8 @@ Every page thinks for :data:`THINK_TIME_S` before it answers, so a 103 Early Hin
 * ``/`` is well configured: its stylesheet, script and the font its stylesheet uses are all
   hinted, the font with ``crossorigin``. Chromium uses every hint.
 * ``/no-store`` hints ``/static/no-store.css``, which is served ``Cache-Control: no-store``.
+* ``/no-cache`` hints ``/static/no-cache.css``, served ``Cache-Control: no-cache``.
+* ``/vary`` hints ``/static/vary.css``, served with ``Vary: Cookie``, and the page sets a cookie.
 * ``/unused`` hints ``/static/unused.js``, which the page never asks for.
 * ``/font-link`` has no manifest entry; the view sets its own
   ``Link: </static/font.woff2>; rel=preload; as=font`` without ``crossorigin``, while the page's
@@ -42,6 +44,8 @@ MANIFEST = {
         "/static/font.woff2": {"type": "font", "weight": 1, "crossorigin": "anonymous"},
     },
     "/no-store": {"/static/no-store.css": {"type": "style", "weight": 1}},
+    "/no-cache": {"/static/no-cache.css": {"type": "style", "weight": 1}},
+    "/vary": {"/static/vary.css": {"type": "style", "weight": 1}},
     "/unused": {
         "/static/plain.css": {"type": "style", "weight": 2},
         "/static/unused.js": {"type": "script", "weight": 1},
@@ -59,6 +63,8 @@ FILES: dict[str, tuple[str, bytes, str]] = {
     "/static/site.css": ("text/css", FONT_CSS.encode(), CACHEABLE),
     "/static/plain.css": ("text/css", b"body { color: #321; }\n", CACHEABLE),
     "/static/no-store.css": ("text/css", b"body { color: #231; }\n", "no-store"),
+    "/static/no-cache.css": ("text/css", b"body { color: #312; }\n", "no-cache"),
+    "/static/vary.css": ("text/css", b"body { color: #132; }\n", CACHEABLE),
     "/static/app.js": (
         "text/javascript",
         b"document.documentElement.dataset.ran = '1';\n",
@@ -74,6 +80,8 @@ PAGES: dict[str, tuple[str, ...]] = {
         '<script src="/static/app.js"></script>',
     ),
     "/no-store": ('<link rel="stylesheet" href="/static/no-store.css">',),
+    "/no-cache": ('<link rel="stylesheet" href="/static/no-cache.css">',),
+    "/vary": ('<link rel="stylesheet" href="/static/vary.css">',),
     "/unused": ('<link rel="stylesheet" href="/static/plain.css">',),
     "/font-link": ('<link rel="stylesheet" href="/static/site.css">',),
     "/late": ('<link rel="stylesheet" href="/static/site.css">',),
@@ -94,12 +102,17 @@ async def page(request: Request) -> Response:
     response = HTMLResponse(_page(PAGES[request.url.path]))
     if request.url.path == "/font-link":
         response.headers["Link"] = "</static/font.woff2>; rel=preload; as=font"
+    if request.url.path == "/vary":
+        response.set_cookie("visited", "1")
     return response
 
 
 async def static(request: Request) -> Response:
     content_type, body, cache_control = FILES[request.url.path]
-    return Response(body, media_type=content_type, headers={"Cache-Control": cache_control})
+    headers = {"Cache-Control": cache_control}
+    if request.url.path == "/static/vary.css":
+        headers["Vary"] = "Cookie"
+    return Response(body, media_type=content_type, headers=headers)
 
 
 app = Starlette(

@@ -433,7 +433,7 @@ def collect(
         )
     host, port = parts.hostname, parts.port or 443
     pins = list(spki)
-    if not pins and (cacert is not None or insecure):
+    if not pins:  # verified here first, so that an untrusted certificate is a clear error
         pins.append(server_spki(host, port, cacert=cacert, insecure=insecure))
     trusted_insecure = insecure or bool(spki)
     notes: list[str] = []
