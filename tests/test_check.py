@@ -32,9 +32,8 @@ PAGE = "https://127.0.0.1:8443/"
 
 
 @pytest.fixture(scope="module")
-def site(tls_files: TLSFiles) -> Iterator[str]:
+def served(tls_files: TLSFiles) -> Iterator[str]:
     """Serve tests.apps.check_app with Hypercorn over TLS (ALPN h2); yield its base URL."""
-    require_program("chromium")
     port = free_port()
     tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
     command = [sys.executable, "-m", "hypercorn", *tls, "--bind", f"127.0.0.1:{port}"]
@@ -42,9 +41,20 @@ def site(tls_files: TLSFiles) -> Iterator[str]:
         yield f"https://127.0.0.1:{port}"
 
 
+@pytest.fixture(scope="module")
+def site(served: str) -> str:
+    """The same site, for tests that also need Chromium."""
+    require_program("chromium")
+    return served
+
+
 def _check(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return _h2push("check", *args, cwd=cwd)
+
+
+def _h2push(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "h2push", "check", *args],
+        [sys.executable, "-m", "h2push", *args],
         cwd=cwd,
         env={
             **os.environ,
@@ -145,6 +155,62 @@ def test_an_untrusted_certificate_exits_2_saying_what_to_do(site: str) -> None:
     done = _check(site + "/")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--cacert FILE" in done.stderr
+
+
+# --------------------------------------------------------------------------- h2push trace
+
+
+def _caching(output: str) -> list[str]:
+    """The caching lines at the end of ``h2push trace``'s summary."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("caching:"))
+    return lines[start:]
+
+
+@pytest.mark.parametrize(
+    ("page", "flagged"),
+    [
+        ("/no-store", "/static/no-store.css (pushed): no-store (Cache-Control: no-store)"),
+        (
+            "/vary",
+            "/static/vary.css (pushed): Vary: Cookie (and the page sets a cookie",
+        ),
+    ],
+)
+def test_trace_flags_a_pushed_response_a_browser_cannot_reuse(
+    served: str, tls_files: TLSFiles, page: str, flagged: str
+) -> None:
+    done = _h2push("trace", served + page, "--cacert", str(tls_files.ca))
+    assert done.returncode == 0, done.stderr
+    caching = _caching(done.stdout)
+    assert caching[0] == "caching: 1 hinted/pushed response(s) a browser fetches again:"
+    assert caching[1].strip().startswith(flagged), caching
+
+
+def test_trace_fetches_a_hint_that_was_not_pushed_to_flag_no_cache(
+    served: str, tls_files: TLSFiles
+) -> None:
+    done = _h2push("trace", served + "/no-cache", "--cacert", str(tls_files.ca), "--no-push")
+    assert done.returncode == 0, done.stderr
+    assert _caching(done.stdout)[1].strip() == (
+        "/static/no-cache.css (hinted): must revalidate (Cache-Control: no-cache)"
+    )
+    quiet = _h2push(
+        "trace", served + "/no-cache", "--insecure", "--no-push", "--no-fetch-hints", "--json"
+    )
+    assert json.loads(quiet.stdout)["cache"] == []
+
+
+def test_trace_finds_cacheable_hints_reusable(served: str, tls_files: TLSFiles) -> None:
+    done = _h2push("trace", served + "/", "--cacert", str(tls_files.ca), "--json")
+    assert done.returncode == 0, done.stderr
+    cache = json.loads(done.stdout)["cache"]
+    assert [(c["path"], c["delivery"], c["problems"]) for c in cache] == [
+        (path, "pushed", [])
+        for path in ("/static/site.css", "/static/app.js", "/static/font.woff2")
+    ]
+    text = _h2push("trace", served + "/", "--cacert", str(tls_files.ca)).stdout
+    assert _caching(text) == ["caching: all 3 hinted/pushed response(s) reusable"]
 
 
 # --------------------------------------------------------------------------- the diagnosis

@@ -4,10 +4,12 @@
 * :mod:`h2push.check.diagnose`: facts in, report out, no I/O;
 * :mod:`h2push.check.run`: the Chromium load (and ``h2push serve`` for ``--app``);
 * :mod:`h2push.check.command`: the click command and its tables.
+
+Only the pure parts are imported here, so that :mod:`h2push.client` can use
+:func:`~h2push.check.diagnose.cache_problems` without importing the browser run.
 """
 
-from h2push.check.diagnose import diagnose
+from h2push.check.diagnose import cache_problems, diagnose
 from h2push.check.model import PageFacts, Report, Row
-from h2push.check.run import CheckError, collect
 
-__all__ = ["CheckError", "PageFacts", "Report", "Row", "collect", "diagnose"]
+__all__ = ["PageFacts", "Report", "Row", "cache_problems", "diagnose"]
