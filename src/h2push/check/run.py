@@ -340,8 +340,12 @@ def _apply(event: DevToolsEvent, entry: _Request) -> None:
 
 def _pushes(
     url: str, *, cacert: str | Path | None, insecure: bool
-) -> tuple[list[PushFact], list[str]]:
-    """Load the page once with h2push's HTTP/2 client, push accepted; return what was pushed."""
+) -> tuple[list[PushFact], list[str], int]:
+    """Load the page once with h2push's HTTP/2 client, push accepted.
+
+    Returns:
+        What was pushed, notes on what could not be observed, and how many 103 responses came.
+    """
     try:
         result = trace(
             url,
@@ -352,18 +356,21 @@ def _pushes(
             timeout_s=_PREFLIGHT_TIMEOUT_S,
         )
     except (TraceError, ValueError) as error:
-        return [], [
-            f"pushes not observed: h2push's HTTP/2 client could not load the page ({error})"
-        ]
-    return [
-        PushFact(
-            url=urljoin(url, pushed.path),
-            status=pushed.status,
-            headers=dict(pushed.headers),
-            body_bytes=pushed.body_bytes,
-        )
-        for pushed in result.pushes
-    ], []
+        note = f"pushes not observed: h2push's HTTP/2 client could not load the page ({error})"
+        return [], [note], 0
+    return (
+        [
+            PushFact(
+                url=urljoin(url, pushed.path),
+                status=pushed.status,
+                headers=dict(pushed.headers),
+                body_bytes=pushed.body_bytes,
+            )
+            for pushed in result.pushes
+        ],
+        [],
+        len(result.early_hints),
+    )
 
 
 def _probe(url: str, as_: str | None, *, cacert: str | Path | None, insecure: bool) -> ProbeFact:
@@ -450,7 +457,7 @@ def collect(
             notes.append(
                 f"{host} is not on this machine: its real round trip applies, not --rtt-ms"
             )
-        pushed, trace_notes = _pushes(url, cacert=cacert, insecure=trusted_insecure)
+        pushed, trace_notes, interim = _pushes(url, cacert=cacert, insecure=trusted_insecure)
         notes += trace_notes
         try:
             browser = stack.enter_context(
@@ -464,6 +471,13 @@ def collect(
             load = browser.load(url, timeout_s=timeout_s, settle_s=wait_s)
         except BrowserError as error:
             raise CheckError(f"Chromium could not load {url}: {error}") from None
+    if interim and not any(
+        event.method == "Network.responseReceivedEarlyHints" for event in load.network_events
+    ):
+        notes.append(
+            "the server sent a 103 to h2push's HTTP/2 client, but Chromium received none"
+            " (a proxy that drops 103, or a 103 sent before the request had fully arrived)"
+        )
     facts = facts_from_load(url, load, pushed=pushed, notes=notes)
     return _with_probes(facts, cacert=cacert, insecure=trusted_insecure)
 
