@@ -49,7 +49,7 @@ __all__ = ["CheckError", "ServedApp", "collect", "served_app"]
 DEFAULT_RTT_MS: Final = 50.0
 """The round trip emulated in front of a loopback server, in milliseconds."""
 
-UNUSED_PRELOAD_WAIT_S: Final = 3.5
+UNUSED_PRELOAD_WAIT_S: Final = 4.0
 """How long to wait after the load event, in seconds: Chromium reports a preload the page has not
 used 3 s after the load event ("was preloaded using link preload but not used")."""
 
