@@ -79,6 +79,7 @@ def _row(report: dict[str, Any], path: str) -> dict[str, Any]:
     return rows[path]
 
 
+@pytest.mark.peer
 @pytest.mark.parametrize(
     ("page", "resource", "outcome", "cause"),
     [
@@ -101,6 +102,7 @@ def test_a_wasted_hint_exits_1_naming_its_cause(
     assert report["ok"] is False
 
 
+@pytest.mark.peer
 def test_every_hint_used_exits_0(site: str, tls_files: TLSFiles) -> None:
     status, report = _report(site, "/", tls_files)
     assert status == 0, report
@@ -111,6 +113,7 @@ def test_every_hint_used_exits_0(site: str, tls_files: TLSFiles) -> None:
     assert report["late"] == []
 
 
+@pytest.mark.peer
 def test_a_late_font_that_is_not_hinted_is_listed_with_its_entry(
     site: str, tls_files: TLSFiles
 ) -> None:
@@ -128,6 +131,7 @@ def test_a_late_font_that_is_not_hinted_is_listed_with_its_entry(
     assert "stylesheet /static/site.css" in done.stdout
 
 
+@pytest.mark.peer
 def test_a_well_configured_flask_app_started_with_app_exits_0() -> None:
     require_program("chromium")
     done = _check("--app", "tests.apps.check_flask:app")
@@ -151,8 +155,8 @@ def test_a_page_that_cannot_be_loaded_exits_2(tls_files: TLSFiles) -> None:
     assert "cannot connect" in done.stderr
 
 
-def test_an_untrusted_certificate_exits_2_saying_what_to_do(site: str) -> None:
-    done = _check(site + "/")
+def test_an_untrusted_certificate_exits_2_saying_what_to_do(served: str) -> None:
+    done = _check(served + "/")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--cacert FILE" in done.stderr
 
