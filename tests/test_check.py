@@ -329,3 +329,15 @@ def test_link_facts_read_a_103_whose_lines_chromium_joined_with_line_feeds() -> 
         LinkFact(url=PAGE + "a.css", rel="preload", as_="style"),
         LinkFact(url=PAGE + "f.woff2", rel="preload", as_="font", crossorigin="anonymous"),
     )
+
+
+def test_a_103_the_browser_never_received_fails_the_page() -> None:
+    sent = (LinkFact(url=PAGE + "app.css", rel="preload", as_="style"),)
+    lost = diagnose(PageFacts(url=PAGE, status=200, protocol="h2", server_hints=sent))
+    assert not lost.ok
+    assert "Chromium received none" in lost.problems[0]
+    plain = diagnose(PageFacts(url=PAGE, status=200, protocol="http/1.1"))
+    assert plain.ok
+    assert plain.notes == (
+        "the page came over http/1.1: browsers use 103 Early Hints over HTTP/2 and HTTP/3 only",
+    )

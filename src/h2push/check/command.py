@@ -63,11 +63,15 @@ def format_report(report: Report, console: Console) -> None:
         console.print(late)
         console.print("Add to push_manifest.json (under the page's key in a multi-page manifest):")
         console.print(json.dumps(report.manifest(), indent=2), markup=False, highlight=False)
+    for problem in report.problems:
+        console.print(f"problem: {problem}", markup=False, highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     problems = sum(1 for row in report.rows if row.problem)
     if report.ok:
         console.print("OK: every hint and preload was used; nothing was wasted.")
+    elif not problems:
+        console.print("The page's hints did not reach the browser.")
     else:
         console.print(
             f"{problems} resource(s) hinted, pushed or preloaded for nothing;"

@@ -346,5 +346,34 @@ def diagnose(facts: PageFacts) -> Report:
         status=facts.status,
         rows=tuple(rows),
         late=tuple(_late(facts, announced)),
-        notes=facts.notes,
+        problems=tuple(_page_problems(facts)),
+        notes=facts.notes + tuple(_page_notes(facts)),
     )
+
+
+def _page_problems(facts: PageFacts) -> list[str]:
+    """What kept every hint of the page from the browser, beyond single resources."""
+    problems = []
+    if (
+        facts.protocol
+        and facts.protocol not in {"h2", "h3"}
+        and (facts.hints or facts.server_hints)
+    ):
+        problems.append(
+            f"the page came over {facts.protocol}: browsers use 103 Early Hints over HTTP/2 and"
+            " HTTP/3 only"
+        )
+    if facts.server_hints and not facts.hints:
+        problems.append(
+            f"the server sent a 103 with {len(facts.server_hints)} preload(s) to h2push's HTTP/2"
+            " client, but Chromium received none (a proxy that drops 103, or a 103 sent before"
+            " the request had fully arrived)"
+        )
+    return problems
+
+
+def _page_notes(facts: PageFacts) -> list[str]:
+    if facts.protocol and facts.protocol not in {"h2", "h3"} and not facts.hints:
+        only = "browsers use 103 Early Hints over HTTP/2 and HTTP/3 only"
+        return [f"the page came over {facts.protocol}: {only}"]
+    return []

@@ -168,6 +168,10 @@ class PageFacts:
         hints (tuple[LinkFact, ...]): The preloads of the first 103 Chromium received.
         linked (tuple[LinkFact, ...]): The preloads of the final response's ``Link`` header.
         pushed (tuple[PushFact, ...]): What the server pushed to h2push's HTTP/2 client.
+        server_hints (tuple[LinkFact, ...]): The preloads of the first 103 h2push's HTTP/2
+            client received for the same page: what the server sends.
+        protocol (str): The ALPN protocol Chromium loaded the page over (``h2``, ``h3``,
+            ``http/1.1``); empty when unknown.
         requests (tuple[RequestFact, ...]): The page's subresource requests, in order.
         timings (tuple[TimingFact, ...]): The page's Resource Timing entries.
         warnings (tuple[str, ...]): Chromium's log warnings for the page (an unused preload, a
@@ -186,6 +190,8 @@ class PageFacts:
     hints: tuple[LinkFact, ...] = ()
     linked: tuple[LinkFact, ...] = ()
     pushed: tuple[PushFact, ...] = ()
+    server_hints: tuple[LinkFact, ...] = ()
+    protocol: str = ""
     requests: tuple[RequestFact, ...] = ()
     timings: tuple[TimingFact, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -277,6 +283,8 @@ class Report:
         status (int): The document's final status.
         rows (tuple[Row, ...]): One per resource fetched, hinted, pushed or linked.
         late (tuple[LateResource, ...]): Resources discovered late and not hinted.
+        problems (tuple[str, ...]): What went wrong for the page as a whole: the server sent a
+            103 that Chromium did not receive, or the page came over HTTP/1.1.
         notes (tuple[str, ...]): What could not be observed.
     """
 
@@ -284,12 +292,13 @@ class Report:
     status: int
     rows: tuple[Row, ...]
     late: tuple[LateResource, ...] = ()
+    problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         """bool: Every hint and preload was used and nothing was wasted (exit status 0)."""
-        return not any(row.problem for row in self.rows)
+        return not self.problems and not any(row.problem for row in self.rows)
 
     @property
     def wasted_bytes(self) -> int:
@@ -310,5 +319,6 @@ class Report:
             "resources": [row.to_dict() for row in self.rows],
             "late": [late.to_dict() for late in self.late],
             "manifest": self.manifest(),
+            "problems": list(self.problems),
             "notes": list(self.notes),
         }

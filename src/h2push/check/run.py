@@ -208,6 +208,7 @@ def facts_from_load(
     load: PageLoad,
     *,
     pushed: Sequence[PushFact] = (),
+    server_hints: Sequence[LinkFact] = (),
     notes: Sequence[str] = (),
 ) -> PageFacts:
     """Build the :class:`PageFacts` of one Chromium page load (``Network`` domain events on).
@@ -216,6 +217,7 @@ def facts_from_load(
         url (str): The URL asked for.
         load (PageLoad): What :meth:`Chromium.load` returned with ``network_domain=True``.
         pushed (Sequence[PushFact]): What the server pushed to h2push's client.
+        server_hints (Sequence[LinkFact]): The preloads of the first 103 h2push's client got.
         notes (Sequence[str]): What could not be observed.
 
     Returns:
@@ -277,6 +279,8 @@ def facts_from_load(
         hints=hints,
         linked=linked,
         pushed=tuple(pushed),
+        server_hints=tuple(server_hints),
+        protocol=navigation.next_hop_protocol,
         requests=tuple(subresources),
         timings=tuple(
             TimingFact(
@@ -340,11 +344,12 @@ def _apply(event: DevToolsEvent, entry: _Request) -> None:
 
 def _pushes(
     url: str, *, cacert: str | Path | None, insecure: bool
-) -> tuple[list[PushFact], list[str], int]:
+) -> tuple[list[PushFact], list[str], tuple[LinkFact, ...]]:
     """Load the page once with h2push's HTTP/2 client, push accepted.
 
     Returns:
-        What was pushed, notes on what could not be observed, and how many 103 responses came.
+        What was pushed, notes on what could not be observed, and the preloads of the first
+        103 the client received.
     """
     try:
         result = trace(
@@ -357,7 +362,7 @@ def _pushes(
         )
     except (TraceError, ValueError) as error:
         note = f"pushes not observed: h2push's HTTP/2 client could not load the page ({error})"
-        return [], [note], 0
+        return [], [note], ()
     return (
         [
             PushFact(
@@ -369,7 +374,7 @@ def _pushes(
             for pushed in result.pushes
         ],
         [],
-        len(result.early_hints),
+        link_facts(", ".join(result.early_hints[0].links), url) if result.early_hints else (),
     )
 
 
@@ -457,7 +462,7 @@ def collect(
             notes.append(
                 f"{host} is not on this machine: its real round trip applies, not --rtt-ms"
             )
-        pushed, trace_notes, interim = _pushes(url, cacert=cacert, insecure=trusted_insecure)
+        pushed, trace_notes, server_hints = _pushes(url, cacert=cacert, insecure=trusted_insecure)
         notes += trace_notes
         try:
             browser = stack.enter_context(
@@ -471,14 +476,7 @@ def collect(
             load = browser.load(url, timeout_s=timeout_s, settle_s=wait_s)
         except BrowserError as error:
             raise CheckError(f"Chromium could not load {url}: {error}") from None
-    if interim and not any(
-        event.method == "Network.responseReceivedEarlyHints" for event in load.network_events
-    ):
-        notes.append(
-            "the server sent a 103 to h2push's HTTP/2 client, but Chromium received none"
-            " (a proxy that drops 103, or a 103 sent before the request had fully arrived)"
-        )
-    facts = facts_from_load(url, load, pushed=pushed, notes=notes)
+    facts = facts_from_load(url, load, pushed=pushed, server_hints=server_hints, notes=notes)
     return _with_probes(facts, cacert=cacert, insecure=trusted_insecure)
 
 
