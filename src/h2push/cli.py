@@ -1,4 +1,4 @@
-"""The ``h2push`` command line: ``serve``, ``demo``, ``trace``, ``manifest`` and ``bench``."""
+"""The ``h2push`` command line: serve, demo, trace, manifest, bench and check."""
 
 from __future__ import annotations
 
