@@ -7,6 +7,7 @@ finding) served by Hypercorn over TLS, or an app it starts itself with ``--app``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -264,7 +265,7 @@ def test_an_error_status_and_max_age_0_are_both_named() -> None:
 
 
 def replace_status(request: RequestFact, status: int) -> RequestFact:
-    return RequestFact(**{**request.__dict__, "status": status})
+    return dataclasses.replace(request, status=status)
 
 
 def test_a_hint_only_probed_is_never_used_and_sized() -> None:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -500,7 +500,7 @@ def _with_probes(facts: PageFacts, *, cacert: str | Path | None, insecure: bool)
     )
     if not probes:
         return facts
-    return PageFacts(**{**facts.__dict__, "probes": probes})
+    return replace(facts, probes=probes)
 
 
 # --------------------------------------------------------------------------- --app
