@@ -10,6 +10,7 @@ Every page thinks for :data:`THINK_TIME_S` before it answers, so a 103 Early Hin
 * ``/no-store`` hints ``/static/no-store.css``, which is served ``Cache-Control: no-store``.
 * ``/no-cache`` hints ``/static/no-cache.css``, served ``Cache-Control: no-cache``.
 * ``/vary`` hints ``/static/vary.css``, served with ``Vary: Cookie``, and the page sets a cookie.
+* ``/missing`` hints ``/static/missing.css``, which answers 404.
 * ``/unused`` hints ``/static/unused.js``, which the page never asks for.
 * ``/font-link`` has no manifest entry; the view sets its own
   ``Link: </static/font.woff2>; rel=preload; as=font`` without ``crossorigin``, while the page's
@@ -46,6 +47,7 @@ MANIFEST = {
     "/no-store": {"/static/no-store.css": {"type": "style", "weight": 1}},
     "/no-cache": {"/static/no-cache.css": {"type": "style", "weight": 1}},
     "/vary": {"/static/vary.css": {"type": "style", "weight": 1}},
+    "/missing": {"/static/missing.css": {"type": "style", "weight": 1}},
     "/unused": {
         "/static/plain.css": {"type": "style", "weight": 2},
         "/static/unused.js": {"type": "script", "weight": 1},
@@ -82,6 +84,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/no-store": ('<link rel="stylesheet" href="/static/no-store.css">',),
     "/no-cache": ('<link rel="stylesheet" href="/static/no-cache.css">',),
     "/vary": ('<link rel="stylesheet" href="/static/vary.css">',),
+    "/missing": ('<link rel="stylesheet" href="/static/missing.css">',),
     "/unused": ('<link rel="stylesheet" href="/static/plain.css">',),
     "/font-link": ('<link rel="stylesheet" href="/static/site.css">',),
     "/late": ('<link rel="stylesheet" href="/static/site.css">',),
