@@ -73,10 +73,8 @@ def format_report(report: Report, console: Console) -> None:
     elif not problems:
         console.print("The page's hints did not reach the browser.")
     else:
-        console.print(
-            f"{problems} resource(s) hinted, pushed or preloaded for nothing;"
-            f" {_size(report.wasted_bytes)} wasted."
-        )
+        wasted = f"; {_size(report.wasted_bytes)} wasted" if report.wasted_bytes else ""
+        console.print(f"{problems} resource(s) hinted, pushed or preloaded for nothing{wasted}.")
 
 
 @click.command("check")

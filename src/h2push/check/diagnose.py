@@ -248,6 +248,7 @@ def _announced_row(url: str, facts: PageFacts, delivery: tuple[str, ...]) -> Row
             reasons.append("fetched again; the cause was not found in the headers")
     if status is not None and status >= 400:
         reasons.insert(0, f"error status {status}")
+        wasted = wasted or _size_of(url, facts, requests)
     return Row(
         url=url,
         path=_short(url, facts.url),
