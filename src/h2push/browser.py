@@ -14,7 +14,8 @@ Chromium acts on a 103 only under conditions this module and its callers must me
   HTTP cache and the page reads them from there. A ``Cache-Control: no-store`` resource, or a
   browser whose cache DevTools disabled (``Network.setCacheDisabled``, the "Disable cache" box),
   fetches them again with their ordinary initiator. No browser automation library is involved:
-  only the ``Page``, ``Runtime`` and ``Log`` domains are enabled, over a plain websocket.
+  only the ``Page``, ``Runtime``, ``Log`` and (when asked) ``Network`` domains are enabled, over a
+  plain websocket.
 * The 103 reaches Chromium after it has finished sending the request. Over loopback a server that
   answers at once sometimes wins that race and Chromium drops the 103; any real round trip, or a
   few milliseconds of server delay, avoids it.
@@ -57,6 +58,7 @@ __all__ = [
     "BrowserError",
     "BrowserTimeoutError",
     "Chromium",
+    "DevToolsEvent",
     "NavigationTiming",
     "PageLoad",
     "ResourceTiming",
@@ -313,6 +315,19 @@ class NavigationTiming:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DevToolsEvent:
+    """One DevTools protocol event as the browser sent it (Chrome DevTools Protocol, tip-of-tree).
+
+    Attributes:
+        method (str): The event, as ``"Domain.event"``: ``"Network.responseReceived"``.
+        params (Mapping[str, Any]): Its parameters, decoded from JSON; the protocol's own names.
+    """
+
+    method: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class PageLoad:
     """What one page load reported: document timing, every subresource, and console errors.
 
@@ -324,6 +339,11 @@ class PageLoad:
             start; None when nothing was painted before the timings were read.
         console_errors (tuple[str, ...]): Uncaught exceptions, ``console.error`` calls and
             browser log errors (failed loads, blocked requests) seen during the load.
+        console_warnings (tuple[str, ...]): Browser log warnings of the load, with the ``Log``
+            domain on: a preload the page did not use within a few seconds of the load event, a
+            preload whose credentials mode does not match its use, a font that did not decode.
+        network_events (tuple[DevToolsEvent, ...]): The ``Network`` domain's events of the
+            load, in order, with ``Chromium(network_domain=True)``; empty otherwise.
     """
 
     url: str
@@ -331,6 +351,8 @@ class PageLoad:
     resources: tuple[ResourceTiming, ...]
     first_contentful_paint_ms: float | None = None
     console_errors: tuple[str, ...] = ()
+    console_warnings: tuple[str, ...] = ()
+    network_events: tuple[DevToolsEvent, ...] = ()
 
     @property
     def load_event_end_ms(self) -> float:
@@ -366,8 +388,9 @@ class Chromium:
     leaving stops the browser and the processes it started (by its own process id, which leads
     their process group) and deletes the profile. One instance serves one thread at a time.
 
-    Only the ``Page``, ``Runtime`` and (optionally) ``Log`` domains are enabled; nothing touches
-    the HTTP cache that early-hint preloads go through, except an explicit :meth:`clear_cache`.
+    Only the ``Page``, ``Runtime`` and (optionally) ``Log`` and ``Network`` domains are enabled;
+    nothing touches the HTTP cache that early-hint preloads go through, except an explicit
+    :meth:`clear_cache`.
 
     Args:
         spki (Sequence[str]): SPKI digests of certificates to trust (:func:`spki_sha256_base64`).
@@ -375,6 +398,12 @@ class Chromium:
         extra_args (Sequence[str]): More command-line flags.
         log_domain (bool): Also enable the ``Log`` domain, so that browser-side errors (a failed
             subresource, a blocked request) land in :attr:`PageLoad.console_errors`.
+        network_domain (bool): Also enable the ``Network`` domain and keep its events of each
+            load in :attr:`PageLoad.network_events`: ``requestWillBeSent`` (initiator, time),
+            ``responseReceivedEarlyHints`` (the 103's headers), ``responseReceived`` (status,
+            headers), the ``ExtraInfo`` events (the headers really sent and received, cookies
+            included), ``loadingFinished`` and ``loadingFailed``. Enabling the domain leaves the
+            HTTP cache on, so early hints still work; ``Network.setCacheDisabled`` is never sent.
         start_timeout_s (float): How long to wait for Chromium to serve DevTools, in seconds.
 
     Raises:
@@ -389,12 +418,15 @@ class Chromium:
         executable: str | None = None,
         extra_args: Sequence[str] = (),
         log_domain: bool = True,
+        network_domain: bool = False,
         start_timeout_s: float = 30.0,
     ) -> None:
         self._spki = tuple(spki)
         self._executable = executable
         self._extra_args = tuple(extra_args)
         self._log_domain = log_domain
+        self._network_domain = network_domain
+        self._network_events: list[DevToolsEvent] = []
         self._start_timeout_s = start_timeout_s
         self._directory: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -402,6 +434,7 @@ class Chromium:
         self._socket_scope = contextlib.ExitStack()
         self._next_id = 0
         self._errors: list[str] = []
+        self._warnings: list[str] = []
         self._loaded: set[tuple[str, str]] = set()  # (frame id, loader id) that fired "load"
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -480,6 +513,8 @@ class Chromium:
             self._call("Runtime.enable", deadline=deadline)
             if self._log_domain:
                 self._call("Log.enable", deadline=deadline)
+            if self._network_domain:
+                self._call("Network.enable", deadline=deadline)
         except BaseException:
             self.close()
             raise
@@ -522,7 +557,9 @@ class Chromium:
         """
         deadline = time.monotonic() + timeout_s
         self._errors.clear()
+        self._warnings.clear()
         self._loaded.clear()
+        self._network_events.clear()
         result = self._call("Page.navigate", {"url": url}, deadline=deadline)
         error_text = result.get("errorText")
         if error_text:
@@ -544,6 +581,8 @@ class Chromium:
             resources=tuple(ResourceTiming.from_entry(e) for e in timings["resources"]),
             first_contentful_paint_ms=None if fcp is None else float(fcp),
             console_errors=tuple(self._errors),
+            console_warnings=tuple(self._warnings),
+            network_events=tuple(self._network_events),
         )
 
     def evaluate(self, expression: str, *, timeout_s: float = 10.0) -> Any:
@@ -684,7 +723,9 @@ class Chromium:
                 self._receive(until, waiting_for="events")
 
     def _on_event(self, method: str, params: Mapping[str, Any]) -> None:
-        if method == "Page.lifecycleEvent" and params.get("name") == "load":
+        if self._network_domain and method.startswith("Network."):
+            self._network_events.append(DevToolsEvent(method=method, params=params))
+        elif method == "Page.lifecycleEvent" and params.get("name") == "load":
             self._loaded.add((str(params.get("frameId")), str(params.get("loaderId"))))
         elif method == "Runtime.exceptionThrown":
             self._errors.append(_describe_exception(params.get("exceptionDetails", {})))
@@ -696,6 +737,8 @@ class Chromium:
                 url = entry.get("url")
                 text = str(entry.get("text", ""))
                 self._errors.append(f"{text} ({url})" if url else text)
+            elif entry.get("level") == "warning":
+                self._warnings.append(str(entry.get("text", "")))
 
     def _require_socket(self) -> ClientConnection:
         if self._socket is None:

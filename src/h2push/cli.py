@@ -1,4 +1,4 @@
-"""The ``h2push`` command line: ``serve``, ``demo``, ``trace``, ``manifest`` and ``bench``."""
+"""The ``h2push`` command line: serve, demo, trace, manifest, bench and check."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 
 from h2push import __version__
 from h2push.bench import bench_command
+from h2push.check.command import check_command
 from h2push.client import trace_command
 from h2push.manifest_cli import manifest_command
 from h2push.server import demo_command, serve_command
@@ -22,3 +23,4 @@ main.add_command(demo_command)
 main.add_command(trace_command)
 main.add_command(manifest_command)
 main.add_command(bench_command)
+main.add_command(check_command)

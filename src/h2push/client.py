@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import click
 import h2.config
@@ -56,9 +56,12 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
+from h2push.check.diagnose import cache_problems
+from h2push.links import parse_link_header
 from h2push.waterfall import from_trace, render_svg
 
 __all__ = [
+    "CacheCheck",
     "CookieJarError",
     "CookieJarFile",
     "EarlyHint",
@@ -68,6 +71,8 @@ __all__ = [
     "TLSInfo",
     "Trace",
     "TraceError",
+    "cache_checks",
+    "fetch_hinted",
     "format_text",
     "parse_header_line",
     "trace",
@@ -1074,6 +1079,152 @@ def trace(
         )
 
 
+# --------------------------------------------------------------------------- caching
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheCheck:
+    """Whether a browser can reuse one hinted or pushed response (RFC 9111).
+
+    Browsers keep what a 103 Early Hints response made them fetch in their HTTP cache, and the
+    page reads it from there: a response that cannot be stored (``no-store``), must be
+    revalidated (``no-cache``, ``max-age=0``) or ``Vary``s on a request header that changes
+    (a ``Set-Cookie`` on the page changes ``Cookie``) is fetched a second time.
+
+    Attributes:
+        path: The resource's ``:path``.
+        delivery: ``"pushed"`` (its pushed response was read) or ``"hinted"`` (a GET of the
+            hinted URL was made after the trace, because it was not pushed).
+        status: The response status, or ``None`` when no response arrived.
+        problems: In words, one per problem; empty when a browser can reuse it.
+    """
+
+    path: str
+    delivery: Literal["pushed", "hinted"]
+    status: int | None
+    problems: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "path": self.path,
+            "delivery": self.delivery,
+            "status": self.status,
+            "problems": list(self.problems),
+        }
+
+
+def _hinted_paths(result: Trace) -> list[tuple[str, str | None]]:
+    """Same-origin ``(path, as)`` of the preloads of the first 103 (browsers act on it only)."""
+    if not result.early_hints:
+        return []
+    origin = urlsplit(result.url)
+    found: dict[str, str | None] = {}
+    for text in result.early_hints[0].links:
+        for link in parse_link_header(text):
+            if not link.rels & {"preload", "modulepreload"}:
+                continue
+            target = urlsplit(urljoin(result.url, link.target))
+            if (target.scheme, target.netloc) != (origin.scheme, origin.netloc):
+                continue
+            path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+            found.setdefault(path, link.get("as"))
+    return list(found.items())
+
+
+def fetch_hinted(
+    result: Trace,
+    *,
+    insecure: bool = False,
+    cacert: str | Path | None = None,
+    timeout_s: float = 10.0,
+    limit: int = 20,
+) -> dict[str, Response]:
+    """GET each same-origin resource the first 103 hinted and the server did not push.
+
+    Each GET is a subresource request on a connection of its own (``Sec-Fetch-Mode: no-cors``,
+    ``cors`` for a font; push refused), so the server sends it no 103 and no push.
+
+    Args:
+        result: A trace of the page.
+        insecure: Do not verify the server certificate or host name.
+        cacert: PEM file of the CA(s) to trust instead of the system store.
+        timeout_s: Seconds allowed for each GET.
+        limit: Most resources fetched.
+
+    Returns:
+        The final response of each, keyed by path; a failed GET is left out.
+    """
+    pushed = {pushed.path for pushed in result.pushes}
+    origin = urlsplit(result.url)
+    responses: dict[str, Response] = {}
+    for path, as_ in _hinted_paths(result)[:limit]:
+        if path in pushed:
+            continue
+        headers = [
+            ("accept", "*/*"),
+            ("sec-fetch-mode", "cors" if as_ == "font" else "no-cors"),
+            ("sec-fetch-dest", as_ or "empty"),
+        ]
+        with contextlib.suppress(TraceError, ValueError):
+            responses[path] = trace(
+                f"{origin.scheme}://{origin.netloc}{path}",
+                insecure=insecure,
+                cacert=cacert,
+                enable_push=False,
+                headers=headers,
+                timeout_s=timeout_s,
+            ).main
+    return responses
+
+
+def cache_checks(
+    result: Trace, hinted: dict[str, Response] | None = None
+) -> tuple[CacheCheck, ...]:
+    """Say which pushed and hinted responses a browser cannot reuse, and why.
+
+    Args:
+        result: A trace of the page: its pushed responses are read.
+        hinted: Responses to the hinted resources that were not pushed, keyed by path
+            (:func:`fetch_hinted`).
+
+    Returns:
+        One :class:`CacheCheck` per pushed response, then per hinted one, in order.
+    """
+    page_sets_cookie = any(name == "set-cookie" for name, _ in result.main.headers)
+
+    def problems_of(headers: Headers) -> tuple[str, ...]:
+        fields = {name: value for name, value in headers if not name.startswith(":")}
+        return tuple(
+            problem + " (and the page sets a cookie, which changes Cookie)"
+            if problem.startswith("Vary: ")
+            and "cookie" in problem.removeprefix("Vary: ").lower().replace(" ", "").split(",")
+            and page_sets_cookie
+            else problem
+            for problem in cache_problems(fields)
+        )
+
+    checks = [
+        CacheCheck(
+            path=pushed.path,
+            delivery="pushed",
+            status=pushed.status,
+            problems=problems_of(pushed.headers),
+        )
+        for pushed in result.pushes
+    ]
+    checks += [
+        CacheCheck(
+            path=path,
+            delivery="hinted",
+            status=response.status,
+            problems=problems_of(response.headers),
+        )
+        for path, response in (hinted or {}).items()
+    ]
+    return tuple(checks)
+
+
 # --------------------------------------------------------------------------- text output
 
 
@@ -1127,10 +1278,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}ms"
 
 
-def format_text(result: Trace) -> str:
+def format_text(result: Trace, cache: Sequence[CacheCheck] = ()) -> str:
     """Render a trace as text: connection, every frame, then a summary.
 
     Times are milliseconds since the TCP connect started. Plain text, readable in a pipe.
+    ``cache`` (:func:`cache_checks`) adds, per hinted or pushed response, whether a browser can
+    reuse it: ``no-store``, must revalidate (``no-cache``, ``max-age=0``), ``Vary``.
     """
     info = result.connection
     lines = [
@@ -1176,6 +1329,18 @@ def format_text(result: Trace) -> str:
             + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in table
         )
+    if cache:
+        flagged = [check for check in cache if check.problems]
+        if not flagged:
+            lines.append(f"caching: all {len(cache)} hinted/pushed response(s) reusable")
+        else:
+            lines.append(
+                f"caching: {len(flagged)} hinted/pushed response(s) a browser fetches again:"
+            )
+            lines.extend(
+                f"  {check.path} ({check.delivery}): {'; '.join(check.problems)}"
+                for check in flagged
+            )
     return "\n".join(lines)
 
 
@@ -1459,6 +1624,11 @@ def _header_option(
     show_default=True,
     help="Seconds allowed for the whole exchange.",
 )
+@click.option(
+    "--no-fetch-hints",
+    is_flag=True,
+    help="Do not GET the hinted resources that were not pushed to check their caching.",
+)
 def trace_command(
     *,
     url: str,
@@ -1470,6 +1640,7 @@ def trace_command(
     waterfall_file: Path | None,
     cookie_jar: Path | None,
     timeout_s: float,
+    no_fetch_hints: bool,
 ) -> None:
     """Load URL over HTTP/2 and print every frame, then the response, 103s and pushes.
 
@@ -1477,6 +1648,11 @@ def trace_command(
     1 otherwise (non-2xx, reset, or a connection, TLS, ALPN, protocol or timeout failure, which
     is reported in one line on stderr). With --cookie-jar, a second trace of the same site is a
     repeat visit: it sends what the first one was told to keep (h2push's cache-digest cookie).
+
+    The summary ends with the hinted and pushed responses a browser cannot reuse from its cache
+    (no-store; no-cache or max-age=0: must revalidate; Vary): a browser fetches those a second
+    time. Hinted resources that were not pushed are fetched once each after the trace, unless
+    --no-fetch-hints.
     """
     jar: CookieJarFile | None = None
     if cookie_jar is not None:
@@ -1502,10 +1678,18 @@ def trace_command(
         hint = " (trust its CA with --cacert FILE, or use --insecure)"
         click.echo(f"h2push trace: {exc}{hint if exc.kind == 'certificate' else ''}", err=True)
         raise SystemExit(1) from None
+    hinted = (
+        {}
+        if no_fetch_hints
+        else fetch_hinted(result, insecure=insecure, cacert=cacert, timeout_s=timeout_s)
+    )
+    cache = cache_checks(result, hinted)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        document = result.to_dict()
+        document["cache"] = [check.to_dict() for check in cache]
+        click.echo(json.dumps(document, indent=2))
     else:
-        click.echo(format_text(result))
+        click.echo(format_text(result, cache))
     try:
         if jar is not None:
             jar.store(url, result.main.headers)
