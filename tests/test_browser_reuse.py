@@ -22,6 +22,7 @@ neither; and a path that matches no route gets no 103 and no push.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def django_admin(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) 
     text = text.replace(
         "MIDDLEWARE = [\n", 'MIDDLEWARE = [\n    "h2push.django.H2PushMiddleware",\n', 1
     )
-    settings.write_text(text)
+    settings.write_text(text + '\nH2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"\n')
     asgi = site / "mysite" / "asgi.py"
     asgi.write_text(
         asgi.read_text().replace(
@@ -300,3 +301,20 @@ def test_hypercorn_offers_push_only_to_clients_that_accept_it(
         url = f"https://127.0.0.1:{port}/"
         assert _final(nghttp(url)).header("x-push-offered") == "yes"
         assert _final(nghttp(url, "--no-push")).header("x-push-offered") == "no"
+
+
+@pytest.mark.parametrize("name", ["flaskr", "django_admin", "fastapi_example"])
+def test_h2push_check_finds_every_hint_used(
+    name: str, request: pytest.FixtureRequest, tls_files: TLSFiles
+) -> None:
+    """``h2push check`` on each real app, as a user would run it: exit 0, every hint used."""
+    require_program("chromium")
+    site: Site = request.getfixturevalue(name)
+    command = h2push_command("check", site.url + site.page, "--cacert", str(tls_files.ca))
+    done = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    used = {row["path"] for row in report["resources"] if row["outcome"] == "early-hints"}
+    assert site.hinted <= used, report
