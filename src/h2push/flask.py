@@ -39,8 +39,12 @@ H2PUSH_MANIFEST    ``manifest``                     path (relative: looked up in
                                                     :class:`~h2push.manifest.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
-H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
-                                                    Link preloads count as delivered
+H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwards-103"``
+                                                    (Caddy, Apache httpd, nginx >= 1.29,
+                                                    nghttpx, Cloudflare: the 103 goes to it)
+                                                    or ``"pushes-from-link"`` / True (nginx
+                                                    < 1.25.1, h2o 2.2: no 103, Link preloads
+                                                    count as delivered); None or False: none
 ================== ================================ ============================================
 
 Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
@@ -88,6 +92,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
@@ -289,23 +294,28 @@ class H2Push:
         max_pushes: The most pushes per response (int >= 0), for servers that can push.
         early_hints: Whether to send a 103 Early Hints when the WSGI server offers
             ``wsgi.early_hints``.
-        proxy: The app runs behind a reverse proxy that pushes from the Link header (nginx
-            with ``http2_push_preload on``, h2o): then no 103 goes to the proxy (nginx before
-            1.29 takes an upstream 103 for the final response; h2o pushes from it, known or
-            not), and a navigation's Link preloads count as delivered. ``H2PUSH_PROXY``.
+        proxy: What the reverse proxy or CDN in front does (``H2PUSH_PROXY``; see
+            docs/deploy/). ``"forwards-103"``: it forwards the 103 to the client (Caddy,
+            Apache httpd with ``H2EarlyHints on``, nginx >= 1.29 with ``early_hints``,
+            nghttpx, Cloudflare); the 103 goes to it through ``wsgi.early_hints``, and no
+            client is tracked (browsers take no push). ``"pushes-from-link"`` or True: it
+            pushes from the Link header (nginx 1.13.9 to 1.25.0 with ``http2_push_preload
+            on``, h2o 2.2); then no 103 goes to it (nginx before 1.29 takes an upstream 103
+            for the final response; h2o pushes from it, known or not), and a navigation's
+            Link preloads count as delivered. None or False: no proxy.
         tracker: What each client is believed to have (:mod:`h2push.trackers`): by default a
             cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
             Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
             ``set_pushed(set[str])``, e.g. :class:`SessionTracker`); or None. Resources a
             client has are linked with ``nopush``, so a proxy does not push them again. A
-            WSGI server cannot push: the tracker is used only with ``proxy`` (and under
+            WSGI server cannot push: the tracker is used only with a pushing ``proxy`` (and under
             ``h2push serve``, for the clients that accept pushes).
 
     Raises:
         h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
             names the file, the key and the reason.
         TypeError: A setting or the tracker has the wrong type.
-        ValueError: ``max_pushes`` is negative.
+        ValueError: ``max_pushes`` is negative, or ``proxy`` names no proxy mode.
     """
 
     #: Flask-Firehose's ``firehose.push(...)``: the same function as :func:`push`.
@@ -319,12 +329,10 @@ class H2Push:
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
-        proxy: bool = False,
+        proxy: ProxyMode | bool | None = None,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
-        if not isinstance(proxy, bool):
-            raise TypeError(f"proxy must be a bool, not {type(proxy).__name__}")
-        self.proxy = proxy
+        self.proxy: ProxyMode | None = proxy_mode(proxy)
         self.manifest = manifest
         self.max_pushes = max_pushes
         self.early_hints = early_hints
@@ -342,7 +350,8 @@ class H2Push:
         Raises:
             h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
-            ValueError: ``H2PUSH_MAX_PUSHES`` is negative.
+            ValueError: ``H2PUSH_MAX_PUSHES`` is negative, or ``H2PUSH_PROXY`` names no
+                proxy mode.
             RuntimeError: ``app`` already has an H2Push.
         """
         if _EXTENSION_KEY in app.extensions:
@@ -351,11 +360,13 @@ class H2Push:
         max_pushes = config.get("H2PUSH_MAX_PUSHES", self.max_pushes)
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         enabled = config.get("H2PUSH_ENABLED", True)
-        proxy = config.get("H2PUSH_PROXY", self.proxy)
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
-        for name, value in (("H2PUSH_ENABLED", enabled), ("H2PUSH_PROXY", proxy)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        # A pushing proxy (nginx < 1.25.1, h2o 2.2) gets no 103; one that forwards it does.
+        proxy = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY") == (
+            PUSHES_FROM_LINK
+        )
         state = _AppState(
             manifest=_app_manifest(app.root_path, config.get("H2PUSH_MANIFEST", self.manifest)),
             max_pushes=max_pushes,
