@@ -189,7 +189,8 @@ class _AppState:
     early_hints: bool = True
     enabled: bool = True
     tracker: Tracker | None = DEFAULT_TRACKER
-    proxy: bool = False
+    proxy: bool = False  # a proxy that pushes from the Link header is in front
+    proxy_mode: ProxyMode | None = None
     versions: Callable[[str], str | None] | None = None
     hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
@@ -363,15 +364,15 @@ class H2Push:
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
         if not isinstance(enabled, bool):
             raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        mode = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
         # A pushing proxy (nginx < 1.25.1, h2o 2.2) gets no 103; one that forwards it does.
-        proxy = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY") == (
-            PUSHES_FROM_LINK
-        )
+        proxy = mode == PUSHES_FROM_LINK
         state = _AppState(
             manifest=_app_manifest(app.root_path, config.get("H2PUSH_MANIFEST", self.manifest)),
             max_pushes=max_pushes,
             early_hints=early_hints and not proxy,
             proxy=proxy,
+            proxy_mode=mode,
             enabled=enabled,
             tracker=self.tracker,
             versions=versions_resolver(app),
@@ -854,7 +855,7 @@ def middleware_options(app: object) -> dict[str, Any]:
     ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
     (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
     :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
-    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``), ``hinted_max_age_s``
+    (``H2PUSH_EARLY_HINTS``), ``proxy`` (``H2PUSH_PROXY``), ``hinted_max_age_s``
     (``H2PUSH_HINTED_MAX_AGE``) and ``tracker`` when it works outside
     Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
     such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
@@ -881,6 +882,7 @@ def middleware_options(app: object) -> dict[str, Any]:
             max_pushes=state.max_pushes,
             early_hints=state.early_hints,
             hinted_max_age_s=state.hinted_max_age_s,
+            proxy=state.proxy_mode,
         )
         if not isinstance(state.tracker, FirehoseTracker):
             options["tracker"] = state.tracker
