@@ -35,12 +35,14 @@ from processes import SRC, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "tests.apps.proxy_site:app"
+ASGI_APP = "tests.apps.proxy_site.asgi"
 
 Proxy = Literal["caddy", "apache", "h2o", "nghttpx"]
-Upstream = Literal["gunicorn", "hypercorn"]
+Upstream = Literal["gunicorn", "hypercorn", "gunicorn-asgi", "uvicorn"]
 
 PROXIES: tuple[Proxy, ...] = ("caddy", "apache", "h2o", "nghttpx")
 UPSTREAMS: tuple[Upstream, ...] = ("gunicorn", "hypercorn")
+ASGI_UPSTREAMS: tuple[Upstream, ...] = ("gunicorn-asgi", "uvicorn")
 
 
 @dataclass(frozen=True)
@@ -96,17 +98,29 @@ def upstream(
     port = free_port()
     log = directory / f"{kind}.log"
     env = _environment(H2PUSH_PROXY=proxy_mode)
+    scheme: Literal["http", "https"] = "http"
+    tls_options = ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
     if kind == "gunicorn":
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
         # Threads: the proxy fetches the hinted files while the page still thinks.
         command += ["--workers", "1", "--worker-class", "gthread", "--threads", "8", APP]
-        scheme: Literal["http", "https"] = "http"
+    elif kind == "gunicorn-asgi":
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "1", "--worker-class", "asgi", ASGI_APP + ":gunicorn_app"]
+    elif kind == "uvicorn":
+        command = [sys.executable, "-m", "uvicorn", "--http", "zttp", "--http2", *_uvicorn_tls(tls)]
+        command += ["--host", "127.0.0.1", "--port", str(port), ASGI_APP + ":app"]
+        scheme = "https"
     else:
         command = [sys.executable, "-m", "h2push", "serve", APP, "--bind", f"127.0.0.1:{port}"]
-        command += ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
+        command += tls_options
         scheme = "https"
     with _process(command, port, log, env=env):
         yield Origin(kind=kind, port=port, scheme=scheme, log=log)
+
+
+def _uvicorn_tls(tls: TLSFiles) -> list[str]:
+    return ["--ssl-certfile", str(tls.cert), "--ssl-keyfile", str(tls.key)]
 
 
 # --------------------------------------------------------------------------- configurations

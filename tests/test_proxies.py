@@ -1,30 +1,33 @@
 """Every real path to a browser: Chromium through Caddy, Apache httpd, h2o and nghttpx.
 
-The matrix: Python server (Gunicorn serving WSGI with ``wsgi.early_hints``; Hypercorn under
-``h2push serve``) x proxy (Debian's Caddy 2.6, Apache httpd 2.4 with ``H2EarlyHints on``, h2o 2.2,
-nghttpx 1.52) x HTTP/2 to the browser. The app is :mod:`apps.proxy_site` (a Flask app with
+The matrix: Python server x proxy (Debian's Caddy 2.6, Apache httpd 2.4 with ``H2EarlyHints on``,
+h2o 2.2, nghttpx 1.52) x HTTP/2 to the client. The app is :mod:`apps.proxy_site` (a Flask app with
 ``H2PUSH_PROXY = "forwards-103"``, a page that thinks 200 ms, three hinted static files).
-Chromium reaches each proxy over an emulated 50 ms round trip (:mod:`h2push.netem`) and loads
-the page ten times, each with an empty cache and no cookies.
 
-* A proxy that forwards the 103 (Caddy, Apache httpd, nghttpx): at least 95 % of the hinted
-  same-origin resources must be reported with ``initiatorType == "early-hints"``.
-  Gunicorn writes its 103 over HTTP/1.1 to the proxy; Hypercorn sends one only over HTTP/2 and
-  HTTP/3, so each proxy reaches it over HTTP/2 (Caddy and Apache ask for ``h2`` by ALPN to a TLS
-  upstream, nghttpx with ``proto=h2``).
+* Gunicorn serving WSGI (``wsgi.early_hints``) and Hypercorn under ``h2push serve``: Chromium
+  reaches each proxy over an emulated 50 ms round trip (:mod:`h2push.netem`) and loads the page
+  ten times, each with an empty cache and no cookies. Through a proxy that forwards the 103
+  (Caddy, Apache httpd, nghttpx) at least 95 % of the hinted same-origin resources must be
+  reported with ``initiatorType == "early-hints"``. Gunicorn writes its 103 over HTTP/1.1 to the
+  proxy; Hypercorn sends one only over HTTP/2 and HTTP/3, so each proxy reaches it over HTTP/2
+  (Caddy and Apache ask for ``h2`` by ALPN to a TLS upstream, nghttpx with ``proto=h2``).
 * h2o 2.2.5 cannot carry a 103: it speaks only HTTP/1.1 to its upstream, so Hypercorn sends it
   none, and Gunicorn's 103 it consumes (it pushes what it names) without forwarding it. The
   test proves it: no 103 reaches Chromium, no resource is reported as ``early-hints``, and
   Chromium preloads them from the final response's Link header instead.
+* Gunicorn's ASGI worker (103 as ``http.response.informational``, over HTTP/1.1) and Uvicorn
+  (103 over HTTP/2 only): nghttp, refusing push as browsers do, must get the 103 with every
+  hinted path through Caddy, Apache httpd and nghttpx, and none through h2o.
 
-No proxy may log an error. With ``"pushes-from-link"`` no 103 leaves the app, so nginx 1.22,
-which takes an upstream 103 for the final response, delivers the whole page (and pushes from the
-Link header); with ``"forwards-103"`` behind that same nginx the page would be lost, which the
-last test shows as the reason the modes exist.
+No proxy may log an error. nginx 1.22.1 (Debian 12) is the other kind of proxy: with
+``"pushes-from-link"`` no 103 leaves the app and nginx pushes from the Link header. Measured
+here, it drops an upstream 103 and passes the final response on (it forwards one only from 1.29
+on, with ``early_hints``), so ``"forwards-103"`` behind it loses the 103 but not the page.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ from h2push.netem import LatencyRelay
 from nghttp import nghttp
 from processes import stop, wait_for_port
 from proxies import (
+    ASGI_UPSTREAMS,
     PROXIES,
     UPSTREAMS,
     Origin,
@@ -143,6 +147,51 @@ def test_chromium_uses_the_103_through_the_proxy(
         assert tally.with_103 == 0, str(tally)
         assert tally.used == 0, str(tally)
         assert tally.initiators == {"link": tally.hinted}, str(tally)
+
+
+# --------------------------------------------------------------------------- ASGI servers
+
+
+@pytest.fixture(scope="module")
+def asgi_origins(
+    tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[Upstream, Origin]]:
+    """Gunicorn's ASGI worker and Uvicorn (HTTP/2 over TLS), each serving apps.proxy_site."""
+    for module in ("uvicorn", "zttp"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+    directory = tmp_path_factory.mktemp("asgi-origins")
+    with (
+        upstream("gunicorn-asgi", directory, tls_files) as gunicorn,
+        upstream("uvicorn", directory, tls_files) as uvicorn,
+    ):
+        yield {"gunicorn-asgi": gunicorn, "uvicorn": uvicorn}
+
+
+@pytest.mark.parametrize("kind", PROXIES)
+@pytest.mark.parametrize("server", ASGI_UPSTREAMS)
+def test_the_103_of_asgi_servers_through_the_proxy(
+    kind: Proxy,
+    server: Upstream,
+    asgi_origins: dict[Upstream, Origin],
+    tls_files: TLSFiles,
+    tmp_path: Path,
+) -> None:
+    # Gunicorn's ASGI worker writes the 103 over HTTP/1.1 (http.response.informational);
+    # Uvicorn only over HTTP/2, which Caddy, Apache (h2://) and nghttpx (proto=h2) speak to it.
+    with proxy(kind, tmp_path, asgi_origins[server], tls_files) as running:
+        log = nghttp(running.url + "/", "-H", "accept: text/html", "--no-push")  # as a browser
+    stream = next(f.stream_id for f in log.frames if f.direction == "send" and f.type == "HEADERS")
+    statuses = [
+        f.header(":status") for f in log.frames if f.stream_id == stream and f.header(":status")
+    ]
+    print(f"{server} behind {kind}: {statuses}")
+    assert error_lines(running) == []
+    assert statuses == (["103", "200"] if kind in FORWARDS_103 else ["200"]), log.output
+    if kind in FORWARDS_103:
+        (hint,) = log.informational
+        links = ", ".join(v for n, v in hint.headers if n == "link")
+        assert sorted(path.split(">")[0].strip(" <") for path in links.split(",")) == sorted(HINTED)
 
 
 # --------------------------------------------------------------------------- nginx < 1.29
