@@ -92,7 +92,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
+from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
@@ -855,7 +855,8 @@ def middleware_options(app: object) -> dict[str, Any]:
     ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
     (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
     :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
-    (``H2PUSH_EARLY_HINTS``), ``proxy`` (``H2PUSH_PROXY``), ``hinted_max_age_s``
+    (``H2PUSH_EARLY_HINTS``, off behind a proxy that pushes from the Link header), ``proxy``
+    when ``H2PUSH_PROXY`` is ``"forwards-103"``, ``hinted_max_age_s``
     (``H2PUSH_HINTED_MAX_AGE``) and ``tracker`` when it works outside
     Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
     such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
@@ -882,8 +883,11 @@ def middleware_options(app: object) -> dict[str, Any]:
             max_pushes=state.max_pushes,
             early_hints=state.early_hints,
             hinted_max_age_s=state.hinted_max_age_s,
-            proxy=state.proxy_mode,
         )
+        # Behind a proxy that forwards the 103: no push to it, no tracking. An app declared
+        # behind a pushing proxy is served as before the modes had names: no 103, pushes.
+        if state.proxy_mode == FORWARDS_103:
+            options["proxy"] = FORWARDS_103
         if not isinstance(state.tracker, FirehoseTracker):
             options["tracker"] = state.tracker
     return options
