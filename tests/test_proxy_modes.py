@@ -130,6 +130,62 @@ def test_asgi_pushes_from_link_sends_neither_and_tracks(proxy: object) -> None:
     assert link.count(b"nopush") == 3  # the manifest's nopush image, and both delivered
 
 
+# --------------------------------------------------------------------------- Quart, Django
+
+
+def test_quart_passes_its_proxy_setting_to_the_middleware(tmp_path: Path) -> None:
+    pytest.importorskip("quart")
+    from quart import Quart
+
+    from h2push.quart import H2Push as QuartH2Push
+
+    app = Quart(__name__, root_path=str(tmp_path))
+    app.config["H2PUSH_PROXY"] = "forwards-103"
+    QuartH2Push(app)
+    middleware = app.asgi_app
+    assert isinstance(middleware, H2PushMiddleware)
+    assert (middleware.proxy, middleware.early_hints, middleware.push) == (
+        "forwards-103",
+        True,
+        False,
+    )
+    behind_nginx = Quart(__name__, root_path=str(tmp_path))
+    QuartH2Push(behind_nginx, proxy=True)
+    assert isinstance(behind_nginx.asgi_app, H2PushMiddleware)
+    assert behind_nginx.asgi_app.proxy == "pushes-from-link"
+    assert not behind_nginx.asgi_app.early_hints
+    bad = Quart(__name__, root_path=str(tmp_path))
+    bad.config["H2PUSH_PROXY"] = "caddy"
+    with pytest.raises(ValueError, match="H2PUSH_PROXY 'caddy' is not a proxy mode"):
+        QuartH2Push(bad)
+
+
+def test_django_reads_h2push_proxy() -> None:
+    pytest.importorskip("django")
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import override_settings
+
+    import test_django  # noqa: F401 - configures Django's settings for the tests
+    from h2push.django import H2PushMiddleware as DjangoMiddleware
+    from h2push.django import get_asgi_application
+
+    with override_settings(H2PUSH_PROXY="forwards-103"):
+        application = get_asgi_application()
+    assert isinstance(application, H2PushMiddleware)
+    assert (application.proxy, application.early_hints, application.push) == (
+        "forwards-103",
+        True,
+        False,
+    )
+    with override_settings(H2PUSH_PROXY=True):
+        assert not DjangoMiddleware(lambda request: None).settings.early_hints
+    with (
+        override_settings(H2PUSH_PROXY="h2o"),
+        pytest.raises(ImproperlyConfigured, match="H2PUSH_PROXY 'h2o' is not a proxy mode"),
+    ):
+        DjangoMiddleware(lambda request: None)
+
+
 # --------------------------------------------------------------------------- h2push serve
 
 
