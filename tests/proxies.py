@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -254,7 +253,6 @@ def proxy(kind: Proxy, directory: Path, origin: Origin, tls: TLSFiles) -> Iterat
     output = directory / f"{kind}.out"
     error_log = directory / "error.log"
     env = _environment()
-    sig = signal.SIGTERM
     if kind == "caddy":
         conf = directory / "Caddyfile"
         conf.write_text(caddyfile(directory, port, origin, tls))
@@ -266,7 +264,6 @@ def proxy(kind: Proxy, directory: Path, origin: Origin, tls: TLSFiles) -> Iterat
         conf = directory / "httpd.conf"
         conf.write_text(apache_conf(directory, port, origin, tls))
         command = [sbin_program("apache2"), "-f", str(conf), "-DFOREGROUND"]
-        sig = signal.SIGWINCH  # graceful stop; httpd's SIGTERM also works
     elif kind == "h2o":
         conf = directory / "h2o.conf"
         conf.write_text(h2o_conf(directory, port, origin, tls))
@@ -282,7 +279,7 @@ def proxy(kind: Proxy, directory: Path, origin: Origin, tls: TLSFiles) -> Iterat
         wait_for_port(port, process, output)
         yield Running(kind=kind, port=port, error_log=error_log, output=output)
     finally:
-        stop(process, sig)
+        stop(process)  # SIGTERM: every proxy here stops at once, its children too
 
 
 def sbin_program(name: str) -> str:
