@@ -23,6 +23,8 @@ push is offered for its streams, and no tracker cookie reaches it.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from apps.proxy_site import HINTED
 from conftest import ON_CI, TLSFiles, free_port, require_program
 from h2push.browser import Chromium, find_chromium, spki_sha256_base64
 from nghttp import nghttp
-from processes import running
+from processes import SRC, running
 from proxies import ROOT, Origin, Running, error_lines, proxy, upstream
 
 pytestmark = pytest.mark.peer
@@ -145,3 +147,27 @@ def test_h2push_serve_announces_http3_and_prints_the_chromium_line(serve_h3: Sit
     assert len(log.informational) == 1  # the 103 still goes out over HTTP/2
     banner = serve_h3.log.read_text()
     assert f"--enable-quic --origin-to-force-quic-on={serve_h3.origin}" in banner
+
+
+def test_http3_without_aioquic_says_what_to_install() -> None:
+    # sys.modules[name] = None makes the import fail, as on a machine without the extra.
+    code = (
+        "import sys; sys.modules['aioquic'] = None\n"
+        "from h2push.cli import main\n"
+        "main(['serve', 'tests.apps.proxy_site:app', '--http3', '--bind', '127.0.0.1:1'])\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "--http3 needs aioquic: pip install 'h2push[http3]'" in result.stderr
