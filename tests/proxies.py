@@ -13,7 +13,11 @@ Upstreams (:func:`upstream`):
   writes the 103 of ``wsgi.early_hints`` to the proxy;
 * ``hypercorn``: ``h2push serve`` (Hypercorn) serves it over TLS, HTTP/2 to a proxy that asks
   for it by ALPN (Caddy, Apache's ``mod_proxy_http2``, nghttpx with ``proto=h2``), else HTTP/1.1,
-  over which Hypercorn sends no 103.
+  over which Hypercorn sends no 103;
+* ``gunicorn-asgi``: Gunicorn's ASGI worker serves :mod:`apps.proxy_site.asgi` over plain
+  HTTP/1.1 and writes the 103 it gets as ``http.response.informational``;
+* ``uvicorn``: Uvicorn (``--http zttp --http2``) serves it over TLS; it sends a 103 over HTTP/2
+  only.
 """
 
 from __future__ import annotations
@@ -93,7 +97,10 @@ def _process(
 def upstream(
     kind: Upstream, directory: Path, tls: TLSFiles, *, proxy_mode: str = "forwards-103"
 ) -> Iterator[Origin]:
-    """Serve :mod:`apps.proxy_site` with Gunicorn or ``h2push serve`` on a free port."""
+    """Serve :mod:`apps.proxy_site` with one of the Python servers on a free port.
+
+    ``proxy_mode`` becomes the app's ``H2PUSH_PROXY``.
+    """
     port = free_port()
     log = directory / f"{kind}.log"
     env = _environment(H2PUSH_PROXY=proxy_mode)
