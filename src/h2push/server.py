@@ -705,7 +705,8 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
     if options.http3:
         origin = url.removeprefix("https://").rstrip("/")
         chromium_flags = ["--enable-quic", f"--origin-to-force-quic-on={origin}"]
-        lines.append(("HTTP/3", f"QUIC on UDP {origin}, announced by Alt-Svc"))
+        delay = " (--rtt-ms delays TCP only)" if relay is not None else ""
+        lines.append(("HTTP/3", f"QUIC on UDP {origin}, announced by Alt-Svc{delay}"))
     mechanisms = [
         name
         for name, enabled in (("103 Early Hints", options.early_hints), ("push", options.push))
