@@ -24,6 +24,9 @@ peers:
 	{ command -v nghttp && command -v h2load; } >/dev/null || missing="$$missing nghttp2-client"; \
 	PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || missing="$$missing nginx-light"; \
 	command -v h2o >/dev/null || missing="$$missing h2o"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
+	PATH="$$PATH:/usr/sbin" command -v apache2 >/dev/null || missing="$$missing apache2"; \
+	PATH="$$PATH:/usr/sbin" command -v nghttpx >/dev/null || missing="$$missing nghttp2-proxy"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \

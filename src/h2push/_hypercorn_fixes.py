@@ -78,7 +78,9 @@ def offer_push_only_when_accepted() -> None:
     promises silently, so an application cannot tell a client that takes pushes from one
     that never will. With this patch a stream's scope offers push only when the client's
     setting (h2's ``connection.remote_settings.enable_push``, read when the request's
-    HEADERS arrive) allows it. Idempotent; other Hypercorn versions are left alone.
+    HEADERS arrive) allows it. Over HTTP/3 a client accepts push only once it has sent
+    MAX_PUSH_ID (RFC 9114 §4.6; Chromium never does): push is offered only then (aioquic's
+    ``H3Connection._max_push_id``). Idempotent; other Hypercorn versions are left alone.
     """
     global _push_offer_applied  # noqa: PLW0603 - a process-wide patch, applied once
     if _push_offer_applied:
@@ -107,3 +109,25 @@ def offer_push_only_when_accepted() -> None:
             self.app = app
 
     H2Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]
+    _offer_push_over_http3_only_when_accepted()
+
+
+def _offer_push_over_http3_only_when_accepted() -> None:
+    try:
+        from hypercorn.protocol.h3 import H3Protocol  # noqa: PLC0415 - needs aioquic
+    except ImportError:  # no aioquic: no HTTP/3
+        return
+    create_stream = H3Protocol._create_stream
+
+    async def create_stream_for_the_client(self: Any, request: Any) -> None:
+        if getattr(self.connection, "_max_push_id", None) is not None:
+            await create_stream(self, request)
+            return
+        app = self.app
+        self.app = _WithoutPush(app)
+        try:
+            await create_stream(self, request)
+        finally:
+            self.app = app
+
+    H3Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]

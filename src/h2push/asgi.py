@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Final
 
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header
 from h2push.manifest import Manifest
 from h2push.plan import (
@@ -276,10 +277,18 @@ class H2PushMiddleware:
             response alone. A ``Cache-Control`` the application set is never changed; a
             hinted response that is ``no-store`` or must be revalidated (``no-cache``,
             ``max-age=0``) is reported once per path, as a warning on the ``h2push`` logger.
+        proxy: What the reverse proxy or CDN in front does (docs/deploy/), when the server
+            the middleware runs in is reached through one. ``"forwards-103"`` (Caddy, Apache
+            httpd, nginx >= 1.29, nghttpx, Cloudflare): the 103 goes to it as usual, but no
+            push (the proxy's client is a browser, which takes none, and a push to the
+            proxy never reaches it) and no tracking. ``"pushes-from-link"`` or True (nginx
+            1.13.9 to 1.25.0, h2o 2.2): neither 103 nor push, and a navigation's Link
+            preloads count as delivered. None or False: no proxy.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
-        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative.
+        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative, or ``proxy``
+            names no proxy mode.
     """
 
     def __init__(
@@ -297,6 +306,7 @@ class H2PushMiddleware:
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
         versions: Callable[[str], str | None] | None = None,
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
+        proxy: ProxyMode | bool | None = None,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -314,8 +324,10 @@ class H2PushMiddleware:
         self.max_pushes = max_pushes
         self.max_pushes_per_connection = max_pushes_per_connection
         self.connections = _Connections() if max_pushes_per_connection is not None else None
-        self.early_hints = early_hints
-        self.push = push
+        self.proxy = proxy_mode(proxy)
+        # Behind a proxy the app pushes nothing; one that pushes from Link gets no 103.
+        self.early_hints = early_hints and self.proxy != PUSHES_FROM_LINK
+        self.push = push and self.proxy is None
         self.informational = informational
         self.push_preload = push_preload
         self.tracker = None if tracker is None else as_tracker(tracker)
@@ -483,7 +495,10 @@ class H2PushMiddleware:
             self.tracker is None
             or request.client is not None
             or request.facts.pushed
-            or not tracks(can_push=request.facts.can_push and self.push)
+            or not tracks(
+                can_push=request.facts.can_push and self.push,
+                proxy=self.proxy == PUSHES_FROM_LINK,
+            )
         ):
             return
         scope = request.scope
@@ -603,7 +618,9 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
-        http2 = request.scope.get("http_version", "1.1") not in ("1.0", "1.1")
+        # A proxy that pushes from the Link header delivers a navigation's Link preloads.
+        version = request.scope.get("http_version", "1.1")
+        http2 = self.proxy == PUSHES_FROM_LINK or version not in ("1.0", "1.1")
         if client is None or not (request.delivered or (http2 and request.facts.navigation)):
             return []  # nothing can have been delivered (plan.delivered)
         fields = {n.lower(): v for n, v in headers if n.lower() in _STATE_FIELDS}

@@ -154,12 +154,14 @@ def chromium_command(
     spki: Sequence[str] = (),
     port: int = 0,
     extra_args: Sequence[str] = (),
+    quic_origins: Sequence[str] = (),
 ) -> list[str]:
     """Return the command line that starts headless Chromium for early-hint measurements.
 
     The flags keep the browser quiet and deterministic: no GPU, no QUIC (so the page is fetched
-    over the HTTP/2 connection the test server offers), no first-run, sync, component or
-    background traffic. It opens ``about:blank`` and serves DevTools on loopback.
+    over the HTTP/2 connection the test server offers) unless ``quic_origins`` asks for it, no
+    first-run, sync, component or background traffic. It opens ``about:blank`` and serves
+    DevTools on loopback.
 
     Args:
         user_data_dir (Path): The profile directory; Chromium writes ``DevToolsActivePort`` here.
@@ -170,13 +172,16 @@ def chromium_command(
         port (int): The DevTools port; 0 lets Chromium choose a free one and report it in
             ``user_data_dir / "DevToolsActivePort"``.
         extra_args (Sequence[str]): More flags, placed before the start URL.
+        quic_origins (Sequence[str]): ``HOST:PORT`` origins to reach over HTTP/3 (QUIC, RFC
+            9114) from the first request, without waiting for an ``Alt-Svc``
+            (``--enable-quic --origin-to-force-quic-on``); the SPKI digests cover QUIC too.
 
     Returns:
         list[str]: The program followed by its arguments, ready for :class:`subprocess.Popen`.
 
     Raises:
         BrowserError: ``executable`` is None and no Chromium is installed.
-        ValueError: ``port`` is outside 0-65535 or an SPKI digest contains a comma.
+        ValueError: ``port`` is outside 0-65535, or an SPKI digest or an origin contains a comma.
     """
     if executable is None:
         executable = find_chromium()
@@ -187,12 +192,18 @@ def chromium_command(
         raise ValueError(f"port must be in 0-65535, got {port}")
     if any("," in digest for digest in spki):
         raise ValueError(f"spki: a digest cannot contain ',': {list(spki)!r}")
+    if any("," in origin for origin in quic_origins):
+        raise ValueError(f"quic_origins: an origin cannot contain ',': {list(quic_origins)!r}")
+    if quic_origins:
+        quic = ["--enable-quic", f"--origin-to-force-quic-on={','.join(quic_origins)}"]
+    else:
+        quic = ["--disable-quic"]
     command = [
         executable,
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
-        "--disable-quic",
+        *quic,
         "--no-first-run",
         "--disable-background-networking",
         "--disable-component-update",
@@ -396,6 +407,8 @@ class Chromium:
         spki (Sequence[str]): SPKI digests of certificates to trust (:func:`spki_sha256_base64`).
         executable (str | None): The Chromium program; found on PATH when None.
         extra_args (Sequence[str]): More command-line flags.
+        quic_origins (Sequence[str]): ``HOST:PORT`` origins to reach over HTTP/3 from the first
+            request (see :func:`chromium_command`); none: QUIC stays off.
         log_domain (bool): Also enable the ``Log`` domain, so that browser-side errors (a failed
             subresource, a blocked request) land in :attr:`PageLoad.console_errors`.
         network_domain (bool): Also enable the ``Network`` domain and keep its events of each
@@ -417,11 +430,13 @@ class Chromium:
         spki: Sequence[str] = (),
         executable: str | None = None,
         extra_args: Sequence[str] = (),
+        quic_origins: Sequence[str] = (),
         log_domain: bool = True,
         network_domain: bool = False,
         start_timeout_s: float = 30.0,
     ) -> None:
         self._spki = tuple(spki)
+        self._quic_origins = tuple(quic_origins)
         self._executable = executable
         self._extra_args = tuple(extra_args)
         self._log_domain = log_domain
@@ -481,6 +496,7 @@ class Chromium:
                 spki=self._spki,
                 port=0,
                 extra_args=self._extra_args,
+                quic_origins=self._quic_origins,
             )
             with (directory / "stderr.log").open("wb") as stderr:
                 try:

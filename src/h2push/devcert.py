@@ -163,7 +163,13 @@ def spki_sha256_base64(cert_pem: bytes) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
-def chromium_command(url: str, spki_sha256: Sequence[str], *, executable: str | None = None) -> str:
+def chromium_command(
+    url: str,
+    spki_sha256: Sequence[str],
+    *,
+    executable: str | None = None,
+    extra_args: Sequence[str] = (),
+) -> str:
     """Return a shell command line that opens ``url`` in Chromium, trusting the given keys.
 
     The browser gets a throw-away profile (``--user-data-dir=$(mktemp -d)``): Chromium applies
@@ -176,6 +182,7 @@ def chromium_command(url: str, spki_sha256: Sequence[str], *, executable: str | 
         executable (str | None): The browser program; the first of ``chromium``,
             ``chromium-browser``, ``google-chrome``, ``google-chrome-stable`` found on ``PATH``
             when None, or ``chromium`` when none is.
+        extra_args (Sequence[str]): More flags, placed before the URL (quoted for the shell).
 
     Returns:
         str: One line for a POSIX shell (the ``$(mktemp -d)`` is meant to be expanded by it).
@@ -190,9 +197,10 @@ def chromium_command(url: str, spki_sha256: Sequence[str], *, executable: str | 
             (name for name in _CHROMIUM_NAMES if shutil.which(name)), _CHROMIUM_NAMES[0]
         )
     spki_list = ",".join(spki_sha256)
+    extra = "".join(f" {shlex.quote(arg)}" for arg in extra_args)
     return (
         f"{shlex.quote(executable)} --ignore-certificate-errors-spki-list={shlex.quote(spki_list)}"
-        f' --user-data-dir="$(mktemp -d)" {shlex.quote(url)}'
+        f' --user-data-dir="$(mktemp -d)"{extra} {shlex.quote(url)}'
     )
 
 

@@ -50,6 +50,10 @@ H2PUSH_PUSH                      push when the server can (default True)
 H2PUSH_HINTED_MAX_AGE            ASGI: the shortest ``max-age`` (seconds, default
                                  60) of a hinted response left without a lifetime
                                  (Django's static view); None leaves it alone
+H2PUSH_PROXY                     the proxy in front: ``"forwards-103"`` (Caddy,
+                                 Apache httpd, nginx >= 1.29, nghttpx: 103, no
+                                 push), ``"pushes-from-link"`` or True (nginx <
+                                 1.25.1, h2o 2.2: no 103, no push), None (default)
 ================================ ==================================================
 
 Importing this module requires Django (``pip install h2push[django]``).
@@ -71,6 +75,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
 from h2push.manifest import Manifest, ManifestError
@@ -117,6 +122,7 @@ class _Settings:
     early_hints: bool = True
     push: bool = True
     hinted_max_age_s: int | None = asgi.DEFAULT_HINTED_MAX_AGE_S
+    proxy: ProxyMode | None = None
 
 
 def _setting(name: str, kind: type, default: Any) -> Any:
@@ -143,14 +149,20 @@ def _load_settings() -> _Settings:
     for name, value in limits.items():
         if value < 0:
             raise ImproperlyConfigured(f"{name} {value} must not be negative")
+    try:
+        proxy = proxy_mode(getattr(django_settings, "H2PUSH_PROXY", None), "H2PUSH_PROXY")
+    except (TypeError, ValueError) as error:
+        raise ImproperlyConfigured(str(error)) from None
     return _Settings(
         enabled=_setting("H2PUSH_ENABLED", bool, True),
         manifest=_settings_manifest(),
         max_pushes=limits["H2PUSH_MAX_PUSHES"],
         max_pushes_per_connection=limits["H2PUSH_MAX_PUSHES_PER_CONNECTION"],
-        early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True),
+        # A proxy that pushes from the Link header (nginx < 1.25.1, h2o 2.2) gets no 103.
+        early_hints=_setting("H2PUSH_EARLY_HINTS", bool, True) and proxy != PUSHES_FROM_LINK,
         push=_setting("H2PUSH_PUSH", bool, True),
         hinted_max_age_s=_hinted_max_age(),
+        proxy=proxy,
     )
 
 
@@ -342,6 +354,7 @@ def get_asgi_application() -> ASGIApp:
         early_hints=settings.early_hints,
         push=settings.push,
         hinted_max_age_s=settings.hinted_max_age_s,
+        proxy=settings.proxy,
     )
 
 

@@ -39,8 +39,12 @@ H2PUSH_MANIFEST    ``manifest``                     path (relative: looked up in
                                                     :class:`~h2push.manifest.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
-H2PUSH_PROXY       ``proxy``                        behind nginx/h2o pushing from Link: no 103,
-                                                    Link preloads count as delivered
+H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwards-103"``
+                                                    (Caddy, Apache httpd, nginx >= 1.29,
+                                                    nghttpx, Cloudflare: the 103 goes to it)
+                                                    or ``"pushes-from-link"`` / True (nginx
+                                                    < 1.25.1, h2o 2.2: no 103, Link preloads
+                                                    count as delivered); None or False: none
 ================== ================================ ============================================
 
 Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
@@ -88,6 +92,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, preload_fields
@@ -184,7 +189,8 @@ class _AppState:
     early_hints: bool = True
     enabled: bool = True
     tracker: Tracker | None = DEFAULT_TRACKER
-    proxy: bool = False
+    proxy: bool = False  # a proxy that pushes from the Link header is in front
+    proxy_mode: ProxyMode | None = None
     versions: Callable[[str], str | None] | None = None
     hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S
     # Decorator manifests by endpoint, filled from app.view_functions (init, first request).
@@ -289,23 +295,28 @@ class H2Push:
         max_pushes: The most pushes per response (int >= 0), for servers that can push.
         early_hints: Whether to send a 103 Early Hints when the WSGI server offers
             ``wsgi.early_hints``.
-        proxy: The app runs behind a reverse proxy that pushes from the Link header (nginx
-            with ``http2_push_preload on``, h2o): then no 103 goes to the proxy (nginx before
-            1.29 takes an upstream 103 for the final response; h2o pushes from it, known or
-            not), and a navigation's Link preloads count as delivered. ``H2PUSH_PROXY``.
+        proxy: What the reverse proxy or CDN in front does (``H2PUSH_PROXY``; see
+            docs/deploy/). ``"forwards-103"``: it forwards the 103 to the client (Caddy,
+            Apache httpd with ``H2EarlyHints on``, nginx >= 1.29 with ``early_hints``,
+            nghttpx, Cloudflare); the 103 goes to it through ``wsgi.early_hints``, and no
+            client is tracked (browsers take no push). ``"pushes-from-link"`` or True: it
+            pushes from the Link header (nginx 1.13.9 to 1.25.0 with ``http2_push_preload
+            on``, h2o 2.2); then no 103 goes to it (nginx before 1.29 takes an upstream 103
+            for the final response; h2o pushes from it, known or not), and a navigation's
+            Link preloads count as delivered. None or False: no proxy.
         tracker: What each client is believed to have (:mod:`h2push.trackers`): by default a
             cache-digest cookie; a :class:`~h2push.trackers.RedisTracker`; an object with
             Flask-Firehose's connector shape (``get_pushed() -> set[str]``,
             ``set_pushed(set[str])``, e.g. :class:`SessionTracker`); or None. Resources a
             client has are linked with ``nopush``, so a proxy does not push them again. A
-            WSGI server cannot push: the tracker is used only with ``proxy`` (and under
+            WSGI server cannot push: the tracker is used only with a pushing ``proxy`` (and under
             ``h2push serve``, for the clients that accept pushes).
 
     Raises:
         h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
             names the file, the key and the reason.
         TypeError: A setting or the tracker has the wrong type.
-        ValueError: ``max_pushes`` is negative.
+        ValueError: ``max_pushes`` is negative, or ``proxy`` names no proxy mode.
     """
 
     #: Flask-Firehose's ``firehose.push(...)``: the same function as :func:`push`.
@@ -319,12 +330,10 @@ class H2Push:
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
         tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
-        proxy: bool = False,
+        proxy: ProxyMode | bool | None = None,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
-        if not isinstance(proxy, bool):
-            raise TypeError(f"proxy must be a bool, not {type(proxy).__name__}")
-        self.proxy = proxy
+        self.proxy: ProxyMode | None = proxy_mode(proxy)
         self.manifest = manifest
         self.max_pushes = max_pushes
         self.early_hints = early_hints
@@ -342,7 +351,8 @@ class H2Push:
         Raises:
             h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
-            ValueError: ``H2PUSH_MAX_PUSHES`` is negative.
+            ValueError: ``H2PUSH_MAX_PUSHES`` is negative, or ``H2PUSH_PROXY`` names no
+                proxy mode.
             RuntimeError: ``app`` already has an H2Push.
         """
         if _EXTENSION_KEY in app.extensions:
@@ -351,16 +361,18 @@ class H2Push:
         max_pushes = config.get("H2PUSH_MAX_PUSHES", self.max_pushes)
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         enabled = config.get("H2PUSH_ENABLED", True)
-        proxy = config.get("H2PUSH_PROXY", self.proxy)
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
-        for name, value in (("H2PUSH_ENABLED", enabled), ("H2PUSH_PROXY", proxy)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        mode = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
+        # A pushing proxy (nginx < 1.25.1, h2o 2.2) gets no 103; one that forwards it does.
+        proxy = mode == PUSHES_FROM_LINK
         state = _AppState(
             manifest=_app_manifest(app.root_path, config.get("H2PUSH_MANIFEST", self.manifest)),
             max_pushes=max_pushes,
             early_hints=early_hints and not proxy,
             proxy=proxy,
+            proxy_mode=mode,
             enabled=enabled,
             tracker=self.tracker,
             versions=versions_resolver(app),
@@ -843,7 +855,8 @@ def middleware_options(app: object) -> dict[str, Any]:
     ``h2push serve`` runs a Flask app inside the middleware. For any Flask app: ``preloads``
     (:func:`preloads_resolver`) and ``versions`` (:func:`versions_resolver`). With an
     :class:`H2Push`, also ``max_pushes`` (``H2PUSH_MAX_PUSHES``), ``early_hints``
-    (``H2PUSH_EARLY_HINTS``, off with ``H2PUSH_PROXY``), ``hinted_max_age_s``
+    (``H2PUSH_EARLY_HINTS``, off behind a proxy that pushes from the Link header), ``proxy``
+    when ``H2PUSH_PROXY`` is ``"forwards-103"``, ``hinted_max_age_s``
     (``H2PUSH_HINTED_MAX_AGE``) and ``tracker`` when it works outside
     Flask's request context (the cookie digest, Redis, None). A Flask-Firehose-shaped tracker
     such as :class:`SessionTracker` reads Flask's session, which the middleware cannot reach
@@ -871,6 +884,10 @@ def middleware_options(app: object) -> dict[str, Any]:
             early_hints=state.early_hints,
             hinted_max_age_s=state.hinted_max_age_s,
         )
+        # Behind a proxy that forwards the 103: no push to it, no tracking. An app declared
+        # behind a pushing proxy is served as before the modes had names: no 103, pushes.
+        if state.proxy_mode == FORWARDS_103:
+            options["proxy"] = FORWARDS_103
         if not isinstance(state.tracker, FirehoseTracker):
             options["tracker"] = state.tracker
     return options

@@ -36,6 +36,9 @@ H2PUSH_PUSH                      ``push``                      push when the ser
 H2PUSH_HINTED_MAX_AGE            (default 60)                  shortest ``max-age`` (seconds) of a
                                                                hinted response left without one;
                                                                None: leave responses alone
+H2PUSH_PROXY                     ``proxy``                     the proxy in front:
+                                                               ``"forwards-103"`` or
+                                                               ``"pushes-from-link"`` (True); None
 ================================ ============================= =====================================
 
 Quart serves static files ``max-age=43200`` (12 hours) by default, which browsers reuse as
@@ -55,6 +58,7 @@ from quart import Quart, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from h2push import asgi
+from h2push._proxy import ProxyMode, proxy_mode
 from h2push.asgi import H2PushMiddleware
 from h2push.links import Preload, preload_fields
 from h2push.manifest import Manifest
@@ -112,11 +116,15 @@ class H2Push:
             never pushed twice on one (:class:`~h2push.asgi.H2PushMiddleware`).
         early_hints: Send a 103 Early Hints on navigations when the server offers it.
         push: Push when the server offers it.
+        proxy: What the reverse proxy in front does: ``"forwards-103"`` (Caddy, Apache httpd,
+            nginx >= 1.29, nghttpx, Cloudflare: 103, no push), ``"pushes-from-link"`` or True
+            (nginx < 1.25.1, h2o 2.2: no 103, no push), None (``H2PushMiddleware``'s ``proxy``).
 
     Raises:
         h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
         TypeError: A setting has the wrong type.
-        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative.
+        ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative, or ``proxy``
+            names no proxy mode.
     """
 
     def __init__(
@@ -128,6 +136,7 @@ class H2Push:
         max_pushes_per_connection: int = asgi.DEFAULT_MAX_PUSHES_PER_CONNECTION,
         early_hints: bool = True,
         push: bool = True,
+        proxy: ProxyMode | bool | None = None,
     ) -> None:
         _check_int("max_pushes", max_pushes)
         _check_int("max_pushes_per_connection", max_pushes_per_connection)
@@ -138,6 +147,7 @@ class H2Push:
         self.max_pushes_per_connection = max_pushes_per_connection
         self.early_hints = early_hints
         self.push = push
+        self.proxy: ProxyMode | None = proxy_mode(proxy)
         if app is not None:
             self.init_app(app)
 
@@ -151,7 +161,7 @@ class H2Push:
             h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
             ValueError: ``H2PUSH_MAX_PUSHES`` or ``H2PUSH_MAX_PUSHES_PER_CONNECTION`` is
-                negative.
+                negative, or ``H2PUSH_PROXY`` names no proxy mode.
             RuntimeError: ``app`` already has an H2Push.
         """
         if _EXTENSION_KEY in app.extensions:
@@ -164,6 +174,7 @@ class H2Push:
         )
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         push_enabled = config.get("H2PUSH_PUSH", self.push)
+        proxy = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
         hinted_max_age = config.get("H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
         if hinted_max_age is not None:
             _check_int("H2PUSH_HINTED_MAX_AGE", hinted_max_age)
@@ -199,6 +210,7 @@ class H2Push:
                 early_hints=early_hints,
                 push=push_enabled,
                 hinted_max_age_s=hinted_max_age,
+                proxy=proxy,
             ),
         )
 

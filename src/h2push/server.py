@@ -11,6 +11,11 @@ certificate of :mod:`h2push.devcert` and prints what a browser needs to trust it
 ``h2push demo`` serves the bundled demo site (:mod:`h2push.demo`) the same way, with its
 ``push_manifest.json``.
 
+``--http3`` adds Hypercorn's QUIC listener (aioquic) on the same address over UDP: every
+response then carries ``Alt-Svc: h3=":PORT"`` (RFC 7838), and over HTTP/3 (RFC 9114) the 103
+and the pushes go out as over HTTP/2. The banner's Chromium line then forces QUIC for the
+origin (``--enable-quic --origin-to-force-quic-on=HOST:PORT``).
+
 ``--rtt-ms`` puts a latency-emulating relay (:mod:`h2push.netem`) on the listening address, so
 that a browser on the same machine sees a network's round trip. The demo uses 50 ms by default:
 over a bare loopback Chromium drops a 103 that reaches it before it has finished sending its
@@ -137,6 +142,8 @@ class ServeOptions:
             own setting (a Flask app's ``H2PUSH_MAX_PUSHES``), else 10.
         max_pushes_per_connection (int | None): The most push promises on one connection over
             its life; None for no limit.
+        http3 (bool): Also serve HTTP/3 over QUIC on the same address (UDP), with an
+            ``Alt-Svc`` header on every response; needs aioquic (``h2push[http3]``).
     """
 
     app: str
@@ -152,6 +159,7 @@ class ServeOptions:
     static_dir: str | None = None
     max_pushes: int | None = None
     max_pushes_per_connection: int | None = DEFAULT_MAX_PUSHES_PER_CONNECTION
+    http3: bool = False
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -592,7 +600,18 @@ def _hypercorn_config(options: ServeOptions, certfile: str, keyfile: str) -> Con
     # The banner names the URL; Hypercorn's own "Running on" would name the relay's upstream.
     config.loglevel = "WARNING"
     config.workers = options.workers
+    if options.http3:
+        # QUIC on the same host and port over UDP; Hypercorn adds Alt-Svc: h3=":PORT".
+        config.quic_bind = [options.bind]
     return config
+
+
+def _require_aioquic() -> None:
+    """Fail with what to install when ``--http3`` is asked for without aioquic."""
+    try:
+        importlib.import_module("aioquic")
+    except ImportError:
+        raise click.ClickException("--http3 needs aioquic: pip install 'h2push[http3]'") from None
 
 
 def _check_listen(config: Config) -> None:
@@ -612,7 +631,7 @@ def _check_listen(config: Config) -> None:
     except OSError as error:
         reason = error.strerror or str(error)
         raise click.ClickException(f"cannot listen on {config.bind[0]}: {reason}") from None
-    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
+    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets]:
         sock.close()
 
 
@@ -641,6 +660,8 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         raise click.UsageError(str(error)) from None
     if (options.certfile is None) != (options.keyfile is None):
         raise click.UsageError("give both --certfile and --keyfile, or neither")
+    if options.http3:
+        _require_aioquic()
     try:
         app, interface = load_app(options)
     except (AppLoadError, ManifestError) as error:
@@ -669,7 +690,7 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         if not _is_loopback(host):
             raise click.UsageError("--rtt-ms emulates a network on loopback only: bind 127.0.0.1")
         # Hypercorn listens on a private port; the relay takes the address the user asked for.
-        config.bind = [f"127.0.0.1:{_free_port()}"]
+        config.bind = [f"127.0.0.1:{_free_port()}"]  # QUIC (UDP) keeps the address asked for
         relay = LatencyRelay(
             int(config.bind[0].rsplit(":", 1)[1]),
             rtt_ms=options.rtt_ms,
@@ -680,6 +701,12 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
     _check_listen(config)
 
     url = _url(host, port)
+    chromium_flags: list[str] = []
+    if options.http3:
+        origin = url.removeprefix("https://").rstrip("/")
+        chromium_flags = ["--enable-quic", f"--origin-to-force-quic-on={origin}"]
+        delay = " (--rtt-ms delays TCP only)" if relay is not None else ""
+        lines.append(("HTTP/3", f"QUIC on UDP {origin}, announced by Alt-Svc{delay}"))
     mechanisms = [
         name
         for name, enabled in (("103 Early Hints", options.early_hints), ("push", options.push))
@@ -691,7 +718,7 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         ("URL", url),
         *lines,
         ("SPKI", spki),
-        ("Chromium", chromium_command(url, [spki])),
+        ("Chromium", chromium_command(url, [spki], extra_args=chromium_flags)),
     ]:
         click.echo(f"  {label + ':':<10}{value}")
     if options.certfile is None and not _is_loopback(host):
@@ -794,6 +821,12 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
     show_default=True,
     help="Most push promises on one connection; a URL is never pushed twice on one.",
 )
+@click.option(
+    "--http3",
+    is_flag=True,
+    help="Also serve HTTP/3 over QUIC on the same port (UDP), announced by Alt-Svc."
+    " Needs aioquic (pip install 'h2push[http3]').",
+)
 def serve_command(
     *,
     app: str,
@@ -809,6 +842,7 @@ def serve_command(
     static_dir: str | None,
     max_pushes: int | None,
     max_pushes_per_connection: int,
+    http3: bool,
 ) -> None:
     """Serve APP (module:attribute, ASGI or WSGI) over HTTP/2 with push and early hints.
 
@@ -832,6 +866,7 @@ def serve_command(
         static_dir=static_dir,
         max_pushes=max_pushes,
         max_pushes_per_connection=max_pushes_per_connection,
+        http3=http3,
     )
     sys.exit(run(options))
 
