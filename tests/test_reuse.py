@@ -4,7 +4,7 @@ A browser keeps a hinted response in its HTTP cache and the page reads it from t
 response must still be fresh then (Flask's static files are ``no-cache`` by default), and the
 request's ``Cookie`` must not change in between (a tracker cookie on the page changes it, and
 flaskr's static files ``Vary: Cookie``). These tests pin the rules down framework by
-framework, in process; tests/test_realapps.py shows Chromium reusing the hints of real apps.
+framework, in process; tests/test_browser_reuse.py shows Chromium reusing the hints of real apps.
 """
 
 from __future__ import annotations
