@@ -1,0 +1,49 @@
+"""Servers for the API push tests: h2push serve, bare Hypercorn over HTTP/2 and HTTP/1.1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from conftest import TLSFiles, free_port
+from processes import h2push_command, running
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+API_APP = "apps.api_app:app"
+
+
+@contextmanager
+def h2push_serve(tls: TLSFiles, *args: str) -> Iterator[str]:
+    """``h2push serve`` on the API app (push on); yield its origin."""
+    port = free_port()
+    files = ["--certfile", str(tls.cert), "--keyfile", str(tls.key)]
+    command = h2push_command("serve", API_APP, "--bind", f"127.0.0.1:{port}", *files, *args)
+    with running(command, port=port, cwd=TESTS):
+        yield f"https://127.0.0.1:{port}"
+
+
+@contextmanager
+def bare_hypercorn(tls: TLSFiles, tmp_path: Path, *, alpn: tuple[str, ...]) -> Iterator[str]:
+    """Hypercorn without h2push on the API app, offering ``alpn``; yield its origin."""
+    port = free_port()
+    config = tmp_path / f"hypercorn-{port}.toml"
+    protocols = ", ".join(f'"{p}"' for p in alpn)
+    config.write_text(
+        f'bind = ["127.0.0.1:{port}"]\ncertfile = "{tls.cert}"\nkeyfile = "{tls.key}"\n'
+        f"alpn_protocols = [{protocols}]\n"
+    )
+    command = [sys.executable, "-m", "hypercorn", "--config", str(config), API_APP]
+    with running(command, port=port, cwd=TESTS):
+        yield f"https://127.0.0.1:{port}"
+
+
+@contextmanager
+def cleartext_hypercorn() -> Iterator[str]:
+    """Hypercorn over plain TCP (HTTP/1.1) on the API app; yield its origin."""
+    port = free_port()
+    command = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", API_APP]
+    with running(command, port=port, cwd=TESTS):
+        yield f"http://127.0.0.1:{port}"
