@@ -1,0 +1,215 @@
+"""Vulcain Preload in the ASGI middleware, seen by nghttp and by h2push's httpx transport.
+
+A GET with ``Preload`` to a JSON response gets the URLs its pointers select pushed (same origin,
+within the push limits, once per connection, nested pointers passed on), or linked with
+``rel=preload; as=fetch`` where push is not possible; nothing else is pushed for a JSON response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from api_servers import h2push_serve
+from conftest import TLSFiles
+from h2push.bench_api import serve_api
+from h2push.httpx import AsyncPushTransport, PushTransport
+from nghttp import Log, nghttp
+from processes import SRC
+
+ITEMS = '"/items/*"'
+
+
+@pytest.fixture(scope="module")
+def served(tls_files: TLSFiles) -> Iterator[str]:
+    with h2push_serve(tls_files) as origin:
+        yield origin
+
+
+def requests(log: Log) -> list[int]:
+    """The streams nghttp opened for its requests, in order."""
+    return [f.stream_id for f in log.frames if f.direction == "send" and f.type == "HEADERS"]
+
+
+def links(headers: list[tuple[str, str]]) -> list[str]:
+    return [v.strip() for n, v in headers if n == "link" for v in v.split(",")]
+
+
+def test_preload_pushes_the_selected_urls_before_the_response(served: str) -> None:
+    log = nghttp(f"{served}/items", "-H", f"preload: {ITEMS}")
+    promised = [p.header(":path") for p in log.promises]
+    assert promised == [f"/items/{i}" for i in range(5)]
+    response = log.final_headers(requests(log)[0])
+    assert all(p.t_s <= response.t_s for p in log.promises)
+    assert log.frames.index(log.promises[-1]) < log.frames.index(response)
+    assert all(p.header("x-h2push-pushed") == "1" for p in log.promises)
+    assert links(response.headers) == []
+    for promise in log.promises:
+        assert promise.promised_stream_id is not None
+        assert log.final_headers(promise.promised_stream_id).header(":status") == "200"
+
+
+def test_a_client_that_refuses_push_gets_links(served: str) -> None:
+    log = nghttp(f"{served}/items", "--no-push", "-H", f"preload: {ITEMS}")
+    assert log.promises == []
+    expected = [f"</items/{i}>; rel=preload; as=fetch" for i in range(5)]
+    assert links(log.final_headers(requests(log)[0]).headers) == expected
+
+
+def test_nothing_is_pushed_for_json_without_preload(served: str) -> None:
+    log = nghttp(f"{served}/items")
+    assert log.promises == []
+    assert links(log.final_headers(requests(log)[0]).headers) == []
+
+
+def test_nothing_is_pushed_for_html_with_preload(served: str) -> None:
+    log = nghttp(f"{served}/page", "-H", f"preload: {ITEMS}")
+    assert log.promises == []
+
+
+def test_a_malformed_preload_is_ignored(served: str) -> None:
+    log = nghttp(f"{served}/items", "-H", "preload: /items/*")
+    assert log.promises == []
+    assert log.final_headers(requests(log)[0]).header(":status") == "200"
+
+
+def test_a_large_body_is_passed_on_unchanged(served: str) -> None:
+    log = nghttp(f"{served}/large", "-H", f"preload: {ITEMS}")
+    assert log.promises == []
+    assert sum(f.length for f in log.data_frames(requests(log)[0])) > 3 * 1024 * 1024
+
+
+def test_nested_pointers_go_to_the_pushed_request(served: str) -> None:
+    log = nghttp(f"{served}/authors", "-H", 'preload: "/items/*/books/*"')
+    assert [p.header(":path") for p in log.promises] == [f"/authors/{i}" for i in range(5)]
+    assert {p.header("preload") for p in log.promises} == {'"/books/*"'}
+    # A pushed stream cannot push (RFC 9113 §8.4): its response links what it would push.
+    for index, promise in enumerate(log.promises):
+        assert promise.promised_stream_id is not None
+        pushed = log.final_headers(promise.promised_stream_id)
+        assert links(pushed.headers) == [f"</books/{index}>; rel=preload; as=fetch"]
+
+
+def test_each_url_is_pushed_once_per_connection(served: str) -> None:
+    log = nghttp(f"{served}/items", f"{served}/items?again", "-H", f"preload: {ITEMS}")
+    assert sorted(p.header(":path") or "" for p in log.promises) == [
+        f"/items/{i}" for i in range(5)
+    ]
+    second = requests(log)[1]
+    assert links(log.final_headers(second).headers) == [
+        f"</items/{i}>; rel=preload; as=fetch" for i in range(5)
+    ]
+
+
+def test_the_per_response_limit_holds(tls_files: TLSFiles) -> None:
+    with h2push_serve(tls_files, "--max-pushes", "2") as origin:
+        log = nghttp(f"{origin}/items", "-H", f"preload: {ITEMS}")
+    assert [p.header(":path") for p in log.promises] == ["/items/0", "/items/1"]
+    assert links(log.final_headers(requests(log)[0]).headers) == [
+        f"</items/{i}>; rel=preload; as=fetch" for i in (2, 3, 4)
+    ]
+
+
+def test_the_transport_follows_a_push_limited_server(tls_files: TLSFiles) -> None:
+    """Items the server did not push are fetched; every answer is right."""
+    with (
+        h2push_serve(tls_files, "--max-pushes", "2") as origin,
+        httpx.Client(transport=PushTransport(verify=str(tls_files.ca))) as client,
+    ):
+        listing = client.get(f"{origin}/items", headers={"preload": ITEMS})
+        indexes = [client.get(origin + url).json()["index"] for url in listing.json()["items"]]
+        transport = client._transport
+        assert isinstance(transport, PushTransport)
+        assert transport.push_stats.served == 2
+    assert indexes == list(range(5))
+
+
+# --------------------------------------------------------------------------- the acceptance run
+
+
+@pytest.fixture
+def bench_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ssl.SSLContext, str]]:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    with serve_api(items=20, rtt_ms=50) as (origin, ca_file):
+        yield origin, ssl.create_default_context(cafile=str(ca_file)), str(ca_file)
+
+
+def test_twenty_items_in_one_round_trip_at_50_ms(
+    bench_server: tuple[str, ssl.SSLContext, str],
+) -> None:
+    """``h2push serve --rtt-ms 50``: the list and 20 items take one request; bodies are right.
+
+    The time this saves is printed by ``h2push bench api``; here the round trips are counted:
+    on the client (requests sent, answers from the push cache) and on the server (item
+    requests that reached the app, and how many of those were pushed).
+    """
+    origin, context, ca_file = bench_server
+    with httpx.Client(verify=context) as plain:
+        before = plain.get(f"{origin}/stats").json()
+        urls = plain.get(f"{origin}/items").json()["items"]
+        expected = [plain.get(origin + url).content for url in urls]
+        plain_requests = plain.get(f"{origin}/stats").json()
+
+    async def fetch() -> tuple[list[bytes], int, int]:
+        transport = AsyncPushTransport(verify=ca_file)
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get(f"{origin}/stats")  # the connection is open
+            opened = transport.push_stats
+            listing = await client.get(f"{origin}/items", headers={"preload": ITEMS})
+            bodies = [(await client.get(origin + url)).content for url in listing.json()["items"]]
+            done = transport.push_stats
+        return bodies, done.requests_sent - opened.requests_sent, done.served - opened.served
+
+    import asyncio
+
+    bodies, sent, served_from_push = asyncio.run(fetch())
+    assert bodies == expected
+    assert sent == 1
+    assert served_from_push == 20
+    with httpx.Client(verify=context) as plain:
+        after = plain.get(f"{origin}/stats").json()
+    assert plain_requests["requests"] - before["requests"] == 20  # the plain GETs
+    assert after["requests"] - plain_requests["requests"] == 20  # each item produced once,
+    assert after["pushed"] - plain_requests["pushed"] == 20  # and pushed
+
+
+def test_bench_api_prints_its_table() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "h2push",
+            "bench",
+            "api",
+            "--items",
+            "4",
+            "--rtt-ms",
+            "10",
+            "--json",
+        ],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    push = next(c for c in result["cases"] if c["client"].startswith("h2push"))
+    assert push["requests_sent"] == 1
+    assert push["served_from_push"] == 4
+    assert {c["client"] for c in result["cases"]} == {
+        "httpx HTTP/1.1",
+        "httpx HTTP/2",
+        'h2push transport, Preload "/items/*"',
+    }
