@@ -26,14 +26,19 @@ def h2push_serve(tls: TLSFiles, *args: str) -> Iterator[str]:
 
 
 @contextmanager
-def bare_hypercorn(tls: TLSFiles, tmp_path: Path, *, alpn: tuple[str, ...]) -> Iterator[str]:
-    """Hypercorn without h2push on the API app, offering ``alpn``; yield its origin."""
+def bare_hypercorn(
+    tls: TLSFiles, tmp_path: Path, *, alpn: tuple[str, ...], keep_alive_s: float = 5
+) -> Iterator[str]:
+    """Hypercorn without h2push on the API app, offering ``alpn``; yield its origin.
+
+    ``keep_alive_s`` is how long it keeps an idle connection open.
+    """
     port = free_port()
     config = tmp_path / f"hypercorn-{port}.toml"
     protocols = ", ".join(f'"{p}"' for p in alpn)
     config.write_text(
         f'bind = ["127.0.0.1:{port}"]\ncertfile = "{tls.cert}"\nkeyfile = "{tls.key}"\n'
-        f"alpn_protocols = [{protocols}]\n"
+        f"alpn_protocols = [{protocols}]\nkeep_alive_timeout = {keep_alive_s}\n"
     )
     command = [sys.executable, "-m", "hypercorn", "--config", str(config), API_APP]
     with running(command, port=port, cwd=TESTS):

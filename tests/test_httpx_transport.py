@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,23 @@ def test_cleartext_http11() -> None:
         response = client.get(f"{origin}/items/3", headers=PRELOAD)
         assert response.http_version == "HTTP/1.1"
         assert response.json()["index"] == 3
+
+
+def test_a_connection_the_server_closed_is_replaced(tls_files: TLSFiles, tmp_path: Path) -> None:
+    """Hypercorn closes an idle connection (GOAWAY, then TCP); the next request reconnects."""
+    with (
+        bare_hypercorn(tls_files, tmp_path, alpn=("h2",), keep_alive_s=0.5) as origin,
+        httpx.Client(transport=PushTransport(verify=str(tls_files.ca))) as client,
+    ):
+        assert client.get(f"{origin}/items/0").json()["index"] == 0
+        time.sleep(1.5)
+        assert client.get(f"{origin}/items/1").json()["index"] == 1
+        assert client.get(f"{origin}/items/2").json()["index"] == 2
+
+
+def test_no_cache_in_the_request_skips_the_push_cache(pushing: str, client: httpx.Client) -> None:
+    fetch_list(client, pushing, "counter")
+    pushed = client.get(f"{pushing}/counter/1", headers={"cache-control": "no-cache"}).json()
+    again = client.get(f"{pushing}/counter/1").json()
+    assert stats(client).served == 0
+    assert again["served"] == pushed["served"] + 1

@@ -482,7 +482,7 @@ class _H2Connection:
             or authority.lower() != self.authority
             or not path.startswith("/")
             or path in self.cache.entries
-            or (self.want_push is not None and not self.want_push(path))
+            or not self._wanted(path)
         ):
             self.stats.refused_unwanted += 1
             self._cancel_push(promised_id)
@@ -504,6 +504,14 @@ class _H2Connection:
         entry = self.pushes[promised_id] = cache.entries[path] = _Pushed(path, promise, stream)
         del entry  # kept by the cache and the connection
         self.stats.accepted += 1
+
+    def _wanted(self, path: str) -> bool:
+        if self.want_push is None:
+            return True
+        try:
+            return bool(self.want_push(path))
+        except Exception:  # a failing callback refuses the push, not the connection
+            return False
 
     def _check_pushed_response(self, entry: _Pushed) -> None:
         stream = entry.stream
@@ -774,12 +782,12 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
     async def _from_cache(
         self, origin: _Origin, path: str, request: httpx.Request, timeouts: Timeouts
     ) -> httpx.Response | None:
-        if "no-cache" in _directives(request.headers.get("cache-control", "").encode("latin-1")):
-            return None
-        if _directives(request.headers.get("cache-control", "").encode("latin-1")) & {"no-store"}:
-            return None
         entry = origin.cache.take(path)
         if entry is None:
+            return None
+        asked = _directives(request.headers.get("cache-control", "").encode("latin-1"))
+        if asked & {"no-cache", "no-store"}:
+            self._stats.evicted += 1  # the caller wants the server's answer; this one is older
             return None
         stream = entry.stream
         while not stream.ended:  # a promised response still arriving
