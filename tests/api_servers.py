@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from conftest import TLSFiles, free_port
+from conftest import TLSFiles, free_port, require_program
 from processes import h2push_command, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,3 +56,39 @@ def cleartext_hypercorn() -> Iterator[str]:
     command = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", API_APP]
     with running(command, port=port, cwd=TESTS):
         yield f"http://127.0.0.1:{port}"
+
+
+def nginx_static(tls: TLSFiles, directory: Path, *, http2: bool) -> Any:
+    """nginx serving ``directory/root`` over TLS (HTTP/2 or HTTP/1.1 only), with no push."""
+    sbin = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+    program = shutil.which("nginx", path=sbin) or require_program("nginx")
+    port = free_port()
+    # As root, nginx runs its workers as "nobody", who cannot enter a test's private directory.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(
+        f"    {name}_temp_path {directory}/{name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        f"""{user}worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+{temp}
+    types {{ application/json json; }}
+    server {{
+        listen 127.0.0.1:{port} ssl{" http2" if http2 else ""};
+        ssl_certificate {tls.cert};
+        ssl_certificate_key {tls.key};
+        root {directory}/root;
+        location / {{ try_files $uri $uri.json =404; }}
+    }}
+}}
+"""
+    )
+    command = [program, "-c", str(conf), "-p", f"{directory}/", "-e", f"{directory}/error.log"]
+    return running(command, port=port, cwd=directory), f"https://127.0.0.1:{port}"

@@ -7,6 +7,7 @@ same URL; the push cache's counters say how each answer came.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api_servers import bare_hypercorn, cleartext_hypercorn, h2push_serve
+from api_servers import bare_hypercorn, cleartext_hypercorn, h2push_serve, nginx_static
 from conftest import TLSFiles
 from h2push.httpx import AsyncPushTransport, PushTransport
 
@@ -57,8 +58,6 @@ def fetch_list(client: httpx.Client, origin: str, kind: str, **headers: str) -> 
 
 
 def requests_seen(origin: str, tls: TLSFiles) -> dict[str, dict[str, int]]:
-    import json
-
     return dict(json.loads(plain(origin, "/requests", tls)))
 
 
@@ -283,3 +282,25 @@ def test_no_cache_in_the_request_skips_the_push_cache(pushing: str, client: http
     again = client.get(f"{pushing}/counter/1").json()
     assert stats(client).served == 0
     assert again["served"] == pushed["served"] + 1
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("http2", [False, True], ids=["http/1.1", "h2"])
+def test_nginx_without_push(tls_files: TLSFiles, tmp_path: Path, http2: bool) -> None:
+    """Another server's HTTP/1.1 and HTTP/2: right answers, no pushes, nothing stale."""
+    root = tmp_path / "root" / "items"
+    root.mkdir(parents=True)
+    (tmp_path / "root" / "items.json").write_text(
+        json.dumps({"items": [f"/items/{i}" for i in range(5)]})
+    )
+    for i in range(5):
+        (root / f"{i}.json").write_text(json.dumps({"index": i}))
+    server, origin = nginx_static(tls_files, tmp_path, http2=http2)
+    with server, httpx.Client(transport=PushTransport(verify=str(tls_files.ca))) as client:
+        urls = fetch_list(client, origin, "items")
+        responses = [client.get(origin + url) for url in urls]
+        assert [r.json() for r in responses] == [{"index": i} for i in range(5)]
+        assert {r.http_version for r in responses} == {"HTTP/2" if http2 else "HTTP/1.1"}
+        (root / "0.json").write_text(json.dumps({"index": 0, "changed": True}))
+        assert client.get(f"{origin}/items/0").json() == {"index": 0, "changed": True}
+        assert stats(client).promised == 0
