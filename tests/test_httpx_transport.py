@@ -304,3 +304,14 @@ def test_nginx_without_push(tls_files: TLSFiles, tmp_path: Path, http2: bool) ->
         (root / "0.json").write_text(json.dumps({"index": 0, "changed": True}))
         assert client.get(f"{origin}/items/0").json() == {"index": 0, "changed": True}
         assert stats(client).promised == 0
+
+
+def test_abandoned_responses_do_not_stall_the_connection(
+    pushing: str, client: httpx.Client
+) -> None:
+    """Unread bodies give their flow-control credit back (24 x up to 1 MiB > a 16 MiB window)."""
+    for _ in range(24):
+        with client.stream("GET", f"{pushing}/big/1", timeout=5) as response:
+            next(response.iter_raw())
+            time.sleep(0.05)  # the rest of the stream's window arrives, unread
+    assert client.get(f"{pushing}/big/2", timeout=5).json()["index"] == 2

@@ -308,7 +308,10 @@ class _H2Connection:
         stream = self.streams[stream_id] = _Stream(stream_id)
         self.stats.requests_sent += 1
         try:
-            await self.flush(timeouts.get("write"))
+            try:
+                await self.flush(timeouts.get("write"))
+            except httpx.WriteError:
+                raise _ConnectionGoneError from None  # nothing reached the server
             if body:
                 await self._send_body(stream_id, body, timeouts.get("write"))
             while stream.headers is None:
@@ -621,8 +624,12 @@ class _ResponseStream(httpx.AsyncByteStream):
             await stream.wait(self._read_s)
 
     async def aclose(self) -> None:
-        if not self._stream.ended:
-            self._connection.cancel(self._stream.stream_id)
+        stream = self._stream
+        if not stream.ended:
+            self._connection.cancel(stream.stream_id)
+        while stream.chunks:  # unread data still counts against the connection's window
+            _, length = stream.chunks.popleft()
+            self._connection.consumed(stream.stream_id, length)
 
 
 class _Origin:
@@ -917,9 +924,27 @@ class PushTransport(httpx.BaseTransport):
     request and stops at :meth:`close` (``Client.close()`` or the end of its ``with`` block).
     """
 
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._async = AsyncPushTransport(**options)
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        max_pushed_responses: int = DEFAULT_MAX_PUSHED_RESPONSES,
+        max_pushed_bytes: int = DEFAULT_MAX_PUSHED_BYTES,
+        pushed_max_age_s: float = DEFAULT_PUSHED_MAX_AGE_S,
+        want_push: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "verify": verify,
+            "cert": cert,
+            "trust_env": trust_env,
+            "max_pushed_responses": max_pushed_responses,
+            "max_pushed_bytes": max_pushed_bytes,
+            "pushed_max_age_s": pushed_max_age_s,
+            "want_push": want_push,
+        }
+        self._async = AsyncPushTransport(**self._options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
