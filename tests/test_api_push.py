@@ -17,12 +17,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api_servers import h2push_serve
-from conftest import TLSFiles
+from api_servers import TESTS, h2push_serve
+from conftest import TLSFiles, free_port
 from h2push.bench_api import serve_api
 from h2push.httpx import AsyncPushTransport, PushTransport
 from nghttp import Log, nghttp
-from processes import SRC
+from processes import SRC, h2push_command, running
 
 ITEMS = '"/items/*"'
 
@@ -213,3 +213,20 @@ def test_bench_api_prints_its_table() -> None:
         "httpx HTTP/2",
         'h2push transport, Preload "/items/*"',
     }
+
+
+def test_a_flask_api_under_h2push_serve(tls_files: TLSFiles) -> None:
+    port = free_port()
+    files = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = h2push_command("serve", "apps.api_flask:app", "--bind", f"127.0.0.1:{port}", *files)
+    with running(command, port=port, cwd=TESTS):
+        origin = f"https://127.0.0.1:{port}"
+        log = nghttp(f"{origin}/books", "-H", 'preload: "/member/*"')
+        assert [p.header(":path") for p in log.promises] == ["/books/0", "/books/1", "/books/2"]
+        with httpx.Client(transport=PushTransport(verify=str(tls_files.ca))) as client:
+            urls = client.get(f"{origin}/books", headers={"preload": '"/member/*"'}).json()
+            titles = [client.get(origin + url).json()["title"] for url in urls["member"]]
+            transport = client._transport
+            assert isinstance(transport, PushTransport)
+            assert transport.push_stats.served == 3
+    assert titles == ["Book 0", "Book 1", "Book 2"]
