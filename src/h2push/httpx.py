@@ -709,6 +709,7 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
         self._want_push = want_push
         self._stats = PushStats()
         self._origins: dict[tuple[str, int], _Origin] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def push_stats(self) -> PushStats:
@@ -823,7 +824,9 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
                 return origin.connection
             if origin.connection is not None:
                 old, origin.connection = origin.connection, None
-                asyncio.get_running_loop().create_task(old.aclose())
+                closing = asyncio.get_running_loop().create_task(old.aclose())
+                self._closing.add(closing)  # keep a reference until it is done
+                closing.add_done_callback(self._closing.discard)
             if origin.http1:
                 return None
             host, port = url.host, url.port or 443
@@ -886,6 +889,8 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
         for origin in origins:
             if origin.connection is not None:
                 await origin.connection.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         if self._http1 is not None:
             await self._http1.aclose()
 
