@@ -97,6 +97,18 @@ def test_async_transport_gathered(pushing: str, tls_files: TLSFiles) -> None:
     assert bodies == [plain(pushing, f"/items/{i}", tls_files) for i in range(5)]
 
 
+def test_a_request_waits_for_a_pushed_response_still_arriving(
+    pushing: str, client: httpx.Client, tls_files: TLSFiles
+) -> None:
+    urls = fetch_list(client, pushing, "slow")  # each item takes the app half a second
+    bodies = [client.get(pushing + url).content for url in urls]
+    assert stats(client).served == 5
+    seen = requests_seen(pushing, tls_files)
+    assert not any(url in seen["direct"] for url in urls)  # none was asked for again
+    assert all(seen["pushed"][url] == 1 for url in urls)
+    assert bodies == [json.dumps({"path": url, "index": i}).encode() for i, url in enumerate(urls)]
+
+
 def test_a_pushed_response_is_used_once(
     pushing: str, client: httpx.Client, tls_files: TLSFiles
 ) -> None:

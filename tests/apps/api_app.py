@@ -8,7 +8,8 @@ item, with:
 - ``nocache``: ``Cache-Control: no-cache``;
 - ``vary``: ``Vary: Accept-Language``, the body naming the language asked for;
 - ``counter``: a body that changes with every request (how often the item was served);
-- ``big``: a 2 MiB body.
+- ``big``: a 2 MiB body;
+- ``slow``: answered after half a second.
 
 ``/authors`` lists ``/authors/{i}``, each naming its ``books``: ``["/books/{i}"]``.
 ``/echo`` answers the request's ``Preload`` header as JSON; ``/page`` is an HTML page;
@@ -24,7 +25,7 @@ import json
 from collections import Counter
 from typing import Any
 
-KINDS = ("items", "nostore", "nocache", "vary", "counter", "big")
+KINDS = ("items", "nostore", "nocache", "vary", "counter", "big", "slow")
 COUNT = 5
 _direct: Counter[str] = Counter()
 _pushed: Counter[str] = Counter()
@@ -69,6 +70,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
             document["lang"] = fields.get(b"accept-language", b"").decode()
         elif kind == "counter":
             document["served"] = _direct[path] + _pushed[path]
+        elif kind == "slow":
+            await asyncio.sleep(0.5)
         elif kind == "big":
             document["filler"] = "x" * (2 * 1024 * 1024)
         elif kind == "authors":
