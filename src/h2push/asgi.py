@@ -100,6 +100,7 @@ _PUSH = "http.response.push"
 MAX_PRELOAD_BODY_BYTES: Final = 1024 * 1024
 # Request headers a pushed request for a Preload inherits (never credentials or cookies).
 _VULCAIN_INHERITED = frozenset({b"accept", b"accept-encoding", b"accept-language", b"user-agent"})
+_MAX_PRELOAD_LINK_BYTES = 8192  # Link values added for URLs not pushed, beyond which none are
 
 #: Push promises per connection unless configured otherwise: ten pages' worth at the
 #: per-response default.
@@ -475,7 +476,7 @@ class H2PushMiddleware:
         Each URL is pushed once per connection, within ``max_pushes`` (less what this response
         pushed already) and ``max_pushes_per_connection``, with the pointers' rest as the
         pushed request's ``Preload``. A URL not pushed (no push offered, a pushed request, a
-        limit reached) gets ``Link: <url>; rel=preload; as=fetch`` instead.
+        limit reached) gets ``Link: <url>; rel=preload; as=fetch`` instead, up to 8 KiB of them.
         """
         try:
             data = json.loads(document)
@@ -506,7 +507,8 @@ class H2PushMiddleware:
                 to_push.append(path)
                 ledger.add(path)
         inherited = [(n, v) for n, v in scope["headers"] if n in _VULCAIN_INHERITED]
-        links = []
+        links: list[tuple[bytes, bytes]] = []
+        link_bytes = 0
         for path, nested in found.items():
             if path in to_push:
                 headers = [*inherited, PUSHED_HEADER]
@@ -516,7 +518,10 @@ class H2PushMiddleware:
                 if await _send_extension(request.send, message):
                     request.delivered.add(path)
                     continue
-            links.append((b"link", b"<%s>; rel=preload; as=fetch" % path.encode("ascii")))
+            link = b"<%s>; rel=preload; as=fetch" % path.encode("ascii")
+            link_bytes += len(link)
+            if link_bytes <= _MAX_PRELOAD_LINK_BYTES:
+                links.append((b"link", link))
         return links
 
     def _candidates(self, facts: RequestFacts) -> Sequence[Preload]:
