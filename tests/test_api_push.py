@@ -7,18 +7,24 @@ within the push limits, once per connection, nested pointers passed on), or link
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api_servers import TESTS, h2push_serve
 from conftest import TLSFiles, free_port
+from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
+from h2push.asgi import H2PushMiddleware
 from h2push.bench_api import serve_api
 from h2push.httpx import AsyncPushTransport, PushTransport
 from nghttp import Log, nghttp
@@ -167,8 +173,6 @@ def test_twenty_items_in_one_round_trip_at_50_ms(
             done = transport.push_stats
         return bodies, done.requests_sent - opened.requests_sent, done.served - opened.served
 
-    import asyncio
-
     bodies, sent, served_from_push = asyncio.run(fetch())
     assert bodies == expected
     assert sent == 1
@@ -230,3 +234,82 @@ def test_a_flask_api_under_h2push_serve(tls_files: TLSFiles) -> None:
             assert isinstance(transport, PushTransport)
             assert transport.push_stats.served == 3
     assert titles == ["Book 0", "Book 1", "Book 2"]
+
+
+# --------------------------------------------------------------------------- the hook, fuzzed
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.sampled_from(["/a", "b/c", "//evil.test/x", "https://api.test/ok", "/x\r\ny", "/a,b"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["items", "a", "*", "b"]), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@fuzz
+@given(
+    preload=st.text(max_size=60) | st.sampled_from(['"/items/*"', '"/*", "/a/*/b"', '"/*/*"']),
+    document=_JSON,
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_the_hook_keeps_its_promises(preload: str, document: Any, chunks: int) -> None:
+    """Whatever the header and body: the body passes unchanged, after the pushes, which stay
+    on the origin and within the limit; no header carries CR, LF or NUL."""
+    body = json.dumps(document).encode()
+    parts = _split(body, chunks)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for index, part in enumerate(parts):
+            more = index < len(parts) - 1
+            await send({"type": "http.response.body", "body": part, "more_body": more})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/list",
+        "scheme": "https",
+        "http_version": "2",
+        "headers": [(b"host", b"api.test"), (b"preload", preload.encode("utf-8"))],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 443),
+        "extensions": {"http.response.push": {}},
+    }
+    middleware = H2PushMiddleware(app, max_pushes=3, tracker=None)
+    asyncio.run(middleware(scope, receive, send))
+
+    kinds = [m["type"] for m in sent]
+    start = kinds.index("http.response.start")
+    assert set(kinds[:start]) <= {"http.response.push"}
+    assert set(kinds[start + 1 :]) == {"http.response.body"}
+    assert b"".join(m["body"] for m in sent[start + 1 :]) == body
+    pushes = [m for m in sent if m["type"] == "http.response.push"]
+    assert len(pushes) <= 3
+    assert len({p["path"] for p in pushes}) == len(pushes)
+    for push in pushes:
+        assert push["path"].startswith("/")
+        assert not push["path"].startswith("//")
+    for message in sent:
+        for name, value in message.get("headers", ()):
+            text = (name + value).decode("latin-1")
+            assert not any(c in text for c in FORBIDDEN_IN_HEADERS), (name, value)
+
+
+def _split(body: bytes, chunks: int) -> list[bytes]:
+    size = -(-len(body) // chunks) or 1
+    return [body[i : i + size] for i in range(0, len(body), size)] or [b""]
