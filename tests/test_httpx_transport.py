@@ -213,7 +213,7 @@ def test_a_read_timeout_is_raised_and_the_connection_stays_usable(
     pushing: str, client: httpx.Client
 ) -> None:
     with pytest.raises(httpx.ReadTimeout):
-        client.get(f"{pushing}/slow", timeout=httpx.Timeout(5, read=0.3))
+        client.get(f"{pushing}/sleep", timeout=httpx.Timeout(5, read=0.3))
     assert client.get(f"{pushing}/items/2").json()["index"] == 2
 
 

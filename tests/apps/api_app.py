@@ -13,7 +13,7 @@ item, with:
 
 ``/authors`` lists ``/authors/{i}``, each naming its ``books``: ``["/books/{i}"]``.
 ``/echo`` answers the request's ``Preload`` header as JSON; ``/page`` is an HTML page;
-``/slow`` answers after two seconds; ``/large`` is a 3 MiB JSON document.
+``/sleep`` answers after two seconds; ``/large`` is a 3 MiB JSON document.
 ``/requests`` tells which item paths reached the app, split into ``direct`` and ``pushed``
 (requests carrying h2push's ``x-h2push-pushed`` mark).
 """
@@ -84,7 +84,7 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         await _json(send, {"direct": dict(_direct), "pushed": dict(_pushed)})
     elif path == "/large":
         await _json(send, {"items": ["/items/0"], "filler": "y" * (3 * 1024 * 1024)})
-    elif path == "/slow":
+    elif path == "/sleep":
         await asyncio.sleep(2)
         await _json(send, {"slow": True})
     elif path == "/page":
