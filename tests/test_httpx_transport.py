@@ -7,7 +7,9 @@ same URL; the push cache's counters say how each answer came.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -327,3 +329,24 @@ def test_abandoned_responses_do_not_stall_the_connection(
             next(response.iter_raw())
             time.sleep(0.05)  # the rest of the stream's window arrives, unread
     assert client.get(f"{pushing}/big/2", timeout=5).json()["index"] == 2
+
+
+def test_threads_share_one_sync_transport(pushing: str, client: httpx.Client) -> None:
+    urls = fetch_list(client, pushing, "items")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=5) as pool:
+        indexes = list(pool.map(lambda url: client.get(pushing + url).json()["index"], urls))
+    assert indexes == list(range(5))
+    assert stats(client).served == 5
+
+
+def test_a_connect_timeout_is_raised() -> None:
+    """A server that takes the TCP connection but never answers the TLS handshake."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # never accepted: the kernel completes TCP, nobody speaks TLS
+        port = listener.getsockname()[1]
+        with (
+            httpx.Client(transport=PushTransport(verify=False)) as client,
+            pytest.raises(httpx.ConnectTimeout),
+        ):
+            client.get(f"https://127.0.0.1:{port}/", timeout=httpx.Timeout(5, connect=0.3))
