@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-CORE = ["h2push", "h2push.links", "h2push.manifest", "h2push.plan", "h2push.digest"]
+CORE = [
+    "h2push",
+    "h2push.links",
+    "h2push.manifest",
+    "h2push.plan",
+    "h2push.digest",
+    "h2push.vulcain",
+]
 FORBIDDEN = [
     "flask",
     "werkzeug",

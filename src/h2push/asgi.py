@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import json
 import logging
 import os
 import time
@@ -31,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Final
 
+from h2push import vulcain
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header
 from h2push.manifest import Manifest
@@ -60,6 +62,7 @@ __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
     "DEFAULT_MAX_PUSHES_PER_CONNECTION",
     "DEFAULT_TRACKER",
+    "MAX_PRELOAD_BODY_BYTES",
     "PUSHED_HEADER",
     "SCOPE_KEY",
     "H2PushMiddleware",
@@ -93,6 +96,12 @@ _EARLY_HINT = "http.response.early_hint"
 # Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
 _INFORMATIONAL = "http.response.informational"
 _PUSH = "http.response.push"
+
+#: The largest JSON response body, in bytes, held to push what a ``Preload`` header selects.
+MAX_PRELOAD_BODY_BYTES: Final = 1024 * 1024
+# Request headers a pushed request for a Preload inherits (never credentials or cookies).
+_VULCAIN_INHERITED = frozenset({b"accept", b"accept-encoding", b"accept-language", b"user-agent"})
+_MAX_PRELOAD_LINK_BYTES = 8192  # Link values added for URLs not pushed, beyond which none are
 
 #: Push promises per connection unless configured otherwise: ten pages' worth at the
 #: per-response default.
@@ -415,7 +424,117 @@ class H2PushMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
 
-        await self.app(scope, receive, send_with_links)
+        app_send: Send = send_with_links
+        preload = _header(scope, b"preload") if facts.method == "GET" else None
+        if preload is not None:  # a Vulcain request: push what the JSON response names
+            app_send = self._vulcain_send(request, preload, send_with_links)
+        await self.app(scope, receive, app_send)
+
+    # ------------------------------------------------------------------ Vulcain Preload
+
+    def _vulcain_send(self, request: _RequestState, preload: bytes, send: Send) -> Send:
+        """Hold a JSON response to a ``Preload`` request until its pushes are promised.
+
+        A GET with a Vulcain ``Preload`` header (draft-dunglas-vulcain, :mod:`h2push.vulcain`)
+        whose response is a successful ``application/json`` (or ``+json``) body of at most
+        :data:`MAX_PRELOAD_BODY_BYTES` has ``http.response.start`` delayed until the body is
+        complete: the URLs its pointers select are then pushed (:meth:`_vulcain_push`), before
+        the response that names them, and the rest linked. Anything else passes unchanged.
+        """
+        try:
+            pointers = vulcain.parse_preload(preload)
+        except vulcain.PreloadError as error:
+            logger.debug("h2push: Preload ignored: %s", error)
+            return send
+        if not pointers:
+            return send
+        held: list[Message] = []
+        size = 0
+        passing = False
+
+        async def hold(message: Message) -> None:
+            nonlocal size, passing
+            kind = message["type"]
+            if passing or kind not in ("http.response.start", "http.response.body"):
+                await send(message)
+                return
+            if kind == "http.response.start" and not _is_json_success(message):
+                passing = True
+                await send(message)
+                return
+            held.append(message)
+            size += len(message.get("body", b""))
+            if size > MAX_PRELOAD_BODY_BYTES or (
+                kind == "http.response.body" and not message.get("more_body", False)
+            ):
+                passing = True
+                start, *body = held
+                held.clear()
+                if size <= MAX_PRELOAD_BODY_BYTES:
+                    document = b"".join(m.get("body", b"") for m in body)
+                    links = await self._vulcain_push(request, pointers, document)
+                    start = {**start, "headers": [*start.get("headers", ()), *links]}
+                await send(start)
+                for part in body:
+                    await send(part)
+
+        return hold
+
+    async def _vulcain_push(
+        self, request: _RequestState, pointers: Sequence[str], document: bytes
+    ) -> list[tuple[bytes, bytes]]:
+        """Push the same-origin URLs ``pointers`` select in ``document``; return Link fields.
+
+        Each URL is pushed once per connection, within ``max_pushes`` (less what this response
+        pushed already) and ``max_pushes_per_connection``, with the pointers' rest as the
+        pushed request's ``Preload``. A URL not pushed (no push offered, a pushed request, a
+        limit reached) gets ``Link: <url>; rel=preload; as=fetch`` instead, up to 8 KiB of them.
+        """
+        try:
+            data = json.loads(document)
+        except ValueError:
+            return []
+        scope = request.scope
+        found: dict[str, tuple[str, ...]] = {}
+        for selected in vulcain.select(data, pointers, max_urls=vulcain.DEFAULT_MAX_URLS):
+            path = vulcain.same_origin_path(
+                selected.url,
+                base_path=scope["path"],
+                scheme=scope.get("scheme", "https"),
+                authority=_authority(scope) or "",
+            )
+            if path is not None and path != request.facts.path:
+                found.setdefault(path, selected.preload)
+        facts = request.facts
+        budget = 0
+        if self.push and facts.can_push and not facts.pushed:
+            budget = self._push_budget(request, self.max_pushes - len(request.before.pushes))
+        # Reserve before any await: concurrent streams must not spend the same budget.
+        ledger = request.connection.pushed if request.connection is not None else set()
+        to_push: list[str] = []
+        for path in found:
+            if len(to_push) >= budget:
+                break
+            if path not in ledger:
+                to_push.append(path)
+                ledger.add(path)
+        inherited = [(n, v) for n, v in scope["headers"] if n in _VULCAIN_INHERITED]
+        links: list[tuple[bytes, bytes]] = []
+        link_bytes = 0
+        for path, nested in found.items():
+            if path in to_push:
+                headers = [*inherited, PUSHED_HEADER]
+                if nested:
+                    headers.append((b"preload", vulcain.format_preload(nested).encode("ascii")))
+                message = {"type": _PUSH, "path": path, "headers": headers}
+                if await _send_extension(request.send, message):
+                    request.delivered.add(path)
+                    continue
+            link = b"<%s>; rel=preload; as=fetch" % path.encode("ascii")
+            link_bytes += len(link)
+            if link_bytes <= _MAX_PRELOAD_LINK_BYTES:
+                links.append((b"link", link))
+        return links
 
     def _candidates(self, facts: RequestFacts) -> Sequence[Preload]:
         routed: Sequence[Preload] | None = ()
@@ -663,6 +782,23 @@ def _heuristic_floor(last_modified: bytes | None, floor_s: int) -> int | None:
         return None
     age_s = time.time() - modified.timestamp()
     return max(floor_s, int(age_s * _HEURISTIC_FRACTION))
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The value of request header ``name`` (lower-case), its lines joined by ``, ``."""
+    values = [value for key, value in scope["headers"] if key == name]
+    return b", ".join(values) if values else None
+
+
+def _is_json_success(start: Message) -> bool:
+    """Whether an ``http.response.start`` is a 2xx ``application/json`` or ``+json`` response."""
+    if not 200 <= int(start.get("status", 200)) < 300:
+        return False
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return bool(media == b"application/json" or media.endswith(b"+json"))
+    return False
 
 
 def _authority(scope: Scope) -> str | None:

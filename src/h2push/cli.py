@@ -6,6 +6,7 @@ import click
 
 from h2push import __version__
 from h2push.bench import bench_command
+from h2push.bench_api import api_command
 from h2push.check.command import check_command
 from h2push.client import trace_command
 from h2push.manifest_cli import manifest_command
@@ -23,4 +24,5 @@ main.add_command(demo_command)
 main.add_command(trace_command)
 main.add_command(manifest_command)
 main.add_command(bench_command)
+bench_command.add_command(api_command)
 main.add_command(check_command)
