@@ -27,6 +27,7 @@ from typing import Any, Final
 
 __all__ = [
     "HINTABLE_DESTINATIONS",
+    "MAX_URL_CHARS",
     "PRELOAD_DESTINATIONS",
     "RELS",
     "LinkValue",
@@ -71,6 +72,13 @@ PRELOAD_DESTINATIONS: Final = frozenset(
     }
 )
 
+#: The longest URL a :class:`Preload` (or a :class:`LinkValue` target) may have, in characters
+#: (ASCII, so bytes). Well inside one HTTP/2 frame (16,384 bytes, RFC 9113 §4.2) and one header
+#: line of the common proxies (nginx ``proxy_buffer_size`` 4 KB): a pushed request's ``:path``
+#: and the Link value of one preload always fit. Read when a value is constructed: assign
+#: ``h2push.links.MAX_URL_CHARS`` before declaring preloads to change it.
+MAX_URL_CHARS = 2048
+
 #: ``as`` values browsers act on in a ``103 Early Hints`` preload.
 HINTABLE_DESTINATIONS: Final = frozenset({"style", "script", "font", "image", "fetch"})
 
@@ -85,8 +93,9 @@ _TCHAR = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN_RE: Final = re.compile(f"[{_TCHAR}]+")
 _MIME_RE: Final = re.compile(f"[{_TCHAR}]+/[{_TCHAR}]+")
 # A target may hold any visible ASCII character but the ones that would end it or the
-# link-value early, or make the header ambiguous.
-_TARGET_RE: Final = re.compile(r"[!#-+\--:=?-~]+")
+# link-value early, or make the header ambiguous, and the backslash: WHATWG URL parsing reads it
+# as "/" in http(s) URLs, so "/\\host/x" would name another origin (RFC 3986 has no backslash).
+_TARGET_RE: Final = re.compile(r"[!#-+\--:=?-\[\]-~]+")
 _ORIGIN_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 # Characters that may never appear in any header field value (RFC 9110 §5.5).
 _CTL_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -100,17 +109,28 @@ class PreloadError(ValueError):
         self.field = field
 
 
+def _preview(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:80]!r}..."
+
+
 def _check_target(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
         raise PreloadError(name, f"{name} must not be empty")
+    if len(value) > MAX_URL_CHARS:
+        raise PreloadError(
+            name,
+            f"{name} {value[:40]!r}... is {len(value)} characters, more than the"
+            f" {MAX_URL_CHARS} h2push sends (h2push.links.MAX_URL_CHARS)",
+        )
     if not _TARGET_RE.fullmatch(value):
         bad = next(c for c in value if not _TARGET_RE.fullmatch(c))
         raise PreloadError(
             name,
-            f"{name} {value!r} contains {bad!r}: a Link target may not hold control characters,"
-            ' white space, non-ASCII characters or any of < > , ; " (percent-encode them)',
+            f"{name} {_preview(value)} contains {bad!r}: a Link target may not hold control"
+            " characters, white space, non-ASCII characters, a backslash or any of"
+            ' < > , ; " (percent-encode them)',
         )
     return value
 
