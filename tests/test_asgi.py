@@ -211,9 +211,23 @@ def test_push_needs_the_middleware() -> None:
         run(page(pushes=({"url": "/x.js"},)), scope())
 
 
-def test_bad_push_arguments_raise_value_error_in_the_app() -> None:
+def test_bad_push_arguments_raise_value_error_in_a_strict_app() -> None:
+    bad = {"url": "/a.css>; rel=preload, </evil", "strict": True}
     with pytest.raises(ValueError, match="url"):
-        run(H2PushMiddleware(page(pushes=({"url": "/a.css>; rel=preload, </evil"},))), scope())
+        run(H2PushMiddleware(page(pushes=(bad,))), scope())
+
+
+def test_a_bad_push_value_drops_that_preload_and_the_page_goes_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pushes = ({"url": "/a.css>; rel=preload, </evil"}, {"url": "/ok.css", "as_": "style"})
+    sent = run(H2PushMiddleware(page(pushes=pushes)), scope(extensions=H2))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    assert links_of(start) == [b"</ok.css>; rel=preload; as=style; nopush"]
+    assert [r.message for r in caplog.records if "dropped" in r.message] == [
+        caplog.records[0].message
+    ]
 
 
 def test_push_preload_pushes_the_apps_link_preloads_like_nginx() -> None:
@@ -730,7 +744,7 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
-            outcome.append(push(scope, url, **attrs))
+            outcome.append(push(scope, url, strict=True, **attrs))
         except (ValueError, TypeError) as error:  # the documented declaration-time errors
             outcome.append(error)
         await page()(scope, receive, send)

@@ -521,13 +521,15 @@ def test_push_rejects_bad_values_at_the_call(
     app: Flask, args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     with app.test_request_context("/"), pytest.raises(error, match=match):
-        push(*args, **kwargs)
+        push(*args, strict=True, **kwargs)
 
 
 def test_push_injection_in_a_template_raises(app: Flask) -> None:
     @app.route("/")
     def index() -> str:
-        return render_template_string("{{ push(url, as='style') }}", url="/a.css>, </evil")
+        return render_template_string(
+            "{{ push(url, as='style', strict=True) }}", url="/a.css>, </evil"
+        )
 
     with pytest.raises(ValueError, match="url"):
         app.test_client().get("/")
@@ -577,7 +579,7 @@ _fuzz_case: dict[str, Any] = {}
 @_fuzz_app.route("/")
 def _fuzz_view() -> str:
     case = _fuzz_case
-    return push(case["url"], *case["flags"], **case["attrs"])
+    return push(case["url"], *case["flags"], strict=True, **case["attrs"])
 
 
 @fuzz

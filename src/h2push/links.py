@@ -19,6 +19,7 @@ This module is part of the sans-IO core: it imports no web framework and does no
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -38,7 +39,10 @@ __all__ = [
     "merge_link_header",
     "parse_link_header",
     "preload_fields",
+    "user_preload",
 ]
+
+logger = logging.getLogger("h2push")
 
 #: ``rel`` values a :class:`Preload` may carry.
 RELS: Final = frozenset({"preload", "modulepreload", "preconnect"})
@@ -418,6 +422,45 @@ def preload_fields(flags: Sequence[object], attrs: Mapping[str, Any]) -> dict[st
         else:
             put(name, value)
     return fields
+
+
+def user_preload(
+    url: object, flags: Sequence[object], attrs: Mapping[str, Any], *, strict: bool = False
+) -> Preload | None:
+    """The :class:`Preload` of a ``push()`` call, or None when a value cannot be sent.
+
+    Every adapter's ``push()`` goes through here. A template that pushes user data
+    (``{{ push(request.args['u'], as='style') }}``) must not turn a hostile value into an error
+    page: a URL too long (:data:`MAX_URL_CHARS`), with CR, LF, NUL, a backslash or white space,
+    or an attribute that is not allowed drops this preload with one warning on the ``h2push``
+    logger (the value cut to a readable length), and the page goes out without it.
+
+    Args:
+        url: The URL given to ``push()``.
+        flags: The positional flags, as :func:`preload_fields` takes them.
+        attrs: The keyword attributes, as :func:`preload_fields` takes them.
+        strict: Raise instead of dropping.
+
+    Returns:
+        The preload, or None when it was dropped.
+
+    Raises:
+        ValueError: Only with ``strict=True``: a value that cannot be sent, or an unknown
+            flag (:class:`PreloadError` names the field).
+        TypeError: A field of the wrong type, an unknown attribute or one given twice (a
+            programming error, never dropped).
+    """
+    try:
+        return Preload(url=url, **preload_fields(flags, attrs))  # type: ignore[arg-type]
+    except ValueError as error:
+        if strict:
+            raise
+        message = str(error)
+        logger.warning(
+            "h2push: push() preload dropped, the page goes out without it: %s",
+            message if len(message) <= 300 else message[:300] + "...",
+        )
+        return None
 
 
 def format_link_header(values: Iterable[Preload | LinkValue]) -> str:
