@@ -530,6 +530,7 @@ class H2PushMiddleware:
                 early_hints=False,
                 # Once the app has answered, only a successful page is worth pushing for.
                 push=self.push and 200 <= status < 300 and is_page(content_type),
+                link_bytes_used=len(before.link_header) + 2 if before.link_header else 0,
             )
             if after.pushes and request.connection is not None and self.connections is not None:
                 self.connections.record(request.connection, (p.url for p in after.pushes))

@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 #: The largest manifest file :meth:`Manifest.load` reads, in bytes, unless given ``max_bytes``.
+#: These limits are read when a manifest is loaded: assign them (``h2push.manifest.
+#: MAX_MANIFEST_BYTES = ...``) before the app or middleware loads its manifest.
 MAX_MANIFEST_BYTES = 1 << 20
 
 #: The most resources a manifest may declare, all pages together, unless :meth:`Manifest.load`
@@ -188,15 +190,16 @@ class Manifest:
         cls,
         path: str | os.PathLike[str],
         *,
-        max_bytes: int = MAX_MANIFEST_BYTES,
-        max_entries: int = MAX_MANIFEST_ENTRIES,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
     ) -> Manifest:
         """Read and check a ``push_manifest.json`` file.
 
         Args:
             path: The file's path; it must be a regular file (or a symlink to one).
-            max_bytes: The largest file read (bytes).
-            max_entries: The most resources declared, all pages together.
+            max_bytes: The largest file read (bytes); None: :data:`MAX_MANIFEST_BYTES`.
+            max_entries: The most resources declared, all pages together; None:
+                :data:`MAX_MANIFEST_ENTRIES`.
 
         Raises:
             ManifestError: The file cannot be read, is not a regular file, is larger than
@@ -205,12 +208,14 @@ class Manifest:
                 the file, the key and the reason.
         """
         source = os.fspath(path)
+        if max_bytes is None:
+            max_bytes = MAX_MANIFEST_BYTES
         try:
             text = read_regular_file(source, max_bytes).decode("utf-8")
         except OSError as error:
             reason = error.strerror or str(error)
             if error.errno == 27:
-                reason += " (pass max_bytes to Manifest.load for a larger manifest)"
+                reason += " (set h2push.manifest.MAX_MANIFEST_BYTES for a larger manifest)"
             raise ManifestError(source, (), f"cannot be read: {reason}") from None
         except UnicodeDecodeError as error:
             raise ManifestError(source, (), f"cannot be read: {error}") from None
@@ -249,14 +254,15 @@ class Manifest:
 
     @classmethod
     def from_dict(
-        cls, data: object, *, source: str = "<mapping>", max_entries: int = MAX_MANIFEST_ENTRIES
+        cls, data: object, *, source: str = "<mapping>", max_entries: int | None = None
     ) -> Manifest:
         """Check parsed manifest JSON and build a Manifest from it.
 
         Args:
             data: The parsed document (a dict in either format).
             source: A name for messages.
-            max_entries: The most resources declared, all pages together.
+            max_entries: The most resources declared, all pages together; None:
+                :data:`MAX_MANIFEST_ENTRIES`.
 
         Raises:
             ManifestError: Naming the key and what is wrong: a key that is not a str, a value
@@ -264,7 +270,7 @@ class Manifest:
         """
         if not isinstance(data, dict):
             raise ManifestError(source, (), f"must be a JSON object, not {_json_type(data)}")
-        _check_shape(source, data, max_entries)
+        _check_shape(source, data, MAX_MANIFEST_ENTRIES if max_entries is None else max_entries)
         # Multi-page when a top-level value holds objects: {"index.html": {"/a.css": {...}}}.
         # A document of only empty objects under page names ({"index.html": {}}) is too.
         multi_page = any(
@@ -322,7 +328,7 @@ def _check_shape(source: str, data: dict[Any, Any], max_entries: int) -> None:
                 source,
                 (),
                 f"declares more than {max_entries} resources (a manifest lists a page's"
-                " critical resources; pass max_entries to Manifest.load for a larger one)",
+                " critical resources; set h2push.manifest.MAX_MANIFEST_ENTRIES for more)",
             )
     for key, value in data.items():
         if isinstance(value, dict):

@@ -49,7 +49,9 @@ __all__ = [
 DEFAULT_MAX_PUSHES = 10
 
 #: The most bytes of Link values in one 103 Early Hints (the values joined by ``", "``), unless
-#: :func:`plan` is given ``max_early_hints_bytes``. nginx drops a 103 larger than its
+#: :func:`plan` is given ``max_early_hints_bytes``. Like the other limits here it is read on
+#: each call: assign ``h2push.plan.MAX_EARLY_HINTS_BYTES`` at start-up to change it for every
+#: adapter. nginx drops a 103 larger than its
 #: ``proxy_buffer_size`` (4 KB on most platforms), status line and framing included.
 MAX_EARLY_HINTS_BYTES = 3072
 
@@ -190,8 +192,9 @@ def plan(
     max_pushes: int = DEFAULT_MAX_PUSHES,
     early_hints: bool = True,
     push: bool = True,
-    max_early_hints_bytes: int = MAX_EARLY_HINTS_BYTES,
-    max_link_bytes: int = MAX_LINK_BYTES,
+    max_early_hints_bytes: int | None = None,
+    max_link_bytes: int | None = None,
+    link_bytes_used: int = 0,
 ) -> Plan:
     """Decide what to send for one request.
 
@@ -206,9 +209,13 @@ def plan(
         early_hints: Whether early hints are enabled at all.
         push: Whether push is enabled at all.
         max_early_hints_bytes: The most bytes of Link values in the 103 (joined by ``", "``);
-            the lowest-weight hints that do not fit are left out, with one log line.
+            the lowest-weight hints that do not fit are left out, with one log line. None:
+            :data:`MAX_EARLY_HINTS_BYTES` as it is when called.
         max_link_bytes: The most bytes of the Link field value; the lowest-weight values that
-            do not fit are left out of it, with one log line (they may still be pushed).
+            do not fit are left out of it, with one log line (they may still be pushed). None:
+            :data:`MAX_LINK_BYTES` as it is when called.
+        link_bytes_used: Bytes of the same Link header an earlier plan for this response
+            already took (its :attr:`Plan.link_header` and a ``", "``): one budget for both.
 
     Returns:
         The :class:`Plan`; an empty one for requests that get nothing.
@@ -218,7 +225,10 @@ def plan(
     """
     if max_pushes < 0:
         raise ValueError(f"max_pushes {max_pushes} must not be negative")
-    budgets = (max_early_hints_bytes, max_link_bytes)
+    budgets = (
+        MAX_EARLY_HINTS_BYTES if max_early_hints_bytes is None else max_early_hints_bytes,
+        (MAX_LINK_BYTES if max_link_bytes is None else max_link_bytes) - link_bytes_used,
+    )
     # A plan depends only on its arguments. A manifest's candidates are one tuple for the life
     # of the app, and most clients' known sets repeat (empty, or one digest): remember plans by
     # the tuple's identity, with a strong reference so the identity cannot be reused.
