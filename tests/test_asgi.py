@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzzing import fuzz
+from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push import Manifest, ManifestError
 from h2push.asgi import H2PushMiddleware, _Connections, push
 from h2push.links import parse_link_header
@@ -733,6 +733,7 @@ _push_attrs = st.fixed_dictionaries(
     url=st.one_of(
         st.text(max_size=40),
         st.text(max_size=40).map(lambda s: "/" + s),
+        with_line_breaker(st.text(max_size=20)),
         st.sampled_from(
             ["/a.js", "//evil.example/x.js", "https://evil.example/x.js", "/a\r\nX: y"]
         ),
@@ -757,6 +758,7 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
     pushed = [m["path"] for m in sent if m["type"] == "http.response.push"]
     (result,) = outcome
     if isinstance(result, BaseException):
+        assert raised_by_h2push(result), result  # h2push's own rejection
         assert pushed == []
         assert links_of(start) == []
         return

@@ -16,7 +16,7 @@ from flask import Flask, make_response, render_template_string, session
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from fuzzing import fuzz
+from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
 from h2push.links import PreloadError
 from h2push.manifest import Manifest, ManifestError
@@ -588,6 +588,7 @@ def _fuzz_view() -> str:
         st.sampled_from(["/static/app.css", "https://cdn.example/a.js"]),
         _text,
         _text.map(lambda s: "/" + s),
+        with_line_breaker(_text),
     ),
     flags=st.one_of(
         st.lists(st.sampled_from(["crossorigin", "nopush"]), unique=True),
@@ -599,10 +600,14 @@ def test_push_never_lets_cr_lf_or_nul_into_a_header(
     url: str, flags: list[str], attrs: dict[str, Any]
 ) -> None:
     _fuzz_case.update(url=url, flags=flags, attrs=attrs)
+    rejected: BaseException | None = None
     try:
         response = _fuzz_app.test_client().get("/", headers={"Sec-Fetch-Mode": "cors"})
     except (ValueError, TypeError) as error:
-        event(f"rejected: {type(error).__name__}")
+        rejected = error
+    if rejected is not None:
+        event(f"rejected: {type(rejected).__name__}")
+        assert raised_by_h2push(rejected), rejected  # h2push's own rejection, not Werkzeug's
         return
     event("accepted")
     assert response.status_code == 200
