@@ -452,7 +452,13 @@ class CacheDigest:
                 raise DigestError(msg)
             values.append(current)
             position = end
-        return cls(log2_n=log2_n, log2_p=log2_p, values=frozenset(values))
+        # Every value was checked above (an int, in range, no more than capacity): build the
+        # digest without checking each value a second time.
+        digest = cls.__new__(cls)
+        object.__setattr__(digest, "log2_n", log2_n)
+        object.__setattr__(digest, "log2_p", log2_p)
+        object.__setattr__(digest, "values", frozenset(values))
+        return digest
 
     def to_base64url(self) -> str:
         """Encode the digest as base64url without padding (RFC 4648 §5), as in a header or cookie.

@@ -79,9 +79,11 @@ PRELOAD_DESTINATIONS: Final = frozenset(
 #: The longest URL a :class:`Preload` (or a :class:`LinkValue` target) may have, in characters
 #: (ASCII, so bytes). Well inside one HTTP/2 frame (16,384 bytes, RFC 9113 §4.2) and one header
 #: line of the common proxies (nginx ``proxy_buffer_size`` 4 KB): a pushed request's ``:path``
-#: and the Link value of one preload always fit. Read when a value is constructed: assign
-#: ``h2push.links.MAX_URL_CHARS`` before declaring preloads to change it.
-MAX_URL_CHARS = 2048
+#: and the Link value of one preload always fit, three to a 103. A URL is HPACK-encoded into
+#: the Link header and each push promise; at this length that costs a page about as much as
+#: the page itself (measured with ``benchmarks/hostile.py``). Read when a value is constructed:
+#: assign ``h2push.links.MAX_URL_CHARS`` before declaring preloads to change it.
+MAX_URL_CHARS = 1024
 
 #: ``as`` values browsers act on in a ``103 Early Hints`` preload.
 HINTABLE_DESTINATIONS: Final = frozenset({"style", "script", "font", "image", "fetch"})

@@ -112,10 +112,11 @@ MAX_CACHE_DIGEST_ENTRIES = 4
 flags make four useful kinds: fresh or stale, with or without validators); later ones are
 ignored."""
 
-MAX_CACHE_DIGEST_LOG2_N = 10
-"""Largest ``log2(N)`` of a ``Cache-Digest`` digest read (N = 1,024 resources, so at most 1,448
-values); checked on the first two characters, before anything is decoded. A larger digest is
-ignored, as draft-ietf-httpbis-cache-digest-02 lets a server do."""
+MAX_CACHE_DIGEST_LOG2_N = 8
+"""Largest ``log2(N)`` of a ``Cache-Digest`` digest read (N = 256 resources, so at most 362
+values, 1,448 in the four digests read); checked on the first two characters, before anything
+is decoded. A larger digest is ignored, as draft-ietf-httpbis-cache-digest-02 lets a server
+do: h2push asks a digest only about the resources one page declares."""
 
 MAX_CACHE_DIGEST_LOG2_P = 20
 """Largest ``log2(P)`` of a ``Cache-Digest`` digest read (a false-positive rate of 2**-20)."""
