@@ -17,15 +17,26 @@ import importlib.util
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from conftest import require_program
+from fuzzing import fuzz
 from h2push.plan import MAX_EARLY_HINTS_BYTES, MAX_LINK_BYTES
 from nghttp import Log, parse
 from processes import h2push_command
@@ -186,3 +197,159 @@ def test_a_manifest_too_large_stops_serve_with_one_message(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "MAX_MANIFEST_BYTES" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- fuzz: request headers of any size and content through h2push serve --------------------
+
+
+class _Client:
+    """One HTTP/2 connection to the server, reopened when the server closes it.
+
+    Outbound validation is off, so any header name and value (bare CR, NUL, obs-text) reaches
+    the server as sent: refusing it is the server's job.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
+        self.authority = f"{host}:{port}".encode()
+        self.sock: ssl.SSLSocket | None = None
+        self.conn = h2.connection.H2Connection()
+
+    def open(self) -> None:
+        """Open the connection unless it is open (outside a request's timing)."""
+        if self.sock is None:
+            self._open()
+
+    def _open(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(self.address, timeout=5)
+        self.sock = context.wrap_socket(raw, server_hostname="localhost")
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+        )
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.initiate_connection()
+        self.conn.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
+        self.sock.sendall(self.conn.data_to_send())
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def prepare(self, path: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+        """HPACK-encode a GET (Huffman, as a browser or nghttp does): its stream and bytes."""
+        self.open()
+        stream_id = self.conn.get_next_available_stream_id()
+        request = [(b":method", b"GET"), (b":scheme", b"https"),
+                   (b":authority", self.authority), (b":path", path), *headers]  # fmt: skip
+        self.conn.send_headers(stream_id, request, end_stream=True)
+        return stream_id, self.conn.data_to_send()
+
+    def exchange(self, stream_id: int, data: bytes) -> int | None:
+        """Send a prepared request; its final status, or None when the server refused it."""
+        assert self.sock is not None
+        self.sock.sendall(data)
+        status: int | None = None
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (OSError, ssl.SSLError):
+                data = b""
+            if not data:
+                self.close()
+                return None
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                self.close()
+                return None
+            for received in events:
+                if (
+                    isinstance(received, h2.events.ResponseReceived)
+                    and received.stream_id == stream_id
+                ):
+                    status = int(dict(received.headers)[b":status"])
+                elif isinstance(received, h2.events.DataReceived):
+                    self.conn.acknowledge_received_data(
+                        received.flow_controlled_length, received.stream_id
+                    )
+                elif (
+                    isinstance(received, h2.events.StreamReset) and received.stream_id == stream_id
+                ):
+                    self.sock.sendall(self.conn.data_to_send())
+                    return None
+                elif isinstance(received, h2.events.ConnectionTerminated):
+                    self.close()
+                    return None
+                elif (
+                    isinstance(received, h2.events.StreamEnded) and received.stream_id == stream_id
+                ):
+                    self.sock.sendall(self.conn.data_to_send())
+                    return status
+            self.sock.sendall(self.conn.data_to_send())
+
+
+_NAMES = st.sampled_from(
+    [b"user-agent", b"accept", b"accept-language", b"accept-encoding", b"cookie",
+     b"cache-digest", b"sec-fetch-mode", b"x-h2push-pushed", b"host", b"link", b"x-any"]
+)  # fmt: skip
+_PIECES = st.sampled_from(
+    [b"h2push=", b"; ", b", ", b"navigate", b"text/html", b"complete", b"\r", b"\n", b"\0",
+     b"\xe2\x80\xa8", b"\xc2\x85", b"\x7f", b"\xff", b"\t", b" ", b"\\", b"/", b"=", b"A" * 100,
+     b"_-" * 50, b"//evil.example", b"/\\evil.example"]
+)  # fmt: skip
+_VALUES = st.one_of(
+    st.binary(max_size=64),
+    st.lists(_PIECES, max_size=12).map(b"".join),
+    st.tuples(st.sampled_from([b"U", b"A", b"/", b"\xff"]), st.integers(0, 24_000)).map(
+        lambda t: t[0] * t[1]
+    ),
+)
+_fuzz_state: dict[str, object] = {}
+SLOWEST_RESPONSE_S = 0.100
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(server: object) -> Iterator[_Client]:
+    port = int(server.url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    client = _Client("127.0.0.1", port)
+    assert client.exchange(*client.prepare(b"/", [(b"accept", b"text/html")])) == 200  # warm
+    yield client
+    client.close()
+
+
+@fuzz
+@given(
+    headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
+    path=st.sampled_from([b"/", b"/big", b"/?u=/static/a.css"]),
+)
+def test_any_request_headers_get_a_page_or_a_refusal_quickly(
+    fuzz_client: _Client, headers: list[tuple[bytes, bytes]], path: bytes
+) -> None:
+    status, elapsed_s = _timed_get(fuzz_client, path, headers)
+    if elapsed_s >= SLOWEST_RESPONSE_S:
+        # Two cores shared with other tests: a response the scheduler delayed once is asked
+        # again; an input that makes the server slow is slow both times.
+        status, elapsed_s = _timed_get(fuzz_client, path, headers)
+    event("refused by the HTTP/2 layer" if status is None else f"status {status // 100}xx")
+    assert status is None or status < 500, (status, headers)
+    assert elapsed_s < SLOWEST_RESPONSE_S, (elapsed_s, [(n, len(v)) for n, v in headers])
+
+
+def _timed_get(
+    client: _Client, path: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int | None, float]:
+    # Opening a connection and encoding the request (pure-Python HPACK here) are the client's
+    # work: the time is from the request's first byte to its response's last.
+    stream_id, data = client.prepare(path, headers)
+    started = time.perf_counter()
+    status = client.exchange(stream_id, data)
+    return status, time.perf_counter() - started
