@@ -619,3 +619,18 @@ def test_any_document_is_a_manifest_or_one_manifest_error(document: object) -> N
     except ManifestError as error:
         message = str(error)
     assert "\n" not in message
+
+
+def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> None:
+    from h2push.discover import FetchError, FileSite
+
+    (tmp_path / "index.html").write_text('<link rel="stylesheet" href="/a.css">')
+    os.mkfifo(tmp_path / "a.css")
+    (tmp_path / "b.css").symlink_to("/dev/zero")
+    site = FileSite(tmp_path)
+    for path in ("/a.css", "/b.css"):
+        started = time.perf_counter()
+        with pytest.raises(FetchError, match=r"not a regular file|outside the site root"):
+            site.read(path, dest="style")
+        assert time.perf_counter() - started < 1.0
+    assert site.read("/index.html", dest="document")[0].startswith(b"<link")
