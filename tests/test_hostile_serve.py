@@ -319,6 +319,7 @@ def fuzz_client(server: object) -> Iterator[_Client]:
     client.close()
 
 
+@pytest.mark.timeout(3600)  # make fuzz: 10,000 requests
 @fuzz
 @given(
     headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
