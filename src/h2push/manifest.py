@@ -66,7 +66,7 @@ MAX_MANIFEST_ENTRIES = 10_000
 
 #: The most resources one page keeps, highest weight first (module attribute, read at load):
 #: what fits in one 103 and one Link header (:data:`h2push.plan.MAX_LINK_BYTES`).
-MAX_PAGE_PRELOADS = 64
+MAX_PAGE_PRELOADS = 32
 
 #: The largest ``weight`` (a signed 32-bit int, as JavaScript's bitwise operators read it).
 MAX_WEIGHT = 2**31 - 1
