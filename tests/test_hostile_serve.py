@@ -3,7 +3,7 @@
 The machinery is ``benchmarks/hostile.py``'s: one ``h2push serve`` of a small Flask app, 2,000
 ordinary navigations (h2load) and 2,000 push-accepting ones (nghttp), then each attack with the
 same number of requests on the same server. Asserted per attack: the run's time within 2x of
-its ordinary run, the server's RSS after it within 20 MB of after the ordinary run, every page
+its ordinary run, the server's RSS growth during it within 20 MB of the ordinary run's, every page
 whole with no 5xx (the 60,000-character ``User-Agent`` is refused whole by design, before HPACK
 decodes it). Then single nghttp requests show what the frames hold: no ``User-Agent`` copied
 into a push promise, no frame over 16,384 bytes, Link and 103 within their budgets, and nothing
