@@ -32,9 +32,10 @@ For each: the wall time of the run against its ordinary run (the budget is 2x), 
 server's resident memory (VmRSS of the process and its children) grew during the run against how
 much it grew during the ordinary run (the budget is +20 MB; the runs follow each other on one
 server, so each is measured from where the one before left it), and whether every page arrived
-whole with no 5xx: h2load's body bytes must be requests x the page's size (it counts a 103 as a response's status, so its status
-columns prove nothing), nghttp's status column must read 200 for every page. The 60k
-``User-Agent`` is the exception by design: it gets no page, in a time far under the budget.
+whole with no 5xx: h2load's body bytes must be requests x the page's size (it counts a 103 as
+a response's status, so its status columns prove nothing), nghttp's status column must read 200
+for every page. The 60k ``User-Agent`` is the exception by design: it gets no page, in a time
+far under the budget.
 
 What a long header costs below that limit is Hypercorn's: h2 decodes HPACK's Huffman code in
 Python, about 0.2 ms per KB per request, before h2push sees the request (an 8,000-character
