@@ -634,3 +634,27 @@ def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> Non
             site.read(path, dest="style")
         assert time.perf_counter() - started < 1.0
     assert site.read("/index.html", dest="document")[0].startswith(b"<link")
+
+
+def test_the_flask_adapter_reads_a_hostile_digest_at_a_bounded_cost(tmp_path: Path) -> None:
+    flask = pytest.importorskip("flask")
+    from h2push.flask import H2Push
+
+    (tmp_path / "push_manifest.json").write_text(
+        json.dumps({"/static/a.css": {"type": "style"}, "/static/b.js": {"type": "script"}})
+    )
+    app = flask.Flask(__name__, root_path=str(tmp_path))
+    H2Push(app)
+    app.add_url_rule("/", "index", lambda: "<p>page</p>")
+    hostile = {
+        "Sec-Fetch-Mode": "navigate",
+        "Cache-Digest": ", ".join([_hostile_digest(31, 0, 2700)] * 3),
+        "Cookie": "h2push=" + _hostile_digest(31, 0, 380),
+    }
+    client = app.test_client()
+    started = time.perf_counter()
+    for _ in range(50):
+        response = client.get("/", headers=hostile)
+        assert response.status_code == 200
+        assert "</static/a.css>" in response.headers["Link"]
+    assert (time.perf_counter() - started) / 50 < 0.02
