@@ -7,10 +7,12 @@ the examples that ran (passing, and the invalid ones Hypothesis discarded), the 
 and why Hypothesis stopped.
 
 The targets and their invariants are those of docs/security.md: the Link header codec, the
-manifest loader, ``push()`` arguments (Flask and ASGI), cookie and Cache-Digest decoding, and
-request paths and headers through the Flask and ASGI adapters. Nothing may escape but the
-documented declaration-time errors, no emitted header may hold CR, LF or NUL, and nothing may
-be pushed for another origin or a path the plan did not choose.
+manifest loader, ``push()`` arguments (Flask and ASGI), cookie and Cache-Digest decoding,
+request paths and headers through the Flask and ASGI adapters, spellings of URLs that a WHATWG
+parser resolves to another origin, and request headers of any size and content through
+``h2push serve`` (a page or a refusal, never a 5xx, no response slower than 100 ms). Nothing
+may escape but the documented declaration-time errors, no emitted header may hold CR, LF or
+NUL, and nothing may be pushed for another origin or a path the plan did not choose.
 
 The exit status is pytest's when it failed; else 1 when a target ran fewer examples than asked
 for without having exhausted its input space; else 0.

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzzing import fuzz
+from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push import Manifest, ManifestError
 from h2push.asgi import H2PushMiddleware, _Connections, push
 from h2push.links import parse_link_header
@@ -211,9 +211,23 @@ def test_push_needs_the_middleware() -> None:
         run(page(pushes=({"url": "/x.js"},)), scope())
 
 
-def test_bad_push_arguments_raise_value_error_in_the_app() -> None:
+def test_bad_push_arguments_raise_value_error_in_a_strict_app() -> None:
+    bad = {"url": "/a.css>; rel=preload, </evil", "strict": True}
     with pytest.raises(ValueError, match="url"):
-        run(H2PushMiddleware(page(pushes=({"url": "/a.css>; rel=preload, </evil"},))), scope())
+        run(H2PushMiddleware(page(pushes=(bad,))), scope())
+
+
+def test_a_bad_push_value_drops_that_preload_and_the_page_goes_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pushes = ({"url": "/a.css>; rel=preload, </evil"}, {"url": "/ok.css", "as_": "style"})
+    sent = run(H2PushMiddleware(page(pushes=pushes)), scope(extensions=H2))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 200
+    assert links_of(start) == [b"</ok.css>; rel=preload; as=style; nopush"]
+    assert [r.message for r in caplog.records if "dropped" in r.message] == [
+        caplog.records[0].message
+    ]
 
 
 def test_push_preload_pushes_the_apps_link_preloads_like_nginx() -> None:
@@ -719,6 +733,7 @@ _push_attrs = st.fixed_dictionaries(
     url=st.one_of(
         st.text(max_size=40),
         st.text(max_size=40).map(lambda s: "/" + s),
+        with_line_breaker(st.text(max_size=20)),
         st.sampled_from(
             ["/a.js", "//evil.example/x.js", "https://evil.example/x.js", "/a\r\nX: y"]
         ),
@@ -730,7 +745,7 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
-            outcome.append(push(scope, url, **attrs))
+            outcome.append(push(scope, url, strict=True, **attrs))
         except (ValueError, TypeError) as error:  # the documented declaration-time errors
             outcome.append(error)
         await page()(scope, receive, send)
@@ -743,6 +758,7 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
     pushed = [m["path"] for m in sent if m["type"] == "http.response.push"]
     (result,) = outcome
     if isinstance(result, BaseException):
+        assert raised_by_h2push(result), result  # h2push's own rejection
         assert pushed == []
         assert links_of(start) == []
         return

@@ -223,16 +223,27 @@ def test_without_a_secret_key_pages_still_work_and_push_each_time() -> None:
 
 
 def test_values_are_checked() -> None:
+    """A value that could inject a header is dropped from the page (strict=True raises)."""
     app = make_app(Firehose())
 
     @app.route("/bad")
     def bad() -> str:
         push("/static/a.js>; rel=preload, </evil", as_="script")
+        push("/static/ok.js", as_="script")
+        return "page"
+
+    @app.route("/strict")
+    def strict() -> str:
+        push("/static/a.js>; rel=preload, </evil", as_="script", strict=True)
         return "never"
 
     app.testing = True
+    response = app.test_client().get("/bad")
+    assert response.status_code == 200
+    assert response.text == "page"
+    assert link_targets(response.headers.get("Link")) == ["/static/ok.js"]
     with pytest.raises(ValueError, match="url"):
-        app.test_client().get("/bad")
+        app.test_client().get("/strict")
 
 
 # --- Firehose's deployment: nginx 1.22 with http2_push_preload on ---------------------------

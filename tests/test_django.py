@@ -342,7 +342,7 @@ def test_push_refuses_bad_arguments(
 ) -> None:
     request = RequestFactory().get("/")
     with pytest.raises(error):
-        push(request, "/a.css", *flags, **attrs)
+        push(request, "/a.css", *flags, strict=True, **attrs)
 
 
 # --------------------------------------------------------------------------- a real server

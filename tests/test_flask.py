@@ -16,7 +16,7 @@ from flask import Flask, make_response, render_template_string, session
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from fuzzing import fuzz
+from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
 from h2push.links import PreloadError
 from h2push.manifest import Manifest, ManifestError
@@ -522,13 +522,15 @@ def test_push_rejects_bad_values_at_the_call(
     app: Flask, args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     with app.test_request_context("/"), pytest.raises(error, match=match):
-        push(*args, **kwargs)
+        push(*args, strict=True, **kwargs)
 
 
 def test_push_injection_in_a_template_raises(app: Flask) -> None:
     @app.route("/")
     def index() -> str:
-        return render_template_string("{{ push(url, as='style') }}", url="/a.css>, </evil")
+        return render_template_string(
+            "{{ push(url, as='style', strict=True) }}", url="/a.css>, </evil"
+        )
 
     with pytest.raises(ValueError, match="url"):
         app.test_client().get("/")
@@ -578,7 +580,7 @@ _fuzz_case: dict[str, Any] = {}
 @_fuzz_app.route("/")
 def _fuzz_view() -> str:
     case = _fuzz_case
-    return push(case["url"], *case["flags"], **case["attrs"])
+    return push(case["url"], *case["flags"], strict=True, **case["attrs"])
 
 
 @fuzz
@@ -587,6 +589,7 @@ def _fuzz_view() -> str:
         st.sampled_from(["/static/app.css", "https://cdn.example/a.js"]),
         _text,
         _text.map(lambda s: "/" + s),
+        with_line_breaker(_text),
     ),
     flags=st.one_of(
         st.lists(st.sampled_from(["crossorigin", "nopush"]), unique=True),
@@ -598,10 +601,14 @@ def test_push_never_lets_cr_lf_or_nul_into_a_header(
     url: str, flags: list[str], attrs: dict[str, Any]
 ) -> None:
     _fuzz_case.update(url=url, flags=flags, attrs=attrs)
+    rejected: BaseException | None = None
     try:
         response = _fuzz_app.test_client().get("/", headers={"Sec-Fetch-Mode": "cors"})
     except (ValueError, TypeError) as error:
-        event(f"rejected: {type(error).__name__}")
+        rejected = error
+    if rejected is not None:
+        event(f"rejected: {type(rejected).__name__}")
+        assert raised_by_h2push(rejected), rejected  # h2push's own rejection, not Werkzeug's
         return
     event("accepted")
     assert response.status_code == 200

@@ -215,7 +215,7 @@ def test_push_refuses_bad_arguments_even_when_disabled(
     @app.get("/")
     async def index() -> str:
         try:
-            push("/a.css", *flags, **attrs)
+            push("/a.css", *flags, strict=True, **attrs)
         except Exception as exc:
             failures.append(exc)
         return "ok"

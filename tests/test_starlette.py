@@ -315,7 +315,7 @@ def test_push_refuses_what_cannot_be_sent(
 
     async def page(request: Request) -> Response:
         try:
-            push(request, *args, **kwargs)  # type: ignore[arg-type]
+            push(request, *args, strict=True, **kwargs)  # type: ignore[arg-type]
         except Exception as exc:
             failures.append(exc)
         return HTMLResponse("<p>")

@@ -8,6 +8,14 @@ with a 256 KiB push) and logging a ``CancelledError`` traceback per task at shut
 departures mid-stream common, so :func:`apply` wakes those tasks when the connection closes and
 drops what they send afterwards. It patches Hypercorn's ``H2Protocol`` only for the 0.18 series,
 once; other versions are left alone.
+
+It also bounds what one request's headers cost: HPACK's Huffman decoding in Python takes about
+10 ms for a 50 KB header block, paid before any limit on the decoded size is checked, so a
+client repeating a 60,000-character ``User-Agent`` made every other request wait. A header block
+(HEADERS and its CONTINUATION frames) larger than :data:`MAX_HEADER_BLOCK_BYTES` is refused
+before it is decoded, as a connection error (``ENHANCE_YOUR_CALM``, RFC 9113 §5.4.1: a block
+left undecoded leaves the connection's HPACK state unknown), as nginx refuses one larger than
+its ``http2_max_header_size``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,12 @@ from importlib import metadata
 from typing import Any
 
 _applied = False
+
+#: The largest HPACK-encoded header block of a request ``h2push serve`` decodes (bytes): a
+#: request with more is refused, its connection closed. nginx's ``http2_max_header_size``
+#: default is 16 KB of decoded headers. Read when a connection starts: assign
+#: ``h2push._hypercorn_fixes.MAX_HEADER_BLOCK_BYTES`` to change it.
+MAX_HEADER_BLOCK_BYTES = 16384
 
 
 def apply() -> None:
@@ -30,11 +44,31 @@ def apply() -> None:
         return
     if not version.startswith("0.18."):
         return
+    from hpack import Decoder, OversizedHeaderListError  # noqa: PLC0415
     from hypercorn.events import Closed  # noqa: PLC0415
     from hypercorn.protocol.events import StreamClosed  # noqa: PLC0415
     from hypercorn.protocol.h2 import H2Protocol  # noqa: PLC0415
 
-    handle, stream_send = H2Protocol.handle, H2Protocol.stream_send
+    handle, stream_send, init = H2Protocol.handle, H2Protocol.stream_send, H2Protocol.__init__
+
+    class BoundedDecoder(Decoder):
+        """An HPACK decoder that refuses a header block too large before decoding it."""
+
+        max_block_bytes = MAX_HEADER_BLOCK_BYTES
+
+        def decode(self, data: bytes, raw: bool = False) -> Any:
+            if len(data) > self.max_block_bytes:
+                raise OversizedHeaderListError(  # h2 answers it with ENHANCE_YOUR_CALM
+                    f"header block of {len(data)} bytes, more than {self.max_block_bytes}"
+                )
+            return super().decode(data, raw=raw)
+
+    def init_bounded(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        decoder = BoundedDecoder()
+        decoder.max_header_list_size = self.connection.decoder.max_header_list_size
+        decoder.max_block_bytes = MAX_HEADER_BLOCK_BYTES
+        self.connection.decoder = decoder  # before any frame: no HPACK state to carry over
 
     async def handle_then_release(self: Any, event: Any) -> None:
         await handle(self, event)
@@ -47,6 +81,7 @@ def apply() -> None:
             return
         await stream_send(self, event)
 
+    H2Protocol.__init__ = init_bounded  # type: ignore[method-assign]
     H2Protocol.handle = handle_then_release  # type: ignore[method-assign]
     H2Protocol.stream_send = send_unless_closed  # type: ignore[method-assign]
 

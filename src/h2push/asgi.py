@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from h2push import vulcain
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.links import LinkValue, Preload, link_additions, parse_link_header
+from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
 from h2push.manifest import Manifest
 from h2push.plan import (
     DEFAULT_MAX_PUSHES,
@@ -60,6 +60,7 @@ from h2push.versions import resource_keys
 
 __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
+    "DEFAULT_MAX_LEDGER_BYTES",
     "DEFAULT_MAX_PUSHES_PER_CONNECTION",
     "DEFAULT_TRACKER",
     "MAX_PRELOAD_BODY_BYTES",
@@ -126,6 +127,14 @@ class _Connection:
 
 _ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
 
+#: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
+#: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
+DEFAULT_MAX_LEDGER_BYTES = 8 << 20
+# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
+# the dict slot and key tuples, the _Connection, a set slot and the str header).
+_ENTRY_BYTES = 400
+_URL_BYTES = 100
+
 
 class _Connections:
     """The push ledger of the connections one process serves: a budget and a memory.
@@ -133,23 +142,28 @@ class _Connections:
     ASGI gives an application no handle on its connection (the ASGI HTTP spec), so a
     connection is known by its two ends, ``(scope["client"], scope["server"])``: no two open
     TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
-    being reused for a while (60 s on Linux). An entry is forgotten after ``idle_s`` seconds
-    without a plan, and the least recently used one when ``capacity`` connections are known, so
-    memory stays bounded. A new connection mistaken for an old one is pushed less; a connection
+    being reused for a while (60 s on Linux). Memory stays bounded in entries and in bytes:
+    entries idle for ``idle_s`` seconds are dropped whenever any connection is planned for
+    (oldest first, so the sweep costs what it drops), and the least recently used ones while
+    more than ``capacity`` connections are known or the URLs remembered take more than
+    ``max_bytes``. A new connection mistaken for an old one is pushed less; a connection
     forgotten while open starts a new budget (each response is still held to ``max_pushes``).
     """
 
-    __slots__ = ("_entries", "_now", "capacity", "idle_s")
+    __slots__ = ("_entries", "_now", "bytes", "capacity", "idle_s", "max_bytes")
 
     def __init__(
         self,
         *,
         idle_s: float = 30.0,
         capacity: int = 10_000,
+        max_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_s = idle_s
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
         self._now = clock
         self._entries: OrderedDict[_ConnectionKey, _Connection] = OrderedDict()
 
@@ -159,15 +173,43 @@ class _Connections:
     def get(self, key: _ConnectionKey) -> _Connection:
         """The entry of connection ``key``, new if it is unknown or was idle too long."""
         now = self._now()
+        self._sweep(now)
         entry = self._entries.get(key)
-        if entry is None or now - entry.last_seen > self.idle_s:
+        if entry is None:
             entry = self._entries[key] = _Connection(now)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            self.bytes += _ENTRY_BYTES
+            self._evict(keep=key)
         else:
             entry.last_seen = now
-        self._entries.move_to_end(key)
+            self._entries.move_to_end(key)
         return entry
+
+    def record(self, entry: _Connection, urls: Iterable[str]) -> None:
+        """Add ``urls`` to what ``entry``'s connection was pushed, within the byte budget."""
+        for url in urls:
+            if url not in entry.pushed:
+                entry.pushed.add(url)
+                self.bytes += _URL_BYTES + len(url)
+        self._evict(keep=None)
+
+    def _drop(self, key: _ConnectionKey) -> None:
+        entry = self._entries.pop(key)
+        self.bytes -= _ENTRY_BYTES + sum(_URL_BYTES + len(url) for url in entry.pushed)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the entries idle for longer than ``idle_s`` (least recently used first)."""
+        while self._entries:
+            key, oldest = next(iter(self._entries.items()))
+            if now - oldest.last_seen <= self.idle_s:
+                return
+            self._drop(key)
+
+    def _evict(self, *, keep: _ConnectionKey | None) -> None:
+        while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
+            key = next(iter(self._entries))
+            if key == keep:
+                return
+            self._drop(key)
 
 
 def _connection_key(scope: Scope) -> _ConnectionKey | None:
@@ -207,17 +249,34 @@ class _RequestState:
         self.preloads: list[Preload] = []
 
 
-def push(scope: Scope, url: str, *, as_: str | None = None, **attrs: Any) -> str:
+def push(
+    scope: Scope,
+    url: str,
+    *flags: str,
+    as_: str | None = None,
+    strict: bool = False,
+    **attrs: Any,
+) -> str:
     """Add a preload to the response of the request in ``scope``; return ``url``.
 
     Call it from an application wrapped by :class:`H2PushMiddleware` before the response
     starts. The resource is pushed when the server and client allow it (RFC 9113 §8.4) and is
-    always added to the response's Link header (RFC 8288).
+    added to the response's Link header (RFC 8288) as its budget allows
+    (:data:`h2push.plan.MAX_LINK_BYTES`).
+
+    A value that cannot be sent (a URL from user data that is too long, holds CR, LF, NUL, a
+    backslash or white space, or names another origin by a relative spelling; an unknown
+    ``as``) drops this preload with one warning on the ``h2push`` logger, and the page goes out
+    without it. ``strict=True`` raises :class:`ValueError` instead, for code that wants to know.
 
     Args:
         scope: The ASGI HTTP scope of the current request (Starlette: ``request.scope``).
         url: An absolute path such as ``/static/app.js`` (str).
+        flags: Attributes without a value, as in Flask-Firehose's ``push``: ``crossorigin``
+            (anonymous) and ``nopush``.
         as_: The Fetch destination (``style``, ``script``, ``font``, ...).
+        strict: Raise :class:`ValueError` for a value that cannot be sent, instead of
+            dropping the preload with a log line.
         **attrs: Other :class:`~h2push.Preload` fields: ``rel``, ``crossorigin``, ``type``,
             ``fetchpriority``, ``nopush``, ``weight``; ``as`` is accepted for ``as_``.
 
@@ -225,15 +284,19 @@ def push(scope: Scope, url: str, *, as_: str | None = None, **attrs: Any) -> str
         ``url``, so it can be used inline in templates.
 
     Raises:
-        ValueError: The URL or an attribute cannot be sent (see :class:`~h2push.Preload`).
+        ValueError: Only with ``strict=True``: the URL or an attribute cannot be sent (see
+            :class:`~h2push.Preload`; :class:`~h2push.links.PreloadError` names the field).
+        TypeError: An attribute of the wrong type or an unknown attribute name.
         RuntimeError: The request does not pass through :class:`H2PushMiddleware`.
     """
-    if "as" in attrs:
-        as_ = attrs.pop("as")
+    if as_ is not None:
+        attrs["as_"] = as_
     state = scope.get(SCOPE_KEY)
     if not isinstance(state, _RequestState):
         raise RuntimeError("h2push.asgi.push() needs the app to be wrapped in H2PushMiddleware")
-    state.preloads.append(Preload(url=url, as_=as_, **attrs))
+    preload = user_preload(url, flags, attrs, strict=strict)
+    if preload is not None:
+        state.preloads.append(preload)
     return url
 
 
@@ -293,6 +356,8 @@ class H2PushMiddleware:
             proxy never reaches it) and no tracking. ``"pushes-from-link"`` or True (nginx
             1.13.9 to 1.25.0, h2o 2.2): neither 103 nor push, and a navigation's Link
             preloads count as delivered. None or False: no proxy.
+        max_ledger_bytes: The memory the per-connection push ledger may take (bytes, default
+            8 MiB); the least recently used connections are forgotten beyond it.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -316,6 +381,7 @@ class H2PushMiddleware:
         versions: Callable[[str], str | None] | None = None,
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
         proxy: ProxyMode | bool | None = None,
+        max_ledger_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -332,7 +398,11 @@ class H2PushMiddleware:
         self.preloads = preloads
         self.max_pushes = max_pushes
         self.max_pushes_per_connection = max_pushes_per_connection
-        self.connections = _Connections() if max_pushes_per_connection is not None else None
+        self.connections = (
+            _Connections(max_bytes=max_ledger_bytes)
+            if max_pushes_per_connection is not None
+            else None
+        )
         self.proxy = proxy_mode(proxy)
         # Behind a proxy the app pushes nothing; one that pushes from Link gets no 103.
         self.early_hints = early_hints and self.proxy != PUSHES_FROM_LINK
@@ -397,8 +467,8 @@ class H2PushMiddleware:
             early_hints=self.early_hints,
             push=self.push,
         )
-        if before.pushes and request.connection is not None:
-            request.connection.pushed.update(p.url for p in before.pushes)
+        if before.pushes and request.connection is not None and self.connections is not None:
+            self.connections.record(request.connection, (p.url for p in before.pushes))
         if before.early_hints:
             message: Message = (
                 {"type": _EARLY_HINT, "links": before.early_hint_links}
@@ -428,7 +498,13 @@ class H2PushMiddleware:
         preload = _header(scope, b"preload") if facts.method == "GET" else None
         if preload is not None:  # a Vulcain request: push what the JSON response names
             app_send = self._vulcain_send(request, preload, send_with_links)
-        await self.app(scope, receive, app_send)
+        try:
+            await self.app(scope, receive, app_send)
+        finally:
+            # The state refers to the scope: take it out of the scope, so that neither keeps
+            # the other (and the client's decoded digests) alive until the cycle collector runs.
+            if scope.get(SCOPE_KEY) is request:
+                del scope[SCOPE_KEY]
 
     # ------------------------------------------------------------------ Vulcain Preload
 
@@ -510,14 +586,10 @@ class H2PushMiddleware:
         if self.push and facts.can_push and not facts.pushed:
             budget = self._push_budget(request, self.max_pushes - len(request.before.pushes))
         # Reserve before any await: concurrent streams must not spend the same budget.
-        ledger = request.connection.pushed if request.connection is not None else set()
-        to_push: list[str] = []
-        for path in found:
-            if len(to_push) >= budget:
-                break
-            if path not in ledger:
-                to_push.append(path)
-                ledger.add(path)
+        ledger = request.connection.pushed if request.connection is not None else frozenset()
+        to_push = [path for path in found if path not in ledger][:budget]
+        if request.connection is not None and self.connections is not None:
+            self.connections.record(request.connection, to_push)
         inherited = [(n, v) for n, v in scope["headers"] if n in _VULCAIN_INHERITED]
         links: list[tuple[bytes, bytes]] = []
         link_bytes = 0
@@ -591,14 +663,15 @@ class H2PushMiddleware:
             key = _connection_key(request.scope)
             if key is not None:
                 request.connection = self.connections.get(key)
-        if request.connection is not None:
-            pushed = request.connection.pushed
-        else:
-            promised.update(p.url for p in request.before.pushes)
-            pushed = promised
-        if path in pushed:
+        if request.connection is not None and self.connections is not None:
+            if path in request.connection.pushed:
+                return False
+            self.connections.record(request.connection, (path,))
+            return True
+        promised.update(p.url for p in request.before.pushes)
+        if path in promised:
             return False
-        pushed.add(path)
+        promised.add(path)
         return True
 
     async def _load_client(self, request: _RequestState) -> None:
@@ -716,9 +789,10 @@ class H2PushMiddleware:
                 early_hints=False,
                 # Once the app has answered, only a successful page is worth pushing for.
                 push=self.push and 200 <= status < 300 and is_page(content_type),
+                link_bytes_used=len(before.link_header) + 2 if before.link_header else 0,
             )
-            if after.pushes and request.connection is not None:
-                request.connection.pushed.update(p.url for p in after.pushes)
+            if after.pushes and request.connection is not None and self.connections is not None:
+                self.connections.record(request.connection, (p.url for p in after.pushes))
             await self._send_pushes(request, after)
         if status >= 400:
             return message

@@ -107,6 +107,9 @@ _TOP_BITS = 64
 _MAX_BASE64URL_CHARS = 4 * -(-MAX_DIGEST_BYTES // 3)
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ASCII = "".join(map(chr, range(128)))
+_BASE64URL_VALUES = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
 
 
 class DigestError(ValueError):
@@ -380,7 +383,9 @@ class CacheDigest:
         return (code << (8 * size - length)).to_bytes(size, "big")
 
     @classmethod
-    def decode(cls, data: bytes) -> CacheDigest:
+    def decode(
+        cls, data: bytes, *, max_log2_n: int = MAX_LOG2, max_log2_p: int = MAX_LOG2
+    ) -> CacheDigest:
         """Decode a digest-value received from a client (draft-ietf-httpbis-cache-digest-02).
 
         Reads the header and the Golomb-Rice codes as in §2.2.1 "Querying the Digest for a
@@ -389,14 +394,19 @@ class CacheDigest:
 
         Args:
             data: The digest-value (bytes), at most :data:`MAX_DIGEST_BYTES` long.
+            max_log2_n: The largest ``log2(N)`` accepted, checked before any value is read:
+                the values a digest may hold, and so the work and memory of decoding it, grow
+                with ``N`` (the draft lets a server ignore a digest it will not process).
+            max_log2_p: The largest ``log2(P)`` accepted, checked the same way.
 
         Returns:
             The digest.
 
         Raises:
             DigestError: ``data`` is longer than :data:`MAX_DIGEST_BYTES` or shorter than the
-                10-bit header, a code is cut short, a value is not below ``N * P``, there are
-                more values than ``N`` allows, or there are 8 or more bits of padding.
+                10-bit header, ``N`` or ``P`` is above the maximum, a code is cut short, a value
+                is not below ``N * P``, there are more values than ``N`` allows, or there are 8
+                or more bits of padding.
         """
         size = len(data)
         if size > MAX_DIGEST_BYTES:
@@ -405,10 +415,15 @@ class CacheDigest:
         if size < 2:
             msg = f"digest is {size} bytes, shorter than its 10-bit header"
             raise DigestError(msg)
+        log2_n, log2_p = data[0] >> 3, (data[0] & 0b111) << 2 | data[1] >> 6
+        if log2_n > max_log2_n or log2_p > max_log2_p:
+            msg = (
+                f"digest has log2_n={log2_n}, log2_p={log2_p}; at most {max_log2_n} and"
+                f" {max_log2_p} are accepted"
+            )
+            raise DigestError(msg)
         total = 8 * size
         bits = format(int.from_bytes(data, "big"), f"0{total}b")
-        log2_n = int(bits[0:5], 2)
-        log2_p = int(bits[5:10], 2)
         limit = 1 << (log2_n + log2_p)
         capacity = _capacity(log2_n)
         values: list[int] = []
@@ -437,7 +452,13 @@ class CacheDigest:
                 raise DigestError(msg)
             values.append(current)
             position = end
-        return cls(log2_n=log2_n, log2_p=log2_p, values=frozenset(values))
+        # Every value was checked above (an int, in range, no more than capacity): build the
+        # digest without checking each value a second time.
+        digest = cls.__new__(cls)
+        object.__setattr__(digest, "log2_n", log2_n)
+        object.__setattr__(digest, "log2_p", log2_p)
+        object.__setattr__(digest, "values", frozenset(values))
+        return digest
 
     def to_base64url(self) -> str:
         """Encode the digest as base64url without padding (RFC 4648 §5), as in a header or cookie.
@@ -451,13 +472,17 @@ class CacheDigest:
         return base64.urlsafe_b64encode(self.encode()).rstrip(b"=").decode("ascii")
 
     @classmethod
-    def from_base64url(cls, text: str) -> CacheDigest:
+    def from_base64url(
+        cls, text: str, *, max_log2_n: int = MAX_LOG2, max_log2_p: int = MAX_LOG2
+    ) -> CacheDigest:
         """Decode a digest sent as base64url (RFC 4648 §5), with or without ``=`` padding.
 
         Args:
             text: base64url text (str). Padding, when present, must be complete; characters
                 outside the base64url alphabet, whitespace included, are rejected, as are
                 nonzero unused bits in the last character.
+            max_log2_n: As :meth:`decode`; checked before the text is decoded.
+            max_log2_p: As :meth:`decode`.
 
         Returns:
             The digest.
@@ -472,6 +497,17 @@ class CacheDigest:
         if len(text) > _MAX_BASE64URL_CHARS:
             msg = f"digest is {len(text)} base64url characters, more than {MAX_DIGEST_BYTES} bytes"
             raise DigestError(msg)
+        if len(text) >= 2 and (ord(text[0]) < 128 and ord(text[1]) < 128):
+            # The 10-bit header is the first two characters: refuse a large N or P unread.
+            head = _BASE64URL_VALUES.get(text[0], -1), _BASE64URL_VALUES.get(text[1], -1)
+            if min(head) >= 0:
+                log2_n, log2_p = head[0] >> 1, (head[0] & 1) << 4 | head[1] >> 2
+                if log2_n > max_log2_n or log2_p > max_log2_p:
+                    msg = (
+                        f"digest has log2_n={log2_n}, log2_p={log2_p}; at most {max_log2_n}"
+                        f" and {max_log2_p} are accepted"
+                    )
+                    raise DigestError(msg)
         body = text.rstrip("=")
         padding = len(text) - len(body)
         if not _BASE64URL.fullmatch(body) or len(body) % 4 == 1:
@@ -488,4 +524,4 @@ class CacheDigest:
         if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != body:
             msg = f"digest {_preview(text)} has nonzero unused bits in its last character"
             raise DigestError(msg)
-        return cls.decode(data)
+        return cls.decode(data, max_log2_n=max_log2_n, max_log2_p=max_log2_p)

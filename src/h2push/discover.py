@@ -71,7 +71,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 import tinycss2  # type: ignore[import-untyped]
 
 from h2push.links import PRELOAD_DESTINATIONS, Preload, PreloadError, format_link_header
-from h2push.manifest import Manifest
+from h2push.manifest import Manifest, read_regular_file
 
 __all__ = [
     "DEFAULT_ORIGIN",
@@ -113,6 +113,7 @@ LINK_HEADER_LIMIT_BYTES: Final = 3 * 1024
 """Link header size above which a warning is given: a common CDN limit on one header."""
 
 _MAX_IMPORT_DEPTH: Final = 32
+_MAX_FILE_BYTES: Final = 64 << 20  # the largest site file read (a page or a stylesheet)
 
 
 class Weight(IntEnum):
@@ -1435,7 +1436,8 @@ class FileSite:
         if file is None:
             raise FetchError(f"{path}: outside the site root {self.root}")
         try:
-            return file.read_bytes(), None
+            # A regular file only: a FIFO would hang the read, /dev/zero never end it.
+            return read_regular_file(file, _MAX_FILE_BYTES), None
         except OSError as error:
             raise FetchError(f"{path}: cannot read {file}: {error.strerror or error}") from None
 

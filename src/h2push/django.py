@@ -77,7 +77,7 @@ from django.urls import Resolver404, resolve
 from h2push import asgi
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header, preload_fields
+from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
 
@@ -492,7 +492,7 @@ class H2PushMiddleware:
         )
 
 
-def push(request: HttpRequest, url: str, *flags: str, **attrs: Any) -> str:
+def push(request: HttpRequest, url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     """Preload ``url`` from the response to ``request``; return ``url``.
 
     Needs :class:`H2PushMiddleware` in ``MIDDLEWARE`` (or the app from
@@ -507,18 +507,23 @@ def push(request: HttpRequest, url: str, *flags: str, **attrs: Any) -> str:
         attrs: ``as`` or ``as_`` (style, script, font, image, fetch, ...), ``rel``,
             ``crossorigin`` (True or "" mean anonymous), ``type``, ``fetchpriority``, ``nopush``,
             ``weight``.
+        strict: Raise for a value that cannot be sent; by default the preload is dropped
+            with one log line and the page goes out without it
+            (:func:`h2push.links.user_preload`).
 
     Returns:
         ``url`` unchanged.
 
     Raises:
-        ValueError: A value that cannot be sent (:class:`h2push.links.PreloadError` names the
-            field), or an unknown flag.
+        ValueError: Only with ``strict=True``: a value that cannot be sent
+            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: The request did not pass through h2push's middleware (and
             ``H2PUSH_ENABLED`` is not False).
     """
-    preload = Preload(url=url, **preload_fields(flags, attrs))
+    preload = user_preload(url, flags, attrs, strict=strict)
+    if preload is None:
+        return url
     state = getattr(request, _REQUEST_ATTR, None)
     if isinstance(state, _RequestState):
         state.add(preload)

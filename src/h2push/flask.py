@@ -95,7 +95,7 @@ from werkzeug.wrappers import Response
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header, preload_fields
+from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
 from h2push.trackers import (
@@ -234,7 +234,7 @@ class _RequestState:
     known: frozenset[str] = frozenset()
 
 
-def push(url: str, *flags: str, **attrs: Any) -> str:
+def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     """Preload ``url`` from the current response; return ``url`` (Flask-Firehose's ``push``).
 
     Call it in a view or, as the ``push`` template global, in a Jinja template::
@@ -243,8 +243,14 @@ def push(url: str, *flags: str, **attrs: Any) -> str:
         push("/static/font.woff2", "crossorigin", "nopush", rel="preload", as="font")
         {{ push(url_for('static', filename='css/main.css'), as='style') }}
 
-    The preload joins the response's Link header (RFC 8288) after the view returns. It is too
-    late for a 103: only manifest entries go out before the view runs.
+    The preload joins the response's Link header (RFC 8288) after the view returns, as its
+    budget allows (:data:`h2push.plan.MAX_LINK_BYTES`). It is too late for a 103: only
+    manifest entries go out before the view runs.
+
+    A value that cannot be sent (from user data: a URL too long or holding CR, LF, NUL, a
+    backslash or white space; an unknown ``as`` or flag) drops this preload with one warning
+    on the ``h2push`` logger, and the page goes out without it
+    (:func:`h2push.links.user_preload`). ``strict=True`` raises :class:`ValueError` instead.
 
     Args:
         url: An absolute path such as ``/static/app.css`` or an absolute http(s) URL (str).
@@ -253,22 +259,26 @@ def push(url: str, *flags: str, **attrs: Any) -> str:
             destination such as style, script, font, image), ``crossorigin`` (anonymous,
             use-credentials; True or "" mean anonymous), ``type`` (a MIME type),
             ``fetchpriority`` (high, low, auto), ``nopush`` (bool), ``weight`` (int >= 0).
+        strict: Raise :class:`ValueError` for a value that cannot be sent instead of
+            dropping the preload with a log line.
 
     Returns:
         ``url`` unchanged, for use in ``href``/``src``.
 
     Raises:
-        ValueError: A value that cannot be sent: a URL that is relative or holds CR, LF,
-            ``<``, ``>``, ``,``, ``;``, ``"`` or white space; an unknown ``rel``, ``as`` or
-            flag; and so on (:class:`h2push.links.PreloadError` names the field).
+        ValueError: Only with ``strict=True``: a value that cannot be sent: a URL that is
+            relative, too long, or holds CR, LF, ``<``, ``>``, ``,``, ``;``, ``"``, a
+            backslash or white space; an unknown ``rel``, ``as`` or flag; and so on
+            (:class:`h2push.links.PreloadError` names the field).
         TypeError: An unknown attribute name, one given twice, or a value of the wrong type.
         RuntimeError: Called where no response will carry it: in an app without
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
     """
-    preload = Preload(url=url, **preload_fields(flags, attrs))
+    preload = user_preload(url, flags, attrs, strict=strict)
     state = g.get(_G_KEY) if has_request_context() else None
     if isinstance(state, _RequestState):
-        state.preloads.append(preload)
+        if preload is not None:
+            state.preloads.append(preload)
     elif not has_app_context() or _EXTENSION_KEY not in current_app.extensions:
         raise RuntimeError(
             "push() needs H2Push(app), or a view decorated with @http2push(), to deliver it"

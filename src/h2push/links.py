@@ -19,6 +19,7 @@ This module is part of the sans-IO core: it imports no web framework and does no
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from typing import Any, Final
 
 __all__ = [
     "HINTABLE_DESTINATIONS",
+    "MAX_URL_CHARS",
     "PRELOAD_DESTINATIONS",
     "RELS",
     "LinkValue",
@@ -37,7 +39,10 @@ __all__ = [
     "merge_link_header",
     "parse_link_header",
     "preload_fields",
+    "user_preload",
 ]
+
+logger = logging.getLogger("h2push")
 
 #: ``rel`` values a :class:`Preload` may carry.
 RELS: Final = frozenset({"preload", "modulepreload", "preconnect"})
@@ -71,6 +76,15 @@ PRELOAD_DESTINATIONS: Final = frozenset(
     }
 )
 
+#: The longest URL a :class:`Preload` (or a :class:`LinkValue` target) may have, in characters
+#: (ASCII, so bytes). Well inside one HTTP/2 frame (16,384 bytes, RFC 9113 §4.2) and one header
+#: line of the common proxies (nginx ``proxy_buffer_size`` 4 KB): a pushed request's ``:path``
+#: and the Link value of one preload always fit, three to a 103. A URL is HPACK-encoded into
+#: the Link header and each push promise; at this length that costs a page about as much as
+#: the page itself (measured with ``benchmarks/hostile.py``). Read when a value is constructed:
+#: assign ``h2push.links.MAX_URL_CHARS`` before declaring preloads to change it.
+MAX_URL_CHARS = 1024
+
 #: ``as`` values browsers act on in a ``103 Early Hints`` preload.
 HINTABLE_DESTINATIONS: Final = frozenset({"style", "script", "font", "image", "fetch"})
 
@@ -85,8 +99,9 @@ _TCHAR = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN_RE: Final = re.compile(f"[{_TCHAR}]+")
 _MIME_RE: Final = re.compile(f"[{_TCHAR}]+/[{_TCHAR}]+")
 # A target may hold any visible ASCII character but the ones that would end it or the
-# link-value early, or make the header ambiguous.
-_TARGET_RE: Final = re.compile(r"[!#-+\--:=?-~]+")
+# link-value early, or make the header ambiguous, and the backslash: WHATWG URL parsing reads it
+# as "/" in http(s) URLs, so "/\\host/x" would name another origin (RFC 3986 has no backslash).
+_TARGET_RE: Final = re.compile(r"[!#-+\--:=?-\[\]-~]+")
 _ORIGIN_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 # Characters that may never appear in any header field value (RFC 9110 §5.5).
 _CTL_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -100,17 +115,28 @@ class PreloadError(ValueError):
         self.field = field
 
 
+def _preview(value: str) -> str:
+    return repr(value) if len(value) <= 80 else f"{value[:80]!r}..."
+
+
 def _check_target(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
         raise PreloadError(name, f"{name} must not be empty")
+    if len(value) > MAX_URL_CHARS:
+        raise PreloadError(
+            name,
+            f"{name} {value[:40]!r}... is {len(value)} characters, more than the"
+            f" {MAX_URL_CHARS} h2push sends (h2push.links.MAX_URL_CHARS)",
+        )
     if not _TARGET_RE.fullmatch(value):
         bad = next(c for c in value if not _TARGET_RE.fullmatch(c))
         raise PreloadError(
             name,
-            f"{name} {value!r} contains {bad!r}: a Link target may not hold control characters,"
-            ' white space, non-ASCII characters or any of < > , ; " (percent-encode them)',
+            f"{name} {_preview(value)} contains {bad!r}: a Link target may not hold control"
+            " characters, white space, non-ASCII characters, a backslash or any of"
+            ' < > , ; " (percent-encode them)',
         )
     return value
 
@@ -398,6 +424,45 @@ def preload_fields(flags: Sequence[object], attrs: Mapping[str, Any]) -> dict[st
         else:
             put(name, value)
     return fields
+
+
+def user_preload(
+    url: object, flags: Sequence[object], attrs: Mapping[str, Any], *, strict: bool = False
+) -> Preload | None:
+    """The :class:`Preload` of a ``push()`` call, or None when a value cannot be sent.
+
+    Every adapter's ``push()`` goes through here. A template that pushes user data
+    (``{{ push(request.args['u'], as='style') }}``) must not turn a hostile value into an error
+    page: a URL too long (:data:`MAX_URL_CHARS`), with CR, LF, NUL, a backslash or white space,
+    or an attribute that is not allowed drops this preload with one warning on the ``h2push``
+    logger (the value cut to a readable length), and the page goes out without it.
+
+    Args:
+        url: The URL given to ``push()``.
+        flags: The positional flags, as :func:`preload_fields` takes them.
+        attrs: The keyword attributes, as :func:`preload_fields` takes them.
+        strict: Raise instead of dropping.
+
+    Returns:
+        The preload, or None when it was dropped.
+
+    Raises:
+        ValueError: Only with ``strict=True``: a value that cannot be sent, or an unknown
+            flag (:class:`PreloadError` names the field).
+        TypeError: A field of the wrong type, an unknown attribute or one given twice (a
+            programming error, never dropped).
+    """
+    try:
+        return Preload(url=url, **preload_fields(flags, attrs))  # type: ignore[arg-type]
+    except ValueError as error:
+        if strict:
+            raise
+        message = str(error)
+        logger.warning(
+            "h2push: push() preload dropped, the page goes out without it: %s",
+            message if len(message) <= 300 else message[:300] + "...",
+        )
+        return None
 
 
 def format_link_header(values: Iterable[Preload | LinkValue]) -> str:

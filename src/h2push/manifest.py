@@ -22,13 +22,22 @@ h2push also reads the optional keys ``crossorigin`` (``anonymous``, ``use-creden
 ``modulepreload``, ``preconnect``). A manifest is read and checked once, when it is loaded;
 every problem is a :class:`ManifestError` naming the file, the key and what is wrong.
 
+Loading is bounded: only a regular file is read (a FIFO, a device or a symlink to one is
+refused without reading), at most :data:`MAX_MANIFEST_BYTES` of it, with at most
+:data:`MAX_MANIFEST_ENTRIES` resources in all; a weight is at most :data:`MAX_WEIGHT`. A page
+keeps its :data:`MAX_PAGE_PRELOADS` highest-weight resources (one log line names what was left
+out): more cannot fit in one 103 or Link header, and a request costs what its page can use,
+whatever the manifest's size.
+
 This module is part of the sans-IO core except for :meth:`Manifest.load`, which reads one file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,7 +46,32 @@ from typing import Any
 
 from h2push.links import Preload, PreloadError
 
-__all__ = ["Manifest", "ManifestError"]
+__all__ = [
+    "MAX_MANIFEST_BYTES",
+    "MAX_MANIFEST_ENTRIES",
+    "MAX_PAGE_PRELOADS",
+    "MAX_WEIGHT",
+    "Manifest",
+    "ManifestError",
+]
+
+#: The largest manifest file :meth:`Manifest.load` reads, in bytes, unless given ``max_bytes``.
+#: These limits are read when a manifest is loaded: assign them (``h2push.manifest.
+#: MAX_MANIFEST_BYTES = ...``) before the app or middleware loads its manifest.
+MAX_MANIFEST_BYTES = 1 << 20
+
+#: The most resources a manifest may declare, all pages together, unless :meth:`Manifest.load`
+#: or :meth:`Manifest.from_dict` is given ``max_entries``.
+MAX_MANIFEST_ENTRIES = 10_000
+
+#: The most resources one page keeps, highest weight first (module attribute, read at load):
+#: what fits in one 103 and one Link header (:data:`h2push.plan.MAX_LINK_BYTES`).
+MAX_PAGE_PRELOADS = 32
+
+#: The largest ``weight`` (a signed 32-bit int, as JavaScript's bitwise operators read it).
+MAX_WEIGHT = 2**31 - 1
+
+logger = logging.getLogger("h2push")
 
 _ENTRY_KEYS = frozenset({"type", "weight", "crossorigin", "nopush", "fetchpriority", "rel"})
 
@@ -69,6 +103,36 @@ def _page_paths(page: str) -> tuple[str, ...]:
     if path.endswith(".html"):
         return (path, path[: -len(".html")])
     return (path,)
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """Read a whole regular file of at most ``max_bytes`` bytes, refusing anything else.
+
+    The file is opened without blocking, so a FIFO does not hang the caller, and checked
+    with ``fstat`` on the open descriptor: a FIFO, a socket or a device (``/dev/zero``, or a
+    symlink to it) is refused without reading a byte.
+
+    Raises:
+        OSError: The file cannot be opened or read, is not a regular file (``EINVAL``), or
+            is larger than ``max_bytes`` (``EFBIG``); the message says which.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(22, "not a regular file (a FIFO, device or socket is never read)")
+        if info.st_size > max_bytes:
+            raise OSError(27, f"{info.st_size} bytes, more than the {max_bytes} read")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, min(1 << 16, max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:  # it grew while being read
+                raise OSError(27, f"more than the {max_bytes} bytes read")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _reject_duplicates(source: str) -> Any:
@@ -122,20 +186,38 @@ class Manifest:
         return self._by_path.get(path, ())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Manifest:
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        max_entries: int | None = None,
+    ) -> Manifest:
         """Read and check a ``push_manifest.json`` file.
 
         Args:
-            path: The file's path.
+            path: The file's path; it must be a regular file (or a symlink to one).
+            max_bytes: The largest file read (bytes); None: :data:`MAX_MANIFEST_BYTES`.
+            max_entries: The most resources declared, all pages together; None:
+                :data:`MAX_MANIFEST_ENTRIES`.
 
         Raises:
-            ManifestError: The file cannot be read, is not JSON, or has an invalid entry;
-                the message names the file, the key and the reason.
+            ManifestError: The file cannot be read, is not a regular file, is larger than
+                ``max_bytes``, is not JSON (nested too deep, a number too long), declares more
+                than ``max_entries`` resources, or has an invalid entry; the message names
+                the file, the key and the reason.
         """
         source = os.fspath(path)
+        if max_bytes is None:
+            max_bytes = MAX_MANIFEST_BYTES
         try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            text = read_regular_file(source, max_bytes).decode("utf-8")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            if error.errno == 27:
+                reason += " (set h2push.manifest.MAX_MANIFEST_BYTES for a larger manifest)"
+            raise ManifestError(source, (), f"cannot be read: {reason}") from None
+        except UnicodeDecodeError as error:
             raise ManifestError(source, (), f"cannot be read: {error}") from None
         try:
             data = json.loads(text, object_pairs_hook=_reject_duplicates(source))
@@ -143,7 +225,11 @@ class Manifest:
             raise ManifestError(
                 source, (), f"is not valid JSON: {error.msg} at line {error.lineno}"
             ) from None
-        return cls.from_dict(data, source=source)
+        except RecursionError:
+            raise ManifestError(source, (), "is nested too deep to be a manifest") from None
+        except ValueError as error:  # an integer of more than sys.get_int_max_str_digits()
+            raise ManifestError(source, (), f"is not valid JSON: {error}") from None
+        return cls.from_dict(data, source=source, max_entries=max_entries)
 
     @classmethod
     def load_beside(cls, path: str | os.PathLike[str], owner: object) -> Manifest:
@@ -167,18 +253,24 @@ class Manifest:
         return cls.load(file)
 
     @classmethod
-    def from_dict(cls, data: object, *, source: str = "<mapping>") -> Manifest:
+    def from_dict(
+        cls, data: object, *, source: str = "<mapping>", max_entries: int | None = None
+    ) -> Manifest:
         """Check parsed manifest JSON and build a Manifest from it.
 
         Args:
             data: The parsed document (a dict in either format).
             source: A name for messages.
+            max_entries: The most resources declared, all pages together; None:
+                :data:`MAX_MANIFEST_ENTRIES`.
 
         Raises:
-            ManifestError: Naming the key and what is wrong.
+            ManifestError: Naming the key and what is wrong: a key that is not a str, a value
+                of the wrong type, more than ``max_entries`` resources, an invalid entry.
         """
         if not isinstance(data, dict):
             raise ManifestError(source, (), f"must be a JSON object, not {_json_type(data)}")
+        _check_shape(source, data, MAX_MANIFEST_ENTRIES if max_entries is None else max_entries)
         # Multi-page when a top-level value holds objects: {"index.html": {"/a.css": {...}}}.
         # A document of only empty objects under page names ({"index.html": {}}) is too.
         multi_page = any(
@@ -217,6 +309,34 @@ class Manifest:
         return {str(page): resources for page, resources in pages.items()}
 
 
+def _check_shape(source: str, data: dict[Any, Any], max_entries: int) -> None:
+    """Check keys are str and count resources before any other work (at most two levels)."""
+    count = 0
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ManifestError(source, (repr(key),), "a key must be a string")
+        if isinstance(value, dict):
+            inner = [k for k in value if not isinstance(k, str)]
+            if inner:
+                raise ManifestError(source, (key, repr(inner[0])), "a key must be a string")
+            nested = any(isinstance(v, dict) for v in value.values())
+            count += len(value) if nested else 1
+        else:
+            count += 1
+        if count > max_entries:
+            raise ManifestError(
+                source,
+                (),
+                f"declares more than {max_entries} resources (a manifest lists a page's"
+                " critical resources; set h2push.manifest.MAX_MANIFEST_ENTRIES for more)",
+            )
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for url, entry in value.items():
+                if isinstance(entry, dict) and any(not isinstance(k, str) for k in entry):
+                    raise ManifestError(source, (key, url), "a key must be a string")
+
+
 def _json_type(value: object) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     if value is None:
@@ -231,7 +351,18 @@ def _page(source: str, where: tuple[str, ...], resources: object) -> tuple[Prelo
         )
     preloads = [_entry(source, (*where, url), url, entry) for url, entry in resources.items()]
     # Highest weight first; the order of the file breaks ties.
-    return tuple(sorted(preloads, key=lambda p: -p.weight))
+    ordered = tuple(sorted(preloads, key=lambda p: -p.weight))
+    if len(ordered) > MAX_PAGE_PRELOADS:
+        logger.warning(
+            "h2push: %s: %s declares %d resources; the %d of highest weight are used"
+            " (h2push.manifest.MAX_PAGE_PRELOADS)",
+            source,
+            " > ".join(where) or "the page",
+            len(ordered),
+            MAX_PAGE_PRELOADS,
+        )
+        ordered = ordered[:MAX_PAGE_PRELOADS]
+    return ordered
 
 
 def _entry(source: str, where: tuple[str, ...], url: str, entry: object) -> Preload:
@@ -259,6 +390,8 @@ def _entry(source: str, where: tuple[str, ...], url: str, entry: object) -> Prel
     weight = field_value("weight", int, 1)
     if weight < 0:
         raise ManifestError(source, (*where, "weight"), f"{weight} must not be negative")
+    if weight > MAX_WEIGHT:
+        raise ManifestError(source, (*where, "weight"), f"must be at most {MAX_WEIGHT}")
     crossorigin = field_value("crossorigin", (str, bool), None)
     if crossorigin is True:
         crossorigin = "anonymous"

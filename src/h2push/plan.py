@@ -22,7 +22,9 @@ The rules (see DESIGN.md, "The plan for one request"):
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+import logging
+import re
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
@@ -31,6 +33,9 @@ from h2push.links import Preload, format_link_header
 
 __all__ = [
     "DEFAULT_MAX_PUSHES",
+    "MAX_EARLY_HINTS_BYTES",
+    "MAX_INHERITED_VALUE_BYTES",
+    "MAX_LINK_BYTES",
     "Plan",
     "RequestFacts",
     "delivered",
@@ -43,6 +48,25 @@ __all__ = [
 #: Pushes per response unless configured otherwise (nginx's ``http2_max_concurrent_pushes``).
 DEFAULT_MAX_PUSHES = 10
 
+#: The most bytes of Link values in one 103 Early Hints (the values joined by ``", "``), unless
+#: :func:`plan` is given ``max_early_hints_bytes``. Like the other limits here it is read on
+#: each call: assign ``h2push.plan.MAX_EARLY_HINTS_BYTES`` at start-up to change it for every
+#: adapter. nginx drops a 103 larger than its
+#: ``proxy_buffer_size`` (4 KB on most platforms), status line and framing included.
+MAX_EARLY_HINTS_BYTES = 3072
+
+#: The most bytes of the Link field value h2push adds to one response, unless :func:`plan` is
+#: given ``max_link_bytes``: with the application's own headers it stays within nginx's 4 KB
+#: ``proxy_buffer_size`` (a larger response head is a 502 there).
+MAX_LINK_BYTES = 3072
+
+#: The longest ``accept-encoding``, ``accept-language`` or ``user-agent`` value copied from a
+#: request into its push promises (bytes); a longer or non-ASCII one is left out. A browser's
+#: are under 300 bytes; HPACK-encoding a long one for every push costs the server dearly.
+MAX_INHERITED_VALUE_BYTES = 512
+
+logger = logging.getLogger("h2push")
+
 _ACCEPT_FOR = {
     "style": "text/css,*/*;q=0.1",
     "script": "*/*",
@@ -53,6 +77,7 @@ _ACCEPT_FOR = {
 # Request headers a pushed request inherits from the request that caused it, so the pushed
 # response is what the client would have got (content coding, language, user agent).
 _INHERITED = (b"accept-encoding", b"accept-language", b"user-agent")
+_VISIBLE = re.compile(rb"[\x20-\x7e]*")
 
 
 def is_navigation(sec_fetch_mode: str | None, accept: str | None) -> bool:
@@ -150,7 +175,12 @@ class Plan:
 
 
 _EMPTY_PLAN = Plan()
+# Memoized plans: at most this many, and only for requests whose path and known set are small,
+# so the memo's memory is bounded in bytes whatever clients send (a path of at most
+# _MEMO_MAX_PATH characters, a known set of at most _MEMO_MAX_KNOWN URLs of MAX_URL_CHARS).
 _PLAN_CACHE_SIZE = 1024
+_MEMO_MAX_PATH = 256
+_MEMO_MAX_KNOWN = 64
 _PLANS: dict[tuple[object, ...], tuple[tuple[Preload, ...], Plan]] = {}
 
 
@@ -162,6 +192,9 @@ def plan(
     max_pushes: int = DEFAULT_MAX_PUSHES,
     early_hints: bool = True,
     push: bool = True,
+    max_early_hints_bytes: int | None = None,
+    max_link_bytes: int | None = None,
+    link_bytes_used: int = 0,
 ) -> Plan:
     """Decide what to send for one request.
 
@@ -175,6 +208,14 @@ def plan(
         max_pushes: The most push promises for this response (int >= 0).
         early_hints: Whether early hints are enabled at all.
         push: Whether push is enabled at all.
+        max_early_hints_bytes: The most bytes of Link values in the 103 (joined by ``", "``);
+            the lowest-weight hints that do not fit are left out, with one log line. None:
+            :data:`MAX_EARLY_HINTS_BYTES` as it is when called.
+        max_link_bytes: The most bytes of the Link field value; the lowest-weight values that
+            do not fit are left out of it, with one log line (they may still be pushed). None:
+            :data:`MAX_LINK_BYTES` as it is when called.
+        link_bytes_used: Bytes of the same Link header an earlier plan for this response
+            already took (its :attr:`Plan.link_header` and a ``", "``): one budget for both.
 
     Returns:
         The :class:`Plan`; an empty one for requests that get nothing.
@@ -184,16 +225,27 @@ def plan(
     """
     if max_pushes < 0:
         raise ValueError(f"max_pushes {max_pushes} must not be negative")
+    budgets = (
+        MAX_EARLY_HINTS_BYTES if max_early_hints_bytes is None else max_early_hints_bytes,
+        (MAX_LINK_BYTES if max_link_bytes is None else max_link_bytes) - link_bytes_used,
+    )
     # A plan depends only on its arguments. A manifest's candidates are one tuple for the life
     # of the app, and most clients' known sets repeat (empty, or one digest): remember plans by
     # the tuple's identity, with a strong reference so the identity cannot be reused.
     key = None
-    if type(candidates) is tuple and isinstance(known, frozenset):
-        key = (id(candidates), request, known, max_pushes, early_hints, push)
+    if (
+        type(candidates) is tuple
+        and isinstance(known, frozenset)
+        and len(request.path) <= _MEMO_MAX_PATH
+        and len(known) <= _MEMO_MAX_KNOWN
+    ):
+        key = (id(candidates), request, known, max_pushes, early_hints, push, budgets)
         hit = _PLANS.get(key)
         if hit is not None and hit[0] is candidates:
             return hit[1]
-    result = _plan(request, candidates, known, max_pushes, early_hints=early_hints, push=push)
+    result = _plan(
+        request, candidates, known, max_pushes, early_hints=early_hints, push=push, budgets=budgets
+    )
     if key is not None:
         if len(_PLANS) >= _PLAN_CACHE_SIZE:
             _PLANS.clear()
@@ -209,6 +261,7 @@ def _plan(
     *,
     early_hints: bool,
     push: bool,
+    budgets: tuple[int, int],
 ) -> Plan:
     seen: set[tuple[str, str]] = set()
     unique: list[Preload] = []
@@ -223,7 +276,9 @@ def _plan(
 
     hints: tuple[Preload, ...] = ()
     if early_hints and request.can_early_hint and request.navigation and not request.pushed:
-        hints = tuple(p for p in ordered if p.hintable)
+        hints = _within(
+            [p for p in ordered if p.hintable], budgets[0], "103 Early Hints", request.path
+        )
 
     pushes: tuple[Preload, ...] = ()
     if push and request.can_push and request.method == "GET" and not request.pushed:
@@ -240,13 +295,34 @@ def _plan(
             return preload.as_nopush
         return preload
 
-    links = tuple(map(for_proxies, ordered))
+    links = _within(list(map(for_proxies, ordered)), budgets[1], "Link header", request.path)
     return Plan(
         early_hints=hints,
         pushes=pushes,
         links=links,
         remember=frozenset(p.url for p in (*hints, *pushes)),
     )
+
+
+def _within(preloads: list[Preload], budget: int, what: str, path: str) -> tuple[Preload, ...]:
+    """The preloads (highest weight first) whose link-values fit ``budget`` bytes, joined."""
+    used = -2
+    kept: list[Preload] = []
+    for preload in preloads:
+        size = len(str(preload)) + 2  # ASCII: characters are bytes; ", " between values
+        if used + size <= budget:
+            kept.append(preload)
+            used += size
+    if len(kept) < len(preloads):
+        logger.warning(
+            "h2push: %d of %d preloads left out of the %s of %.80s: more than %d bytes",
+            len(preloads) - len(kept),
+            len(preloads),
+            what,
+            path,
+            budget,
+        )
+    return tuple(kept)
 
 
 def delivered(
@@ -288,7 +364,10 @@ def push_headers(
     The server adds ``:method``, ``:scheme``, ``:authority`` and ``:path``. These are the
     regular headers: an ``accept`` suited to the destination, and ``accept-encoding``,
     ``accept-language`` and ``user-agent`` copied from the request that caused the push, so
-    the pushed response matches what the client would have fetched. Cookies are not copied.
+    the pushed response matches what the client would have fetched. Cookies are not copied,
+    and neither is a value longer than :data:`MAX_INHERITED_VALUE_BYTES` bytes or holding
+    anything but visible ASCII and spaces: such a value is left out, costing the client only
+    a response that may differ from what it would have fetched.
 
     Args:
         preload: A pushable preload.
@@ -299,6 +378,18 @@ def push_headers(
         ``(name, value)`` pairs of bytes.
     """
     headers = [(b"accept", _ACCEPT_FOR.get(preload.as_ or "", "*/*").encode("ascii"))]
-    inherited: Mapping[bytes, bytes] = {n: v for n, v in request_headers if n in _INHERITED}
-    headers.extend((name, inherited[name]) for name in _INHERITED if name in inherited)
+    inherited: dict[bytes, bytes | None] = {}
+    for name, value in request_headers:
+        if name in _INHERITED:
+            # One value per name: a repeated field is left out rather than joined.
+            ok = name not in inherited and _inheritable(value)
+            inherited[name] = value if ok else None
+    for name in _INHERITED:
+        kept = inherited.get(name)
+        if kept is not None:
+            headers.append((name, kept))
     return headers
+
+
+def _inheritable(value: bytes) -> bool:
+    return len(value) <= MAX_INHERITED_VALUE_BYTES and _VISIBLE.fullmatch(value) is not None

@@ -60,7 +60,7 @@ from werkzeug.exceptions import HTTPException
 from h2push import asgi
 from h2push._proxy import ProxyMode, proxy_mode
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload, preload_fields
+from h2push.links import Preload, user_preload
 from h2push.manifest import Manifest
 from h2push.plan import DEFAULT_MAX_PUSHES
 
@@ -279,7 +279,7 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
     return resolve
 
 
-def push(url: str, *flags: str, **attrs: Any) -> str:
+def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     """Preload ``url`` from the current response; return ``url`` (Flask-Firehose's ``push``).
 
     In a view or, as the ``push`` template global, in a template::
@@ -296,26 +296,27 @@ def push(url: str, *flags: str, **attrs: Any) -> str:
         flags: ``crossorigin`` (anonymous) and ``nopush``.
         attrs: ``rel``, ``as`` or ``as_``, ``crossorigin`` (True or "" mean anonymous),
             ``type``, ``fetchpriority``, ``nopush``, ``weight``.
+        strict: Raise for a value that cannot be sent; by default the preload is dropped
+            with one log line and the page goes out without it (:func:`h2push.asgi.push`).
 
     Returns:
         ``url`` unchanged.
 
     Raises:
-        ValueError: A value that cannot be sent (:class:`h2push.links.PreloadError` names the
-            field), or an unknown flag.
+        ValueError: Only with ``strict=True``: a value that cannot be sent
+            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: Outside a request, or in an app without :class:`H2Push`.
     """
-    fields = preload_fields(flags, attrs)
     if not has_request_context():
         raise RuntimeError("push() needs a request context")
     state = current_app.extensions.get(_EXTENSION_KEY)
     if not isinstance(state, _AppState):
         raise RuntimeError("push() needs H2Push(app) to deliver it")
     if state.enabled:
-        asgi.push(cast(asgi.Scope, request.scope), url, **fields)
-    else:
-        Preload(url=url, **fields)  # still check it: a bad call fails whether or not enabled
+        asgi.push(cast(asgi.Scope, request.scope), url, *flags, strict=strict, **attrs)
+    else:  # still check it: a bad call fails (or logs) whether or not enabled
+        user_preload(url, flags, attrs, strict=strict)
     return url
 
 

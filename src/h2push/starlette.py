@@ -50,7 +50,7 @@ from starlette.routing import BaseRoute, Match, Mount
 
 from h2push import asgi
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload, preload_fields
+from h2push.links import Preload
 from h2push.manifest import Manifest
 
 __all__ = ["H2PushMiddleware", "http2push", "preloads_resolver", "push", "route_manifest"]
@@ -170,7 +170,9 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
     return resolve
 
 
-def push(request: HTTPConnection, url: str | URL, *flags: str, **attrs: Any) -> str:
+def push(
+    request: HTTPConnection, url: str | URL, *flags: str, strict: bool = False, **attrs: Any
+) -> str:
     """Preload ``url`` from the response to ``request``; return ``url`` as a str.
 
     :func:`h2push.asgi.push` through the request's scope: the resource joins the response's
@@ -186,18 +188,20 @@ def push(request: HTTPConnection, url: str | URL, *flags: str, **attrs: Any) -> 
         **attrs: ``as`` or ``as_`` (style, script, font, image, fetch, ...), ``rel``,
             ``crossorigin`` (True or "" mean anonymous), ``type``, ``fetchpriority``,
             ``nopush``, ``weight``.
+        strict: Raise for a value that cannot be sent; by default the preload is dropped
+            with one log line and the page goes out without it (:func:`h2push.asgi.push`).
 
     Returns:
         ``str(url)``, unchanged, for use in ``href``/``src``.
 
     Raises:
-        ValueError: The URL or an attribute cannot be sent (:class:`h2push.links.PreloadError`
-            names the field), or an unknown flag.
+        ValueError: Only with ``strict=True``: the URL or an attribute cannot be sent
+            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: The app is not wrapped in :class:`H2PushMiddleware`.
     """
     text = str(url)
-    asgi.push(request.scope, _same_origin_path(request, text), **preload_fields(flags, attrs))
+    asgi.push(request.scope, _same_origin_path(request, text), *flags, strict=strict, **attrs)
     return text
 
 
@@ -205,7 +209,10 @@ def _same_origin_path(request: HTTPConnection, url: str) -> str:
     """``url`` as a path when it is an absolute URL on the request's origin, else unchanged."""
     if url.startswith("/"):
         return url
-    absolute = URL(url)
+    try:
+        absolute = URL(url)
+    except ValueError:  # not a URL at all: push() refuses it
+        return url
     base = request.base_url
     if (absolute.scheme, absolute.netloc) != (base.scheme, base.netloc):
         return url

@@ -72,6 +72,8 @@ __all__ = [
     "DEFAULT_TRACKER",
     "MAX_CACHE_DIGEST_CHARS",
     "MAX_CACHE_DIGEST_ENTRIES",
+    "MAX_CACHE_DIGEST_LOG2_N",
+    "MAX_CACHE_DIGEST_LOG2_P",
     "MAX_COOKIE_VALUE_CHARS",
     "ClientState",
     "CookieDigestTracker",
@@ -101,11 +103,24 @@ Headers: TypeAlias = Iterable[tuple[bytes | str, bytes | str]]
 MAX_COOKIE_VALUE_CHARS = 512
 """Longest tracker cookie value read (characters); a longer one counts as empty."""
 
-MAX_CACHE_DIGEST_CHARS = 16384
-"""Longest ``Cache-Digest`` request header read, all fields together (characters)."""
+MAX_CACHE_DIGEST_CHARS = 8192
+"""Longest ``Cache-Digest`` request header read, all fields together (characters); a longer
+one is ignored whole. Module attributes like this one are read per request: assign
+``h2push.trackers.MAX_CACHE_DIGEST_CHARS`` to change it."""
 
-MAX_CACHE_DIGEST_ENTRIES = 16
-"""Most digest entities read from the ``Cache-Digest`` header; later ones are ignored."""
+MAX_CACHE_DIGEST_ENTRIES = 4
+"""Most digest entities looked at in the ``Cache-Digest`` header, valid or not (the draft's
+flags make four useful kinds: fresh or stale, with or without validators); later ones are
+ignored."""
+
+MAX_CACHE_DIGEST_LOG2_N = 8
+"""Largest ``log2(N)`` of a ``Cache-Digest`` digest read (N = 256 resources, so at most 362
+values, 1,448 in the four digests read); checked on the first two characters, before anything
+is decoded. A larger digest is ignored, as draft-ietf-httpbis-cache-digest-02 lets a server
+do: h2push asks a digest only about the resources one page declares."""
+
+MAX_CACHE_DIGEST_LOG2_P = 20
+"""Largest ``log2(P)`` of a ``Cache-Digest`` digest read (a false-positive rate of 2**-20)."""
 
 _DEFAULT_MAX_AGE_S = 7 * 86400
 _COOKIES_READ = 8  # values of our cookie name looked at, first valid one wins
@@ -345,8 +360,10 @@ def parse_cache_digest(values: Iterable[str]) -> tuple[DigestEntry, ...]:
     ``Cache-Digest = 1#digest-entity``, ``digest-entity = digest-value *(OWS ";" OWS
     digest-flag)``: base64url digests (RFC 4648 §5) with case-insensitive token flags.
     Several fields are one comma-separated list. An entity that does not parse (bad base64url,
-    a digest :meth:`CacheDigest.decode` rejects, a flag that is not a token) is skipped;
-    unknown flags are ignored.
+    a digest :meth:`CacheDigest.decode` rejects, a flag that is not a token) is skipped, and so
+    is one whose ``N`` or ``P`` is above :data:`MAX_CACHE_DIGEST_LOG2_N` or
+    :data:`MAX_CACHE_DIGEST_LOG2_P` (refused before decoding); unknown flags are ignored. Only
+    the first :data:`MAX_CACHE_DIGEST_ENTRIES` entities are looked at, valid or not.
 
     Args:
         values: The field values (str), in order.
@@ -359,16 +376,22 @@ def parse_cache_digest(values: Iterable[str]) -> tuple[DigestEntry, ...]:
     if len(text) > MAX_CACHE_DIGEST_CHARS:
         return ()
     entries: list[DigestEntry] = []
+    looked_at = 0
     for element in text.split(","):
         value, *raw_flags = element.split(";")
         value = value.strip(_OWS)
         if not value and not raw_flags:
             continue  # an empty list element (RFC 9110 §5.6.1)
+        looked_at += 1
+        if looked_at > MAX_CACHE_DIGEST_ENTRIES:
+            break
         flags = {flag.strip(_OWS).lower() for flag in raw_flags}
         if not all(_TOKEN.fullmatch(flag) for flag in flags):
             continue
         try:
-            digest = CacheDigest.from_base64url(value)
+            digest = CacheDigest.from_base64url(
+                value, max_log2_n=MAX_CACHE_DIGEST_LOG2_N, max_log2_p=MAX_CACHE_DIGEST_LOG2_P
+            )
         except DigestError:
             continue
         entries.append(
@@ -617,7 +640,10 @@ class CookieDigestTracker:
             return cast("CacheDigest | None", cached)
         accepted: CacheDigest | None
         try:
-            digest = CacheDigest.from_base64url(value)
+            # Any other N or P is refused from the first two characters, before decoding.
+            digest = CacheDigest.from_base64url(
+                value, max_log2_n=self.log2_n, max_log2_p=self.log2_p
+            )
         except DigestError:
             accepted = None
         else:

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["StaticVersions", "resource_keys"]
+__all__ = ["DEFAULT_MAX_BYTES", "StaticVersions", "resource_keys"]
+
+#: The memory a :class:`StaticVersions` cache may take unless given ``max_bytes``.
+DEFAULT_MAX_BYTES = 1 << 20
+# What one cached version costs besides its URL's characters (CPython, 64-bit: the dict slot,
+# the tuple, its float and ints, the 16-digit str and the URL str's header).
+_ENTRY_BYTES = 300
 
 
 class StaticVersions:
@@ -29,13 +35,17 @@ class StaticVersions:
     at again (one ``stat``) at most every ``recheck_s`` seconds, so a change is noticed within
     that time and a busy page costs no system call per resource. A URL outside the prefix, a
     path that leaves the directory, or a file that cannot be read has no version (None).
-    Safe to share between threads and requests.
+    Safe to share between threads and requests. The cache is bounded in bytes: beyond
+    ``max_bytes`` (URL text and a fixed cost per entry) the oldest entries are dropped, so
+    URLs a client makes up cost no memory that lasts.
 
     Args:
         directory: The directory the prefix maps to.
         url_prefix: The URL path prefix, e.g. ``/static/`` (a trailing ``/`` is added).
         recheck_s: How long a file's version is trusted before it is looked at again, in
             seconds (0: every call).
+        max_bytes: The memory the cache may take (bytes, default 1 MiB: several thousand
+            static files).
     """
 
     def __init__(
@@ -44,6 +54,7 @@ class StaticVersions:
         url_prefix: str = "/static/",
         *,
         recheck_s: float = 1.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.directory = Path(directory).resolve()
         self.url_prefix = url_prefix if url_prefix.endswith("/") else url_prefix + "/"
@@ -51,6 +62,8 @@ class StaticVersions:
         # url -> (checked at, mtime ns, size, version or None)
         self._cache: dict[str, tuple[float, int, int, str | None]] = {}
         self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def __call__(self, url: str) -> str | None:
         """The version (16 hex digits, str) of the file ``url`` serves, or None."""
@@ -73,7 +86,13 @@ class StaticVersions:
             else:
                 version = _content_hash(path)
         with self._lock:
-            self._cache[url] = (now, mtime, size, version)
+            if self._cache.pop(url, None) is None:
+                self._bytes += _ENTRY_BYTES + len(url)
+            self._cache[url] = (now, mtime, size, version)  # now the newest
+            while self._bytes > self.max_bytes and self._cache:
+                oldest = next(iter(self._cache))
+                del self._cache[oldest]
+                self._bytes -= _ENTRY_BYTES + len(oldest)
         return version
 
     def _path(self, url: str) -> str | None:
