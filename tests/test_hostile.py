@@ -34,7 +34,6 @@ from h2push.digest import CacheDigest, DigestError
 from h2push.links import MAX_URL_CHARS, LinkValue, PreloadError, parse_link_header
 from h2push.manifest import MAX_PAGE_PRELOADS
 from h2push.plan import (
-    _PLANS,
     MAX_EARLY_HINTS_BYTES,
     MAX_INHERITED_VALUE_BYTES,
     MAX_LINK_BYTES,
@@ -510,12 +509,17 @@ def test_static_versions_keep_a_bounded_cache(tmp_path: Path) -> None:
     assert versions("/static/a.css") is not None
 
 
-def test_plan_memo_takes_no_hostile_paths() -> None:
+def test_the_plan_memo_is_bounded_and_keeps_no_path() -> None:
+    app = H2PushMiddleware(pushing_page([]))
     candidates = (Preload(url="/a.css", as_="style"),)
     for i in range(50):
         facts = RequestFacts(path=f"/{'p' * 5000}{i}", navigation=True, can_early_hint=True)
-        plan(facts, candidates)
-    assert all(len(key[1].path) <= 256 for key in _PLANS)  # type: ignore[attr-defined]
+        assert app._delivery.prepare(facts, candidates).plan == plan(facts, candidates)
+    # One plan serves every path of the same request class: the memo holds no path at all.
+    assert len(app._delivery._memo) == 1
+    for i in range(3000):
+        app._delivery.prepare(RequestFacts(), (Preload(url=f"/{i}.css"),))
+    assert len(app._delivery._memo) <= 1024
 
 
 # --- manifests -------------------------------------------------------------------------------

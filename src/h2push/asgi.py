@@ -22,17 +22,28 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import logging
 import os
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from h2push import vulcain
+from h2push._delivery.asgi_types import ASGIApp, Headers, Message, Receive, Scope, Send
+from h2push._delivery.engine import (
+    MAX_HINTED_PATHS,
+    Delivery,
+    heuristic_floor,
+    records_delivery,
+    reusable_problem,
+)
+from h2push._delivery.ledger import (
+    DEFAULT_MAX_LEDGER_BYTES,
+    Connection,
+    Connections,
+    connection_key,
+)
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
 from h2push.manifest import Manifest
@@ -49,12 +60,8 @@ from h2push.plan import (
 from h2push.trackers import (
     DEFAULT_TRACKER,
     ClientState,
-    FirehoseConnector,
-    Tracker,
+    TrackerSetting,
     as_tracker,
-    carries_client_state,
-    may_be_stored_by_shared_cache,
-    tracks,
 )
 from h2push.versions import resource_keys
 
@@ -70,16 +77,14 @@ __all__ = [
     "push",
 ]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = Sequence[tuple[bytes, bytes]]
-
+#: Kept importable from here: the ledger's class under its former private name.
+_Connections = Connections
 _EMPTY_PLAN = Plan()
+_EMPTY: frozenset[str] = frozenset()
 _STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
 _CLIENT_FIELDS = frozenset({b"cookie", b"cache-digest"})
+_FACTS_SIZE = 1024  # request facts a middleware keeps, for paths of at most:
+_FACTS_MAX_PATH = 256
 
 logger = logging.getLogger("h2push")
 
@@ -111,113 +116,6 @@ DEFAULT_MAX_PUSHES_PER_CONNECTION = 100
 #: The shortest lifetime, in seconds, h2push gives a hinted response that the application
 #: left to the browser's heuristics (WhiteNoise's lifetime for unversioned files).
 DEFAULT_HINTED_MAX_AGE_S = 60
-_MAX_HINTED_PATHS = 4096  # paths whose caching the middleware watches
-_HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
-
-
-class _Connection:
-    """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""
-
-    __slots__ = ("last_seen", "pushed")
-
-    def __init__(self, now: float) -> None:
-        self.last_seen = now
-        self.pushed: set[str] = set()
-
-
-_ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
-
-#: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
-#: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
-DEFAULT_MAX_LEDGER_BYTES = 8 << 20
-# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
-# the dict slot and key tuples, the _Connection, a set slot and the str header).
-_ENTRY_BYTES = 400
-_URL_BYTES = 100
-
-
-class _Connections:
-    """The push ledger of the connections one process serves: a budget and a memory.
-
-    ASGI gives an application no handle on its connection (the ASGI HTTP spec), so a
-    connection is known by its two ends, ``(scope["client"], scope["server"])``: no two open
-    TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
-    being reused for a while (60 s on Linux). Memory stays bounded in entries and in bytes:
-    entries idle for ``idle_s`` seconds are dropped whenever any connection is planned for
-    (oldest first, so the sweep costs what it drops), and the least recently used ones while
-    more than ``capacity`` connections are known or the URLs remembered take more than
-    ``max_bytes``. A new connection mistaken for an old one is pushed less; a connection
-    forgotten while open starts a new budget (each response is still held to ``max_pushes``).
-    """
-
-    __slots__ = ("_entries", "_now", "bytes", "capacity", "idle_s", "max_bytes")
-
-    def __init__(
-        self,
-        *,
-        idle_s: float = 30.0,
-        capacity: int = 10_000,
-        max_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.idle_s = idle_s
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
-        self._now = clock
-        self._entries: OrderedDict[_ConnectionKey, _Connection] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: _ConnectionKey) -> _Connection:
-        """The entry of connection ``key``, new if it is unknown or was idle too long."""
-        now = self._now()
-        self._sweep(now)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = _Connection(now)
-            self.bytes += _ENTRY_BYTES
-            self._evict(keep=key)
-        else:
-            entry.last_seen = now
-            self._entries.move_to_end(key)
-        return entry
-
-    def record(self, entry: _Connection, urls: Iterable[str]) -> None:
-        """Add ``urls`` to what ``entry``'s connection was pushed, within the byte budget."""
-        for url in urls:
-            if url not in entry.pushed:
-                entry.pushed.add(url)
-                self.bytes += _URL_BYTES + len(url)
-        self._evict(keep=None)
-
-    def _drop(self, key: _ConnectionKey) -> None:
-        entry = self._entries.pop(key)
-        self.bytes -= _ENTRY_BYTES + sum(_URL_BYTES + len(url) for url in entry.pushed)
-
-    def _sweep(self, now: float) -> None:
-        """Drop the entries idle for longer than ``idle_s`` (least recently used first)."""
-        while self._entries:
-            key, oldest = next(iter(self._entries.items()))
-            if now - oldest.last_seen <= self.idle_s:
-                return
-            self._drop(key)
-
-    def _evict(self, *, keep: _ConnectionKey | None) -> None:
-        while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
-            key = next(iter(self._entries))
-            if key == keep:
-                return
-            self._drop(key)
-
-
-def _connection_key(scope: Scope) -> _ConnectionKey | None:
-    """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
-    client, server = scope.get("client"), scope.get("server")
-    if not client:
-        return None
-    return (tuple(client), tuple(server) if server else None)
 
 
 class _RequestState:
@@ -231,20 +129,28 @@ class _RequestState:
         "delivered",
         "facts",
         "known",
+        "link_bytes",
         "preloads",
         "scope",
         "send",
     )
 
-    def __init__(self, scope: Scope, send: Send, facts: RequestFacts) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        send: Send,
+        facts: RequestFacts,
+        client_fields: list[tuple[bytes, bytes]],
+    ) -> None:
         self.scope = scope
         self.send = send
         self.facts = facts
         self.before = _EMPTY_PLAN
+        self.link_bytes: bytes | None = None  # the before-plan's Link value, made once per plan
         self.client: ClientState | None = None
-        self.client_fields: list[tuple[bytes, bytes]] = []
-        self.connection: _Connection | None = None
-        self.known: frozenset[str] = frozenset()
+        self.client_fields = client_fields
+        self.connection: Connection | None = None
+        self.known = _EMPTY
         self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
 
@@ -377,7 +283,7 @@ class H2PushMiddleware:
         push: bool = True,
         informational: bool = False,
         push_preload: bool = False,
-        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        tracker: TrackerSetting = DEFAULT_TRACKER,
         versions: Callable[[str], str | None] | None = None,
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
         proxy: ProxyMode | bool | None = None,
@@ -399,7 +305,7 @@ class H2PushMiddleware:
         self.max_pushes = max_pushes
         self.max_pushes_per_connection = max_pushes_per_connection
         self.connections = (
-            _Connections(max_bytes=max_ledger_bytes)
+            Connections(max_bytes=max_ledger_bytes)
             if max_pushes_per_connection is not None
             else None
         )
@@ -414,15 +320,42 @@ class H2PushMiddleware:
         if hinted_max_age_s is not None and hinted_max_age_s < 0:
             raise ValueError(f"hinted_max_age_s {hinted_max_age_s} must not be negative")
         self.hinted_max_age_s = hinted_max_age_s
-        # The same-origin paths h2push preloads, the preload tuples already read, and the
-        # paths whose caching was reported: bounded, shared by every request.
-        self._hinted_paths: set[str] = set()
-        # Kept by id with the tuple itself, so that an id is never reused while it is here.
+        # This middleware's plans, tracker and hinted paths (the request flow's engine).
+        self._delivery = Delivery(
+            max_pushes=max_pushes,
+            early_hints=self.early_hints,
+            push=self.push,
+            tracker=self.tracker,
+            pushing_proxy=self.proxy == PUSHES_FROM_LINK,
+        )
+        self._hinted_paths = self._delivery.hinted.paths
+        # The route preload tuples already read, kept by id with the tuple itself, so that
+        # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
-        self._reported: set[str] = set()
+        # Request facts by (method, path, navigation, 103, push, pushed): bounded, short paths.
+        self._facts: dict[tuple[str, str, bool, bool, bool, bool], RequestFacts] = {}
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
                 self._learn_paths(entries)
+
+    def _request_facts(self, key: tuple[str, str, bool, bool, bool, bool]) -> RequestFacts:
+        """The facts of a request of ``(method, path, navigation, 103, push, pushed)``."""
+        facts = self._facts.get(key)
+        if facts is None:
+            method, path, navigation, hint, can_push, pushed = key
+            facts = RequestFacts(
+                method=method,
+                path=path,
+                navigation=navigation,
+                can_early_hint=hint,
+                can_push=can_push,
+                pushed=pushed,
+            )
+            if len(path) <= _FACTS_MAX_PATH:
+                if len(self._facts) >= _FACTS_SIZE:
+                    self._facts.clear()
+                self._facts[key] = facts
+        return facts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope; only ``http`` scopes are planned for."""
@@ -442,46 +375,62 @@ class H2PushMiddleware:
                 client_fields.append((name, value))
             elif name == PUSHED_HEADER[0]:
                 pushed = True
-        extensions = scope.get("extensions") or {}
-        facts = RequestFacts(
-            method=scope["method"],
-            path=scope["path"],
-            navigation=is_navigation(sec_fetch_mode, accept),
-            can_early_hint=_EARLY_HINT in extensions or self.informational,
-            can_push=_PUSH in extensions,
-            pushed=pushed,
+        extensions = scope.get("extensions") or ()
+        can_push = _PUSH in extensions
+        facts = self._request_facts(
+            (
+                scope["method"],
+                scope["path"],
+                is_navigation(sec_fetch_mode, accept),
+                _EARLY_HINT in extensions or self.informational,
+                can_push,
+                pushed,
+            )
         )
-        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
-        request.client_fields = client_fields
+        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, client_fields)
         candidates = self._candidates(facts)
         if candidates:
-            await self._learn(request, candidates)
-        # No await from the budget to the reservation: concurrent streams of one connection
-        # cannot both spend the same pushes.
-        max_pushes = self._push_budget(request, self.max_pushes) if candidates else 0
-        request.before = before = plan(
-            facts,
-            candidates,
-            known=request.known,
-            max_pushes=max_pushes,
-            early_hints=self.early_hints,
-            push=self.push,
-        )
-        if before.pushes and request.connection is not None and self.connections is not None:
-            self.connections.record(request.connection, (p.url for p in before.pushes))
-        if before.early_hints:
-            message: Message = (
-                {"type": _EARLY_HINT, "links": before.early_hint_links}
-                if _EARLY_HINT in extensions
-                else {
-                    "type": _INFORMATIONAL,
-                    "status": 103,
-                    "headers": [(b"link", link) for link in before.early_hint_links],
-                }
+            if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
+                await self._learn(request, candidates)
+            # No await from the budget to the reservation: concurrent streams of one
+            # connection cannot both spend the same pushes.
+            max_pushes = (
+                self._push_budget(request, self.max_pushes) if can_push else self.max_pushes
             )
-            if await _send_extension(send, message):
-                request.delivered.update(p.url for p in before.early_hints)
-        await self._send_pushes(request, before)
+            prepared = self._delivery.prepare(
+                facts,
+                candidates,
+                known=request.known,
+                max_pushes=max_pushes,
+                early_hints=self.early_hints,
+                push=self.push,
+            )
+            request.before = before = prepared.plan
+            request.link_bytes = prepared.link_bytes
+            if before.pushes and request.connection is not None and self.connections is not None:
+                self.connections.record(request.connection, (p.url for p in before.pushes))
+            if before.early_hints:
+                message: Message = (
+                    {"type": _EARLY_HINT, "links": list(prepared.hint_links)}
+                    if _EARLY_HINT in extensions
+                    else {
+                        "type": _INFORMATIONAL,
+                        "status": 103,
+                        "headers": [(b"link", link) for link in prepared.hint_links],
+                    }
+                )
+                if await _send_extension(send, message):
+                    request.delivered.update(p.url for p in before.early_hints)
+            if prepared.push_accepts:
+                inherited = push_headers(before.pushes[0], scope["headers"])[1:]
+                for resource, accept_field in prepared.push_accepts:
+                    message = {
+                        "type": _PUSH,
+                        "path": resource.url,
+                        "headers": [accept_field, *inherited, PUSHED_HEADER],
+                    }
+                    if await _send_extension(send, message):
+                        request.delivered.add(resource.url)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
 
@@ -620,7 +569,7 @@ class H2PushMiddleware:
         if routed:
             if id(routed) not in self._learned:  # a route's manifest: read once
                 self._learn_paths(routed)
-                if len(self._learned) < _MAX_HINTED_PATHS:
+                if len(self._learned) < MAX_HINTED_PATHS:
                     self._learned[id(routed)] = routed
             # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
             declared = (*declared, *routed) if declared else routed
@@ -640,7 +589,7 @@ class H2PushMiddleware:
         ):
             return per_response
         if request.connection is None:
-            key = _connection_key(request.scope)
+            key = connection_key(request.scope)
             if key is None:
                 return 0  # no way to hold this connection to its limit
             request.connection = self.connections.get(key)
@@ -660,7 +609,7 @@ class H2PushMiddleware:
         if not isinstance(path, str):
             return True  # the server judges a malformed message
         if request.connection is None and self.connections is not None:
-            key = _connection_key(request.scope)
+            key = connection_key(request.scope)
             if key is not None:
                 request.connection = self.connections.get(key)
         if request.connection is not None and self.connections is not None:
@@ -687,10 +636,7 @@ class H2PushMiddleware:
             self.tracker is None
             or request.client is not None
             or request.facts.pushed
-            or not tracks(
-                can_push=request.facts.can_push and self.push,
-                proxy=self.proxy == PUSHES_FROM_LINK,
-            )
+            or not self._delivery.tracks(can_push=request.facts.can_push)
         ):
             return
         scope = request.scope
@@ -722,11 +668,7 @@ class H2PushMiddleware:
 
     def _learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Remember the same-origin paths of ``preloads``, whose caching matters (bounded)."""
-        for preload in preloads:
-            if len(self._hinted_paths) >= _MAX_HINTED_PATHS:
-                return
-            if preload.same_origin and preload.rel != "preconnect":
-                self._hinted_paths.add(preload.url.partition("?")[0])
+        self._delivery.hinted.learn(preloads)
 
     def _make_reusable(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
         """Give a hinted response left to heuristics a lifetime; report what cannot be reused.
@@ -738,20 +680,13 @@ class H2PushMiddleware:
         if cache_control is None:
             if self.hinted_max_age_s is None or b"expires" in fields:
                 return
-            max_age_s = _heuristic_floor(fields.get(b"last-modified"), self.hinted_max_age_s)
+            max_age_s = heuristic_floor(fields.get(b"last-modified"), self.hinted_max_age_s)
             if max_age_s is not None:
                 headers.append((b"cache-control", b"max-age=%d" % max_age_s))
             return
-        if path in self._reported or len(self._reported) >= _MAX_HINTED_PATHS:
+        reason = reusable_problem(cache_control)
+        if reason is None or not self._delivery.hinted.first_report(path):
             return
-        directives = _directives(cache_control)
-        if "no-store" in directives:
-            reason = "no-store, so browsers fetch it a second time"
-        elif "no-cache" in directives or directives.get("max-age") == "0":
-            reason = "a Cache-Control that browsers revalidate"
-        else:
-            return
-        self._reported.add(path)
         logger.warning(
             "h2push: %s is hinted but served with %s (Cache-Control: %s): the hint is wasted."
             " Let browsers keep it a while (e.g. max-age=60), or stop preloading it.",
@@ -763,21 +698,20 @@ class H2PushMiddleware:
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
         """Push what the app asked for, merge the Link header, and update the tracker."""
         before = request.before
-        headers = list(message.get("headers", ()))
         path = request.facts.path
-        if path in self._hinted_paths and 200 <= int(message.get("status", 200)) < 300:
-            self._make_reusable(path, headers)
-        app_links = ", ".join(
-            value.decode("latin-1") for name, value in headers if name.lower() == b"link"
-        )
-        late: list[Preload] = list(request.preloads)
-        if self.push_preload and app_links:
-            late.extend(_preloads_in(app_links))
-        if late:
-            self._learn_paths(late)
         status = int(message.get("status", 200))
+        if path in self._hinted_paths and 200 <= status < 300:
+            headers = list(message.get("headers", ()))
+            self._make_reusable(path, headers)
+        else:
+            headers = [*message.get("headers", ())]
+        app_links = [value for name, value in headers if name.lower() == b"link"]
+        late = request.preloads
+        if self.push_preload and app_links:
+            late = [*late, *_preloads_in(b", ".join(app_links).decode("latin-1"))]
         after = _EMPTY_PLAN
         if late:
+            self._learn_paths(late)
             await self._learn(request, late)
             content_type = next((v for n, v in headers if n.lower() == b"content-type"), None)
             max_pushes = self._push_budget(request, self.max_pushes - len(before.pushes))
@@ -789,21 +723,25 @@ class H2PushMiddleware:
                 early_hints=False,
                 # Once the app has answered, only a successful page is worth pushing for.
                 push=self.push and 200 <= status < 300 and is_page(content_type),
-                link_bytes_used=len(before.link_header) + 2 if before.link_header else 0,
+                link_bytes_used=len(request.link_bytes) + 2 if request.link_bytes else 0,
             )
             if after.pushes and request.connection is not None and self.connections is not None:
                 self.connections.record(request.connection, (p.url for p in after.pushes))
             await self._send_pushes(request, after)
         if status >= 400:
             return message
-        links = (*before.links, *after.links) if after.links else before.links
+        links = before.links
         if app_links or after.links:
-            extra = link_additions(app_links or None, links)
-        else:
-            extra = before.link_header  # formatted once per plan
-        if extra is not None:
-            headers.append((b"link", extra.encode("ascii")))
-        headers.extend(await self._remember(request, links, headers))
+            if after.links:
+                links = (*links, *after.links)
+            existing = b", ".join(app_links).decode("latin-1") if app_links else None
+            extra = link_additions(existing, links)
+            if extra is not None:
+                headers.append((b"link", extra.encode("ascii")))
+        elif request.link_bytes is not None:
+            headers.append((b"link", request.link_bytes))  # formatted once per plan
+        if request.client is not None:
+            headers.extend(await self._remember(request, links, headers))
         return {**message, "headers": headers}
 
     async def _remember(
@@ -811,17 +749,21 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
+        if client is None:
+            return []
         # A proxy that pushes from the Link header delivers a navigation's Link preloads.
         version = request.scope.get("http_version", "1.1")
         http2 = self.proxy == PUSHES_FROM_LINK or version not in ("1.0", "1.1")
-        if client is None or not (request.delivered or (http2 and request.facts.navigation)):
-            return []  # nothing can have been delivered (plan.delivered)
         fields = {n.lower(): v for n, v in headers if n.lower() in _STATE_FIELDS}
-        if not carries_client_state(fields.get(b"content-type")) or (
-            may_be_stored_by_shared_cache(fields.get(b"cache-control"))
+        facts = request.facts
+        if not records_delivery(
+            delivered_any=bool(request.delivered),
+            navigation=facts.navigation,
+            http2=http2,
+            content_type=fields.get(b"content-type"),
+            cache_control=fields.get(b"cache-control"),
         ):
             return []
-        facts = request.facts
         urls = request.delivered | delivered(linked=links, navigation=facts.navigation, http2=http2)
         if not urls - request.known:
             return []
@@ -831,31 +773,6 @@ class H2PushMiddleware:
         else:
             client.add(keys)
         return client.response_headers()
-
-
-def _directives(cache_control: bytes) -> dict[str, str]:
-    """The directives of a ``Cache-Control`` value (RFC 9111 §5.2), lower-cased, to values."""
-    found: dict[str, str] = {}
-    for part in cache_control.decode("latin-1").split(","):
-        name, _, value = part.partition("=")
-        found.setdefault(name.strip().lower(), value.strip().strip('"'))
-    return found
-
-
-def _heuristic_floor(last_modified: bytes | None, floor_s: int) -> int | None:
-    """``max(floor_s, 10 % of the age)`` for a ``Last-Modified`` value; None without one.
-
-    The 10 % is the heuristic freshness browsers give a response with ``Last-Modified`` and
-    no lifetime (RFC 9111 §4.2.2): a response that has it keeps at least that.
-    """
-    if last_modified is None:
-        return None
-    try:
-        modified = email.utils.parsedate_to_datetime(last_modified.decode("latin-1"))
-    except (TypeError, ValueError):
-        return None
-    age_s = time.time() - modified.timestamp()
-    return max(floor_s, int(age_s * _HEURISTIC_FRACTION))
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

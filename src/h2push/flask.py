@@ -74,7 +74,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
@@ -92,18 +92,19 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push._delivery.engine import Delivery, Prepared
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
+from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation
 from h2push.trackers import (
     DEFAULT_TRACKER,
     ClientState,
-    FirehoseConnector,
     FirehoseTracker,
     Tracker,
+    TrackerSetting,
     as_tracker,
     carries_client_state,
     may_be_stored_by_shared_cache,
@@ -128,6 +129,8 @@ _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 
 _G_KEY: Final = "_h2push"
+_FACTS_SIZE: Final = 1024
+_FACTS_MAX_PATH: Final = 256
 _VIEW_ATTR: Final = "_h2push_manifest"
 
 
@@ -188,7 +191,7 @@ class _AppState:
     max_pushes: int = DEFAULT_MAX_PUSHES
     early_hints: bool = True
     enabled: bool = True
-    tracker: Tracker | None = DEFAULT_TRACKER
+    tracker: Tracker | None = None
     proxy: bool = False  # a proxy that pushes from the Link header is in front
     proxy_mode: ProxyMode | None = None
     versions: Callable[[str], str | None] | None = None
@@ -203,6 +206,32 @@ class _AppState:
     # The same-origin paths h2push preloads (manifests, push()), and those already reported.
     hinted_paths: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
+    # The plans made for this app, with the Link values they send (the delivery engine).
+    delivery: Delivery = field(
+        default_factory=lambda: Delivery(
+            max_pushes=DEFAULT_MAX_PUSHES,
+            early_hints=True,
+            push=True,
+            tracker=None,
+            pushing_proxy=False,
+        )
+    )
+    # Request facts by (method, path, navigation, 103), for paths of at most _FACTS_MAX_PATH.
+    facts: dict[tuple[str, str, bool, bool], RequestFacts] = field(default_factory=dict)
+
+    def request_facts(self, method: str, path: str, navigation: bool, hint: bool) -> RequestFacts:
+        """The facts of a WSGI request (no push), made once per kind of request (bounded)."""
+        key = (method, path, navigation, hint)
+        found = self.facts.get(key)
+        if found is None:
+            found = RequestFacts(
+                method=method, path=path, navigation=navigation, can_early_hint=hint
+            )
+            if len(path) <= _FACTS_MAX_PATH:
+                if len(self.facts) >= _FACTS_SIZE:
+                    self.facts.clear()
+                self.facts[key] = found
+        return found
 
     def learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
@@ -213,8 +242,16 @@ class _AppState:
                 self.hinted_paths.add(preload.url.partition("?")[0])
 
 
-#: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
-_STANDALONE: Final = _AppState()
+# Where an app without :class:`H2Push` keeps the state of its :func:`http2push` views.
+_STANDALONE_KEY: Final = "h2push.standalone"
+
+
+def _standalone(app: Flask) -> _AppState:
+    """The state of an app's :func:`http2push` views when it has no :class:`H2Push`."""
+    state = app.extensions.get(_STANDALONE_KEY)
+    if not isinstance(state, _AppState):
+        state = app.extensions[_STANDALONE_KEY] = _AppState()
+    return state
 
 
 @dataclass
@@ -339,7 +376,7 @@ class H2Push:
         manifest: ManifestSetting = DEFAULT_MANIFEST,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
-        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        tracker: TrackerSetting = DEFAULT_TRACKER,
         proxy: ProxyMode | bool | None = None,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
@@ -453,7 +490,7 @@ def _decorator(
             if _EXTENSION_KEY in app.extensions:  # the extension's hooks deliver it
                 result: ResponseReturnValue = app.ensure_sync(view)(*args, **kwargs)
                 return result
-            state = _start(_STANDALONE, spec.load(app.root_path))
+            state = _start(_standalone(app), spec.load(app.root_path))
             response = app.make_response(app.ensure_sync(view)(*args, **kwargs))
             _finish(state, response)
             return response
@@ -720,13 +757,11 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
     """Gather the request's candidates, send the 103 if the plan has one; set ``g._h2push``."""
     environ = request.environ
     send_hints = environ.get("wsgi.early_hints")
-    facts = RequestFacts(
-        method=request.method,
-        path=request.path,
-        navigation=is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
-        can_early_hint=callable(send_hints),
-        can_push=False,  # WSGI has no server push
-        pushed=False,
+    facts = app_state.request_facts(  # WSGI has no server push
+        request.method,
+        request.path,
+        is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
+        callable(send_hints),
     )
     candidates: tuple[Preload, ...] = ()
     under_middleware = _under_middleware(environ)
@@ -752,8 +787,8 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
-        if first.early_hints and _send_early_hints(send_hints, first):
-            state.hinted = first.early_hints
+        if first.plan.early_hints and _send_early_hints(send_hints, first.hint_values):
+            state.hinted = first.plan.early_hints
     return state
 
 
@@ -786,7 +821,7 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
 
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
-    candidates = state.candidates + tuple(state.preloads)
+    candidates = state.candidates + tuple(state.preloads) if state.preloads else state.candidates
     if state.preloads:
         state.app_state.learn_paths(state.preloads)
     if not candidates or response.status_code >= 400:
@@ -794,38 +829,48 @@ def _finish(state: _RequestState, response: Response) -> None:
     if state.preloads:
         _learn(state, state.preloads)
     # The 103, if any, went out before the view ran; this plan is for the final response.
-    final = _plan(state, candidates, replace(state.facts, can_early_hint=False))
-    existing = ", ".join(response.headers.getlist("Link")) or None
+    facts = state.facts
+    if facts.can_early_hint:
+        facts = state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
+    final = _plan(state, candidates, facts)
+    headers = response.headers
+    existing = ", ".join(headers.getlist("Link")) if "Link" in headers else None
     if state.app_state.firehose:  # what the client has is not linked at all
-        merged = merge_link_header(existing, (p for p in final.links if p.url not in state.known))
+        merged = merge_link_header(
+            existing, (p for p in final.plan.links if p.url not in state.known)
+        )
     elif existing is None:
-        merged = final.link_header
+        if final.link_text is not None:
+            headers.add("Link", final.link_text)  # formatted once per plan
+        merged = None
     else:
-        merged = merge_link_header(existing, final.links)
+        merged = merge_link_header(existing, final.plan.links)
     if merged is not None and merged != existing:
-        response.headers["Link"] = merged
-    _remember(state, final, response)
+        headers["Link"] = merged
+    if state.client is not None:
+        _remember(state, final.plan, response)
 
 
-def _plan(state: _RequestState, candidates: Iterable[Preload], facts: RequestFacts) -> Plan:
+def _plan(state: _RequestState, candidates: tuple[Preload, ...], facts: RequestFacts) -> Prepared:
     settings = state.app_state
-    return plan(
+    return settings.delivery.prepare(
         facts,
         candidates,
         known=state.known,
         max_pushes=settings.max_pushes,
         early_hints=settings.early_hints,
+        push=True,
     )
 
 
-def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
+def _send_early_hints(send_hints: Callable[..., object], values: list[str]) -> bool:
     """Send one 103 with one Link field line per preload (Gunicorn writes them all).
 
     Returns:
         Whether the WSGI server took it.
     """
     try:
-        send_hints([("Link", value) for value in first.early_hint_values])
+        send_hints([("Link", value) for value in values])
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return False

@@ -27,7 +27,6 @@ import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import cast
 
 from h2push.links import Preload, format_link_header
 
@@ -175,13 +174,6 @@ class Plan:
 
 
 _EMPTY_PLAN = Plan()
-# Memoized plans: at most this many, and only for requests whose path and known set are small,
-# so the memo's memory is bounded in bytes whatever clients send (a path of at most
-# _MEMO_MAX_PATH characters, a known set of at most _MEMO_MAX_KNOWN URLs of MAX_URL_CHARS).
-_PLAN_CACHE_SIZE = 1024
-_MEMO_MAX_PATH = 256
-_MEMO_MAX_KNOWN = 64
-_PLANS: dict[tuple[object, ...], tuple[tuple[Preload, ...], Plan]] = {}
 
 
 def plan(
@@ -229,28 +221,9 @@ def plan(
         MAX_EARLY_HINTS_BYTES if max_early_hints_bytes is None else max_early_hints_bytes,
         (MAX_LINK_BYTES if max_link_bytes is None else max_link_bytes) - link_bytes_used,
     )
-    # A plan depends only on its arguments. A manifest's candidates are one tuple for the life
-    # of the app, and most clients' known sets repeat (empty, or one digest): remember plans by
-    # the tuple's identity, with a strong reference so the identity cannot be reused.
-    key = None
-    if (
-        type(candidates) is tuple
-        and isinstance(known, frozenset)
-        and len(request.path) <= _MEMO_MAX_PATH
-        and len(known) <= _MEMO_MAX_KNOWN
-    ):
-        key = (id(candidates), request, known, max_pushes, early_hints, push, budgets)
-        hit = _PLANS.get(key)
-        if hit is not None and hit[0] is candidates:
-            return hit[1]
-    result = _plan(
+    return _plan(
         request, candidates, known, max_pushes, early_hints=early_hints, push=push, budgets=budgets
     )
-    if key is not None:
-        if len(_PLANS) >= _PLAN_CACHE_SIZE:
-            _PLANS.clear()
-        _PLANS[key] = (cast("tuple[Preload, ...]", candidates), result)
-    return result
 
 
 def _plan(

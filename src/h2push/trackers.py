@@ -60,7 +60,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
 from h2push.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
 from h2push.plan import is_page
@@ -77,6 +77,7 @@ __all__ = [
     "MAX_COOKIE_VALUE_CHARS",
     "ClientState",
     "CookieDigestTracker",
+    "DefaultTracker",
     "DigestEntry",
     "FirehoseConnector",
     "FirehoseTracker",
@@ -84,6 +85,7 @@ __all__ = [
     "RedisTracker",
     "ResourceKey",
     "Tracker",
+    "TrackerSetting",
     "as_tracker",
     "carries_client_state",
     "may_be_stored_by_shared_cache",
@@ -219,19 +221,23 @@ class FirehoseConnector(Protocol):
         ...
 
 
-def as_tracker(obj: Tracker | FirehoseConnector) -> Tracker:
+def as_tracker(obj: Tracker | FirehoseConnector | DefaultTracker) -> Tracker:
     """Return ``obj`` as a :class:`Tracker`, wrapping a Firehose connector.
 
     Args:
-        obj: A tracker (``load()`` and a bool ``blocking``) or an object with
-            ``get_pushed()`` and ``set_pushed()`` (:class:`FirehoseConnector`).
+        obj: A tracker (``load()`` and a bool ``blocking``), an object with
+            ``get_pushed()`` and ``set_pushed()`` (:class:`FirehoseConnector`), or
+            :data:`DEFAULT_TRACKER`.
 
     Returns:
-        ``obj`` itself, or a :class:`FirehoseTracker` around it.
+        ``obj`` itself, a :class:`FirehoseTracker` around it, or for
+        :data:`DEFAULT_TRACKER` a new :class:`CookieDigestTracker`.
 
     Raises:
         TypeError: ``obj`` has neither shape.
     """
+    if isinstance(obj, DefaultTracker):
+        return CookieDigestTracker()
     if callable(getattr(obj, "load", None)):
         if not isinstance(getattr(obj, "blocking", None), bool):
             raise TypeError(f"tracker {obj!r} has load() but no bool `blocking` attribute")
@@ -969,8 +975,23 @@ class _RedisState(_State):
         ]
 
 
-#: The tracker the adapters use unless given another: a cache-digest cookie, no server state.
-DEFAULT_TRACKER: Tracker = CookieDigestTracker()
+class DefaultTracker:
+    """The type of :data:`DEFAULT_TRACKER`, a setting rather than a tracker (it holds nothing)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT_TRACKER"
+
+
+#: The tracker setting the adapters use unless given another: each middleware or app makes
+#: its own :class:`CookieDigestTracker` (a cache-digest cookie, no server state), whose
+#: caches live as long as that middleware or app.
+DEFAULT_TRACKER: Final = DefaultTracker()
+
+TrackerSetting = Tracker | FirehoseConnector | DefaultTracker | None
+"""What an adapter's ``tracker`` argument takes: a tracker, a Flask-Firehose connector,
+:data:`DEFAULT_TRACKER` or None (track nothing)."""
 
 
 def carries_client_state(content_type: str | bytes | None) -> bool:

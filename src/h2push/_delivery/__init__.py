@@ -1,0 +1,16 @@
+"""The delivery engine every adapter calls (private: import from the adapters).
+
+Between the sans-IO core (:mod:`h2push.plan`, :mod:`h2push.links`, :mod:`h2push.manifest`)
+and the framework adapters (:mod:`h2push.asgi`, :mod:`h2push.flask`, :mod:`h2push.quart`,
+:mod:`h2push.starlette`, :mod:`h2push.django`) sits this layer, free of any framework:
+
+* :mod:`.engine`: the per-app object (settings, tracker, plan memo with the bytes each plan
+  sends, hinted paths) and the per-request rules (which response may record delivery, the
+  hinted-max-age caching rule);
+* :mod:`.ledger`: the per-connection push ledger and its byte budget;
+* :mod:`.declare`: what adapters share to declare preloads (the default manifest path, the
+  app manifest setting, the route decorator's marker);
+* :mod:`.asgi_types`: the ASGI type aliases.
+
+Adapters translate their framework's request and response into these calls and back.
+"""
