@@ -129,7 +129,9 @@ _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 
 _G_KEY: Final = "_h2push"
+_ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
 _FACTS_SIZE: Final = 1024
+_EMPTY: frozenset[str] = frozenset()
 _FACTS_MAX_PATH: Final = 256
 _VIEW_ATTR: Final = "_h2push_manifest"
 
@@ -254,21 +256,43 @@ def _standalone(app: Flask) -> _AppState:
     return state
 
 
-@dataclass
 class _RequestState:
     """One request's h2push state, kept in ``g._h2push``.
 
     ``preloads`` is the list of preloads added by :func:`push` during the request.
     """
 
-    app_state: _AppState
-    facts: RequestFacts
-    candidates: tuple[Preload, ...]
-    tracker: Tracker | None
-    preloads: list[Preload] = field(default_factory=list)
-    hinted: tuple[Preload, ...] = ()
-    client: ClientState | None = None
-    known: frozenset[str] = frozenset()
+    __slots__ = (
+        "app_state",
+        "candidates",
+        "client",
+        "environ",
+        "facts",
+        "finished",
+        "hinted",
+        "known",
+        "preloads",
+        "tracker",
+    )
+
+    def __init__(
+        self,
+        app_state: _AppState,
+        facts: RequestFacts,
+        candidates: tuple[Preload, ...],
+        tracker: Tracker | None,
+        environ: dict[str, Any],
+    ) -> None:
+        self.app_state = app_state
+        self.facts = facts
+        self.candidates = candidates
+        self.tracker = tracker
+        self.environ = environ
+        self.preloads: list[Preload] = []
+        self.hinted: tuple[Preload, ...] = ()
+        self.client: ClientState | None = None
+        self.known: frozenset[str] = _EMPTY
+        self.finished = False  # the Link header was merged into the Response object
 
 
 def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
@@ -431,6 +455,9 @@ class H2Push:
         _learn_manifest_paths(state)
         app.before_request(_before_request)
         app.after_request(_after_request)
+        # The Link header goes on at the WSGI layer, as a WSGI middleware would add it: one
+        # append to the header list, without Werkzeug's header objects.
+        app.wsgi_app = _LinkHeaders(app.wsgi_app)  # type: ignore[method-assign]
         app.add_template_global(push, "push")
         app.extensions[_EXTENSION_KEY] = state
 
@@ -659,24 +686,84 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 
 
 def _before_request() -> None:
-    state: _AppState = current_app.extensions[_EXTENSION_KEY]
-    if not state.enabled or request.routing_exception is not None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: _AppState = app.extensions[_EXTENSION_KEY]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if not state.enabled or req.routing_exception is not None:
         return  # off, or no route (404, 405, a redirect): hints would serve an error page
     if not state.views_loaded:
-        state.view_manifests = _view_manifests(current_app)
+        state.view_manifests = _view_manifests(app)
         state.views_loaded = True
         _learn_manifest_paths(state)
-    _start(state, state.view_manifests.get(request.endpoint or ""))
+    views = state.view_manifests
+    _start(state, views.get(req.endpoint or "") if views else None, req)
 
 
 def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
-        _finish(state, response)
-    app_state = current_app.extensions.get(_EXTENSION_KEY)
-    if isinstance(app_state, _AppState) and request.path in app_state.hinted_paths:
+        if state.tracker is not None or state.app_state.firehose:
+            _finish(state, response)  # the tracker reads the response; else _LinkHeaders
+        app_state: object = state.app_state
+        path = state.facts.path
+    else:
+        app_state = current_app.extensions.get(_EXTENSION_KEY)
+        path = request.path
+    if isinstance(app_state, _AppState) and path in app_state.hinted_paths:
         _make_reusable(app_state, response)
     return response
+
+
+class _LinkHeaders:
+    """WSGI: merge the plan's Link values into the final response's header list.
+
+    For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
+    Flask-Firehose's mode need the Response object: :func:`_after_request` does those), the
+    Link value is appended as the response starts, after any the application set.
+    """
+
+    __slots__ = ("wsgi_app",)
+
+    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            state = environ.pop(_ENVIRON_KEY, None)
+            if isinstance(state, _RequestState) and not state.finished:
+                _finish_headers(state, int(status[:3]), headers)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, str]]) -> None:
+    """:func:`_finish` for an untracked client, on a WSGI header list (changed in place)."""
+    candidates = state.candidates + tuple(state.preloads) if state.preloads else state.candidates
+    if state.preloads:
+        state.app_state.learn_paths(state.preloads)
+    if not candidates or status >= 400:
+        return
+    final = _plan(state, candidates, _final_facts(state))
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
+    if not where:
+        if final.link_text is not None:
+            headers.append(("Link", final.link_text))  # formatted once per plan
+        return
+    existing = ", ".join(headers[i][1] for i in where)
+    merged = merge_link_header(existing, final.plan.links)
+    if merged is not None and merged != existing:
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Link", merged)
+
+
+def _final_facts(state: _RequestState) -> RequestFacts:
+    """The request's facts for the final response: the 103, if any, has gone out."""
+    facts = state.facts
+    if facts.can_early_hint:
+        return state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
+    return facts
 
 
 def _hinted_max_age(value: object) -> int | None:
@@ -753,18 +840,20 @@ def _make_reusable(state: _AppState, response: Response) -> None:
     )
 
 
-def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestState:
+def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None) -> _RequestState:
     """Gather the request's candidates, send the 103 if the plan has one; set ``g._h2push``."""
-    environ = request.environ
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
     send_hints = environ.get("wsgi.early_hints")
     facts = app_state.request_facts(  # WSGI has no server push
-        request.method,
-        request.path,
+        req.method,
+        req.path,
         is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
         callable(send_hints),
     )
     candidates: tuple[Preload, ...] = ()
-    under_middleware = _under_middleware(environ)
+    under_middleware = "asgi.scope" in environ and _under_middleware(environ)
     if not under_middleware:  # else H2PushMiddleware planned the declarations and tracks
         if app_state.manifest is not None:
             candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
@@ -772,18 +861,20 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
             # A decorator's manifest applies to every request of its view (flask-http2-push).
             candidates += view_manifest.preloads_for(facts.path)
     state = _RequestState(
-        app_state=app_state,
-        facts=facts,
-        candidates=candidates,
+        app_state,
+        facts,
+        candidates,
         # WSGI cannot push: the client is tracked only for a pushing proxy in front.
-        tracker=(
+        (
             app_state.tracker
             if not under_middleware and tracks(can_push=False, proxy=app_state.proxy)
             else None
         ),
+        environ,
     )
     setattr(g, _G_KEY, state)
-    if candidates:
+    environ[_ENVIRON_KEY] = state
+    if candidates and state.tracker is not None:
         _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
@@ -804,7 +895,7 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
         return
     if state.client is None:
         # A tracker reads only these two: WSGI joins a request's cookie fields into one.
-        environ = request.environ
+        environ = state.environ
         headers = [
             (name, value)
             for name, key in (("cookie", "HTTP_COOKIE"), ("cache-digest", "HTTP_CACHE_DIGEST"))
@@ -821,6 +912,7 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
 
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
+    state.finished = True
     candidates = state.candidates + tuple(state.preloads) if state.preloads else state.candidates
     if state.preloads:
         state.app_state.learn_paths(state.preloads)
@@ -828,13 +920,9 @@ def _finish(state: _RequestState, response: Response) -> None:
         return
     if state.preloads:
         _learn(state, state.preloads)
-    # The 103, if any, went out before the view ran; this plan is for the final response.
-    facts = state.facts
-    if facts.can_early_hint:
-        facts = state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
-    final = _plan(state, candidates, facts)
+    final = _plan(state, candidates, _final_facts(state))
     headers = response.headers
-    existing = ", ".join(headers.getlist("Link")) if "Link" in headers else None
+    existing = ", ".join(headers.getlist("Link")) or None
     if state.app_state.firehose:  # what the client has is not linked at all
         merged = merge_link_header(
             existing, (p for p in final.plan.links if p.url not in state.known)
@@ -884,7 +972,7 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
         return
     # Behind a proxy that pushes from the Link header (nginx, h2o), the proxy delivers a
     # navigation's Link preloads, over whatever protocol the app itself is reached by.
-    http2 = state.app_state.proxy or request.environ.get("SERVER_PROTOCOL", "").upper().startswith(
+    http2 = state.app_state.proxy or state.environ.get("SERVER_PROTOCOL", "").upper().startswith(
         "HTTP/2"
     )
     navigation = state.facts.navigation
