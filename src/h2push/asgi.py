@@ -130,6 +130,7 @@ class _RequestState:
         "facts",
         "known",
         "link_bytes",
+        "linked_urls",
         "preloads",
         "scope",
         "send",
@@ -147,6 +148,7 @@ class _RequestState:
         self.facts = facts
         self.before = _EMPTY_PLAN
         self.link_bytes: bytes | None = None  # the before-plan's Link value, made once per plan
+        self.linked_urls = _EMPTY  # what its Link values deliver to an HTTP/2 navigation
         self.client: ClientState | None = None
         self.client_fields = client_fields
         self.connection: Connection | None = None
@@ -407,6 +409,7 @@ class H2PushMiddleware:
             )
             request.before = before = prepared.plan
             request.link_bytes = prepared.link_bytes
+            request.linked_urls = prepared.linked_urls
             if before.pushes and request.connection is not None and self.connections is not None:
                 self.connections.record(request.connection, (p.url for p in before.pushes))
             if before.early_hints:
@@ -764,7 +767,11 @@ class H2PushMiddleware:
             cache_control=fields.get(b"cache-control"),
         ):
             return []
-        urls = request.delivered | delivered(linked=links, navigation=facts.navigation, http2=http2)
+        if http2 and facts.navigation and links is request.before.links:
+            linked = request.linked_urls  # the plan's, made once
+        else:
+            linked = delivered(linked=links, navigation=facts.navigation, http2=http2)
+        urls = request.delivered | linked if request.delivered else linked
         if not urls - request.known:
             return []
         keys = resource_keys(sorted(urls), self.versions)

@@ -607,6 +607,7 @@ class CookieDigestTracker:
         self._hashes: dict[tuple[str, str | None], int | None] = {}
         self._decoded: dict[str, CacheDigest | None] = {}
         self._cookies: dict[frozenset[int], tuple[bytes, bytes]] = {}
+        self._key_hashes: dict[tuple[ResourceKey, ...], dict[int, None]] = {}
         if self.max_value_chars > MAX_COOKIE_VALUE_CHARS:
             raise ValueError(
                 f"a digest of {self.max_keys} keys at log2_p={log2_p} can take "
@@ -675,6 +676,18 @@ class CookieDigestTracker:
         self._hashes[key] = value
         return value
 
+    def _hash_keys(self, keys: list[ResourceKey]) -> dict[int, None]:
+        # A page delivers the same keys to every first visit: hash each list once (bounded).
+        frozen = tuple(keys)
+        cached = self._key_hashes.get(frozen)
+        if cached is None:
+            hashes = (self._hash(url, version) for url, version in keys)
+            cached = dict.fromkeys(h for h in hashes if h is not None)
+            if len(self._key_hashes) >= _DECODED_CACHE_SIZE:
+                self._key_hashes.clear()
+            self._key_hashes[frozen] = cached
+        return cached
+
     def _set_cookie(self, values: frozenset[int]) -> tuple[bytes, bytes]:
         # Every first visit to a page delivers the same set: encode each set once (bounded).
         cached = self._cookies.get(values)
@@ -715,8 +728,7 @@ class _CookieState(_State):
         )
 
     def _store(self, keys: list[ResourceKey]) -> None:
-        hashes = (self._tracker._hash(url, version) for url, version in keys)
-        self._delivered.update(dict.fromkeys(h for h in hashes if h is not None))
+        self._delivered.update(self._tracker._hash_keys(keys))
         merged = self._values.union(self._delivered)
         if len(merged) > self._tracker.max_keys:  # full: start again from this response
             merged = frozenset(list(self._delivered)[: self._tracker.max_keys])

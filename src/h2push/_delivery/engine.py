@@ -18,7 +18,7 @@ from collections.abc import Container, Iterable
 from typing import Final
 
 from h2push.links import Preload
-from h2push.plan import Plan, RequestFacts, plan, push_headers
+from h2push.plan import Plan, RequestFacts, delivered, plan, push_headers
 from h2push.trackers import Tracker, carries_client_state, may_be_stored_by_shared_cache
 
 __all__ = [
@@ -53,9 +53,19 @@ class Prepared:
         hint_values: The 103's Link values (str), one per preload.
         hint_links: The same as bytes (the ASGI ``links`` shape).
         push_accepts: Per push, the preload and its push promise's ``accept`` header.
+        linked_urls: What its Link values deliver to a navigation over HTTP/2
+            (:func:`h2push.plan.delivered` of the links alone).
     """
 
-    __slots__ = ("hint_links", "hint_values", "link_bytes", "link_text", "plan", "push_accepts")
+    __slots__ = (
+        "hint_links",
+        "hint_values",
+        "link_bytes",
+        "link_text",
+        "linked_urls",
+        "plan",
+        "push_accepts",
+    )
 
     def __init__(self, result: Plan) -> None:
         self.plan = result
@@ -66,6 +76,7 @@ class Prepared:
         self.push_accepts = tuple(
             (preload, push_headers(preload, ())[0]) for preload in result.pushes
         )
+        self.linked_urls = delivered(linked=result.links, navigation=True, http2=True)
 
 
 class HintedPaths:
