@@ -368,6 +368,7 @@ class H2PushMiddleware:
         sec_fetch_mode = accept = None
         pushed = False
         client_fields: list[tuple[bytes, bytes]] = []  # what a tracker reads
+        preload_fields: list[bytes] = []  # a Vulcain Preload
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
                 sec_fetch_mode = value.decode("latin-1")
@@ -377,6 +378,8 @@ class H2PushMiddleware:
                 client_fields.append((name, value))
             elif name == PUSHED_HEADER[0]:
                 pushed = True
+            elif name == b"preload":
+                preload_fields.append(value)
         extensions = scope.get("extensions") or ()
         can_push = _PUSH in extensions
         facts = self._request_facts(
@@ -390,7 +393,15 @@ class H2PushMiddleware:
             )
         )
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, client_fields)
-        candidates = self._candidates(facts)
+        if self.preloads is None:  # the manifest's tuple, as it is
+            manifest = self.manifest
+            candidates: Sequence[Preload] = (
+                manifest.preloads_for(facts.path, navigation=facts.navigation)
+                if manifest is not None
+                else ()
+            )
+        else:
+            candidates = self._candidates(facts)
         if candidates:
             if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
                 await self._learn(request, candidates)
@@ -436,10 +447,26 @@ class H2PushMiddleware:
                         request.delivered.add(resource.url)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
+        # Most responses need only the plan's Link value appended: no push() calls, no
+        # tracker, no caching rule for the path, no Link header of the app's own.
+        plain = (
+            request.client is None
+            and not self.push_preload
+            and facts.path not in self._hinted_paths
+        )
 
         async def send_with_links(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = await self._start_response(request, message)
+                if plain and not request.preloads:
+                    headers = message.get("headers", ())
+                    if request.link_bytes is None or message.get("status", 200) >= 400:
+                        pass
+                    elif not any(name.lower() == b"link" for name, _ in headers):
+                        message = {**message, "headers": [*headers, (b"link", request.link_bytes)]}
+                    else:
+                        message = await self._start_response(request, message)
+                else:
+                    message = await self._start_response(request, message)
             elif message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
@@ -447,9 +474,9 @@ class H2PushMiddleware:
             await send(message)
 
         app_send: Send = send_with_links
-        preload = _header(scope, b"preload") if facts.method == "GET" else None
-        if preload is not None:  # a Vulcain request: push what the JSON response names
-            app_send = self._vulcain_send(request, preload, send_with_links)
+        if preload_fields and facts.method == "GET":
+            # A Vulcain request: push what the JSON response names.
+            app_send = self._vulcain_send(request, b", ".join(preload_fields), send_with_links)
         try:
             await self.app(scope, receive, app_send)
         finally:
@@ -707,8 +734,8 @@ class H2PushMiddleware:
             headers = list(message.get("headers", ()))
             self._make_reusable(path, headers)
         else:
-            headers = [*message.get("headers", ())]
-        app_links = [value for name, value in headers if name.lower() == b"link"]
+            headers = list(message.get("headers", ()))
+        app_links = [value for name, value in headers if name == b"link" or name.lower() == b"link"]
         late = request.preloads
         if self.push_preload and app_links:
             late = [*late, *_preloads_in(b", ".join(app_links).decode("latin-1"))]
@@ -780,12 +807,6 @@ class H2PushMiddleware:
         else:
             client.add(keys)
         return client.response_headers()
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    """The value of request header ``name`` (lower-case), its lines joined by ``, ``."""
-    values = [value for key, value in scope["headers"] if key == name]
-    return b", ".join(values) if values else None
 
 
 def _is_json_success(start: Message) -> bool:

@@ -37,6 +37,7 @@ logger = logging.getLogger("h2push")
 MAX_HINTED_PATHS: Final = 4096
 _MEMO_SIZE = 1024  # prepared plans per app; the memo starts again when full
 _MEMO_MAX_KNOWN = 64  # a known set larger than this is planned without the memo
+_MEMO_MAX_PATH = 256  # nor a request whose path is longer (its facts are not kept either)
 _HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
 # The plan module itself (``h2push.plan`` the attribute is the function): its byte limits
 # are read on each call, as plan() reads them.
@@ -133,7 +134,7 @@ class Delivery:
         self.tracker = tracker
         self.pushing_proxy = pushing_proxy
         self.hinted = HintedPaths()
-        self._memo: dict[tuple[object, ...], tuple[object, Prepared]] = {}
+        self._memo: dict[tuple[object, ...], tuple[object, RequestFacts, Prepared]] = {}
 
     def tracks(self, *, can_push: bool) -> bool:
         """Whether a request is tracked (:func:`h2push.trackers.tracks`, and a tracker set)."""
@@ -153,8 +154,8 @@ class Delivery:
         """:func:`h2push.plan.plan` with this app's settings, remembered while it lives.
 
         A tuple of candidates (a manifest's) with a small frozen known set is planned once
-        per request class; anything else is planned afresh. The path is not part of a plan
-        (only of its log lines), so one plan serves every path with the same candidates.
+        per request facts object (adapters keep one per kind of request); anything else is
+        planned afresh.
         """
         max_pushes = self.max_pushes if max_pushes is None else max_pushes
         early_hints = self.early_hints if early_hints is None else early_hints
@@ -163,11 +164,7 @@ class Delivery:
         if type(candidates) is tuple and type(known) is frozenset and len(known) <= _MEMO_MAX_KNOWN:
             key = (
                 id(candidates),
-                facts.method == "GET",
-                facts.navigation,
-                facts.can_early_hint,
-                facts.can_push,
-                facts.pushed,
+                id(facts),
                 known,
                 max_pushes,
                 early_hints,
@@ -177,9 +174,10 @@ class Delivery:
                 _LIMITS.MAX_LINK_BYTES,
             )
             hit = self._memo.get(key)
-            # The memo holds the tuple itself, so its id cannot be reused while it is here.
-            if hit is not None and hit[0] is candidates:
-                return hit[1]
+            # The memo holds the tuple and the facts, so their ids cannot be reused while
+            # they are here.
+            if hit is not None and hit[0] is candidates and hit[1] is facts:
+                return hit[2]
         prepared = Prepared(
             plan(
                 facts,
@@ -194,7 +192,7 @@ class Delivery:
         if key is not None:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            self._memo[key] = (candidates, prepared)
+            self._memo[key] = (candidates, facts, prepared)
         return prepared
 
 
