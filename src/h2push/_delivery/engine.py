@@ -161,7 +161,12 @@ class Delivery:
         early_hints = self.early_hints if early_hints is None else early_hints
         push = self.push if push is None else push
         key = None
-        if type(candidates) is tuple and type(known) is frozenset and len(known) <= _MEMO_MAX_KNOWN:
+        if (
+            type(candidates) is tuple
+            and type(known) is frozenset
+            and len(known) <= _MEMO_MAX_KNOWN
+            and len(facts.path) <= _MEMO_MAX_PATH
+        ):
             key = (
                 id(candidates),
                 id(facts),
