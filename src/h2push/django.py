@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
@@ -75,6 +75,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
+from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send, answer_lifespan
+from h2push._delivery.declare import manifest_marker
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, user_preload
@@ -91,12 +93,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-ASGIApp = Callable[
-    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
 
 _VIEW_ATTR: Final = "_h2push_manifest"
 _REQUEST_ATTR: Final = "_h2push"
@@ -221,27 +217,10 @@ def http2push(
     The manifest is loaded here, once: a relative path from the directory of the module that
     defines the view, an absolute one as it is.
 
-    Args:
-        manifest: A ``push_manifest.json`` path or a :class:`~h2push.manifest.Manifest`.
-
-    Returns:
-        The decorator.
-
-    Raises:
-        h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
-        TypeError: Used as ``@http2push`` without parentheses.
+    Args and errors: as :func:`h2push.starlette.http2push` (the same decorator, marking
+    views instead of endpoints).
     """
-    if callable(manifest) and not isinstance(manifest, Manifest):
-        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
-
-    def decorator(view: _View) -> _View:
-        loaded = (
-            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, view)
-        )
-        setattr(view, _VIEW_ATTR, loaded)
-        return view
-
-    return decorator
+    return manifest_marker(manifest, _VIEW_ATTR)
 
 
 def _view_manifest(view: object) -> Manifest | None:
@@ -309,15 +288,10 @@ class _MarkPlanned:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] == "http":
             scope[_PLANNED_KEY] = True
         await self.app(scope, receive, send)

@@ -89,10 +89,16 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from h2push._delivery.declare import (
+    DefaultManifestPath,
+    check_count,
+    check_flag,
+    check_manifest_setting,
+)
 from h2push._delivery.engine import Delivery, Prepared
+from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
@@ -136,15 +142,9 @@ _FACTS_MAX_PATH: Final = 256
 _VIEW_ATTR: Final = "_h2push_manifest"
 
 
-class _DefaultManifestPath(str):
-    """The default manifest path: a missing file then means "no manifest", not an error."""
-
-    __slots__ = ()
-
-
 #: The manifest :class:`H2Push` and :func:`http2push` read when given none:
 #: ``push_manifest.json`` in ``app.root_path`` or else in the working directory.
-DEFAULT_MANIFEST: Final[str] = _DefaultManifestPath("push_manifest.json")
+DEFAULT_MANIFEST: Final[str] = DefaultManifestPath("push_manifest.json")
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None
 """A manifest setting: a file path (a relative one is looked up in ``app.root_path``, then in
@@ -433,8 +433,7 @@ class H2Push:
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         enabled = config.get("H2PUSH_ENABLED", True)
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
-        if not isinstance(enabled, bool):
-            raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        check_flag("H2PUSH_ENABLED", enabled)
         mode = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
         # A pushing proxy (nginx < 1.25.1, h2o 2.2) gets no 103; one that forwards it does.
         proxy = mode == PUSHES_FROM_LINK
@@ -557,15 +556,14 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
         return lambda path, navigation: ()
     manifest = state.manifest if isinstance(state, _AppState) else None
     view_manifests = _view_manifests(app)
-    adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
+    endpoint_for = endpoint_of(app.url_map, app.config)
 
     def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
-        try:
-            endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+        endpoint = endpoint_for(path)
+        if endpoint is None:
             return None
         found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
-        view_manifest = view_manifests.get(str(endpoint))
+        view_manifest = view_manifests.get(endpoint)
         if view_manifest is not None:
             found += view_manifest.preloads_for(path)
         return found
@@ -577,24 +575,16 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
 
 
 def _check_settings(max_name: str, max_pushes: object, hints_name: str, hints: object) -> None:
-    if isinstance(max_pushes, bool) or not isinstance(max_pushes, int):
-        raise TypeError(f"{max_name} must be an int, not {type(max_pushes).__name__}")
-    if max_pushes < 0:
-        raise ValueError(f"{max_name} {max_pushes} must not be negative")
-    if not isinstance(hints, bool):
-        raise TypeError(f"{hints_name} must be a bool, not {type(hints).__name__}")
+    check_count(max_name, max_pushes)
+    check_flag(hints_name, hints)
 
 
 def _app_manifest(root_path: str, setting: object) -> Manifest | None:
     """Load the app manifest a setting names; None for no manifest."""
-    if setting is None or isinstance(setting, Manifest):
-        return setting
-    if not isinstance(setting, (str, os.PathLike)):
-        raise TypeError(
-            f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
-        )
-    path = os.fspath(setting)
-    if isinstance(setting, _DefaultManifestPath) and _find_manifest(path, root_path) is None:
+    path = check_manifest_setting(setting)
+    if not isinstance(path, str):
+        return path
+    if isinstance(setting, DefaultManifestPath) and _find_manifest(path, root_path) is None:
         return None
     return _load_manifest(path, root_path)
 

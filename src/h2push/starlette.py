@@ -49,6 +49,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match, Mount
 
 from h2push import asgi
+from h2push._delivery.declare import manifest_marker
 from h2push.asgi import H2PushMiddleware
 from h2push.links import Preload
 from h2push.manifest import Manifest
@@ -84,17 +85,7 @@ def http2push(
         h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
         TypeError: Used as ``@http2push`` without parentheses.
     """
-    if callable(manifest) and not isinstance(manifest, Manifest):
-        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
-
-    def decorator(endpoint: _Endpoint) -> _Endpoint:
-        loaded = (
-            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, endpoint)
-        )
-        setattr(endpoint, _ATTR, loaded)
-        return endpoint
-
-    return decorator
+    return manifest_marker(manifest, _ATTR)
 
 
 def route_manifest(endpoint: object) -> Manifest | None:
