@@ -10,15 +10,18 @@ the adapters live in :mod:`h2push.flask` and :mod:`h2push.asgi`.
 from h2push.links import LinkValue, Preload, format_link_header, parse_link_header
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import Plan, RequestFacts, plan
+from h2push.trackers import CookieDigestTracker, RedisTracker
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CookieDigestTracker",
     "LinkValue",
     "Manifest",
     "ManifestError",
     "Plan",
     "Preload",
+    "RedisTracker",
     "RequestFacts",
     "__version__",
     "format_link_header",

@@ -83,8 +83,6 @@ _EMPTY_PLAN = Plan()
 _EMPTY: frozenset[str] = frozenset()
 _STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
 _CLIENT_FIELDS = frozenset({b"cookie", b"cache-digest"})
-_FACTS_SIZE = 1024  # request facts a middleware keeps, for paths of at most:
-_FACTS_MAX_PATH = 256
 
 logger = logging.getLogger("h2push")
 
@@ -334,30 +332,9 @@ class H2PushMiddleware:
         # The route preload tuples already read, kept by id with the tuple itself, so that
         # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
-        # Request facts by (method, path, navigation, 103, push, pushed): bounded, short paths.
-        self._facts: dict[tuple[str, str, bool, bool, bool, bool], RequestFacts] = {}
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
                 self._learn_paths(entries)
-
-    def _request_facts(self, key: tuple[str, str, bool, bool, bool, bool]) -> RequestFacts:
-        """The facts of a request of ``(method, path, navigation, 103, push, pushed)``."""
-        facts = self._facts.get(key)
-        if facts is None:
-            method, path, navigation, hint, can_push, pushed = key
-            facts = RequestFacts(
-                method=method,
-                path=path,
-                navigation=navigation,
-                can_early_hint=hint,
-                can_push=can_push,
-                pushed=pushed,
-            )
-            if len(path) <= _FACTS_MAX_PATH:
-                if len(self._facts) >= _FACTS_SIZE:
-                    self._facts.clear()
-                self._facts[key] = facts
-        return facts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope; only ``http`` scopes are planned for."""
@@ -382,7 +359,7 @@ class H2PushMiddleware:
                 preload_fields.append(value)
         extensions = scope.get("extensions") or ()
         can_push = _PUSH in extensions
-        facts = self._request_facts(
+        facts = self._delivery.facts(
             (
                 scope["method"],
                 scope["path"],

@@ -64,7 +64,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
@@ -77,11 +77,12 @@ from django.urls import Resolver404, resolve
 from h2push import asgi
 from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send, answer_lifespan
 from h2push._delivery.declare import manifest_marker
+from h2push._delivery.engine import Delivery, Prepared
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
+from h2push.plan import DEFAULT_MAX_PUSHES, RequestFacts, is_navigation
 
 __all__ = [
     "H2PushMiddleware",
@@ -380,6 +381,11 @@ class H2PushMiddleware:
     Put it first in ``MIDDLEWARE`` (it only adds a header to the response). It works in WSGI
     and ASGI projects, sync or async. See the module docstring for what each server gets.
 
+    A Django middleware (``get_response``), not the ASGI one of the same name,
+    :class:`h2push.asgi.H2PushMiddleware`: :func:`get_asgi_application` wraps Django's ASGI
+    handler in that one, which sends the 103 and the pushes before the view runs, and this
+    one then adds only what the view declared (:func:`push`) to the Link header.
+
     Raises:
         django.core.exceptions.MiddlewareNotUsed: ``H2PUSH_ENABLED`` is False.
         ImproperlyConfigured: A setting has the wrong type or value.
@@ -397,6 +403,15 @@ class H2PushMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+        # The plans this middleware made, with the Link values they send (never pushes: the
+        # ASGI middleware does those).
+        self._delivery = Delivery(
+            max_pushes=self.settings.max_pushes,
+            early_hints=self.settings.early_hints,
+            push=False,
+            tracker=None,
+            pushing_proxy=False,
+        )
 
     def __call__(self, request: HttpRequest) -> Any:
         """Handle one request (a coroutine when Django serves asynchronously)."""
@@ -416,13 +431,18 @@ class H2PushMiddleware:
     def _start(self, request: HttpRequest) -> _RequestState:
         """Gather the request's declarations; send the 103 where only WSGI can."""
         send_hints = request.META.get("wsgi.early_hints")
-        facts = RequestFacts(
-            method=request.method or "GET",
-            path=request.path_info,
-            navigation=is_navigation(
-                request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
-            ),
-            can_early_hint=callable(send_hints),
+        navigation = is_navigation(
+            request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
+        )
+        facts = self._delivery.facts(
+            (
+                request.method or "GET",
+                request.path_info,
+                navigation,
+                callable(send_hints),
+                False,
+                False,
+            )
         )
         scope = _asgi_scope(request)
         state = _RequestState(facts=facts, scope=scope)
@@ -438,26 +458,34 @@ class H2PushMiddleware:
         state.candidates = declared
         if declared and callable(send_hints):
             first = self._plan(state.facts, declared)
-            if first.early_hints:
+            if first.plan.early_hints:
                 try:
-                    send_hints([("Link", str(preload)) for preload in first.early_hints])
+                    send_hints([("Link", value) for value in first.hint_values])
                 except Exception:  # the client may be gone; the final response will tell
                     logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return state
 
     def _finish(self, state: _RequestState, response: HttpResponseBase) -> None:
         """Merge every preload into the response's Link header, after the view's own value."""
-        candidates = (*state.candidates, *state.preloads)
+        candidates = (*state.candidates, *state.preloads) if state.preloads else state.candidates
         if state.scope is not None or not candidates or response.status_code >= 400:
             return  # the ASGI middleware does it, or nothing to add, or an error page
-        final = self._plan(replace(state.facts, can_early_hint=False), candidates)
+        facts = state.facts
+        if facts.can_early_hint:
+            facts = self._delivery.facts(
+                (facts.method, facts.path, facts.navigation, False, False, False)
+            )
+        final = self._plan(facts, candidates)
         existing = response.headers.get("Link")
-        merged = merge_link_header(existing, final.links)
+        if existing is None:
+            merged = final.link_text  # formatted once per plan
+        else:
+            merged = merge_link_header(existing, final.plan.links)
         if merged is not None and merged != existing:
             response.headers["Link"] = merged
 
-    def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Plan:
-        return plan(
+    def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Prepared:
+        return self._delivery.prepare(
             facts,
             candidates,
             max_pushes=self.settings.max_pushes,

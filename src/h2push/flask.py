@@ -97,7 +97,7 @@ from h2push._delivery.declare import (
     check_flag,
     check_manifest_setting,
 )
-from h2push._delivery.engine import Delivery, Prepared
+from h2push._delivery.engine import Delivery, Prepared, records_delivery
 from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
@@ -112,8 +112,6 @@ from h2push.trackers import (
     Tracker,
     TrackerSetting,
     as_tracker,
-    carries_client_state,
-    may_be_stored_by_shared_cache,
     tracks,
 )
 from h2push.versions import StaticVersions, resource_keys
@@ -136,9 +134,8 @@ _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 
 _G_KEY: Final = "_h2push"
 _ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
-_FACTS_SIZE: Final = 1024
 _EMPTY: frozenset[str] = frozenset()
-_FACTS_MAX_PATH: Final = 256
+
 _VIEW_ATTR: Final = "_h2push_manifest"
 
 
@@ -218,22 +215,10 @@ class _AppState:
             pushing_proxy=False,
         )
     )
-    # Request facts by (method, path, navigation, 103), for paths of at most _FACTS_MAX_PATH.
-    facts: dict[tuple[str, str, bool, bool], RequestFacts] = field(default_factory=dict)
 
     def request_facts(self, method: str, path: str, navigation: bool, hint: bool) -> RequestFacts:
         """The facts of a WSGI request (no push), made once per kind of request (bounded)."""
-        key = (method, path, navigation, hint)
-        found = self.facts.get(key)
-        if found is None:
-            found = RequestFacts(
-                method=method, path=path, navigation=navigation, can_early_hint=hint
-            )
-            if len(path) <= _FACTS_MAX_PATH:
-                if len(self.facts) >= _FACTS_SIZE:
-                    self.facts.clear()
-                self.facts[key] = found
-        return found
+        return self.delivery.facts((method, path, navigation, hint, False, False))
 
     def learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
@@ -968,10 +953,12 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     navigation = state.facts.navigation
     if state.app_state.firehose:  # the proxy pushed every Link preload
         http2 = navigation = True
-    if not state.hinted and not (http2 and navigation):
-        return  # nothing can have been delivered (plan.delivered)
-    if not carries_client_state(response.content_type) or may_be_stored_by_shared_cache(
-        response.headers.get("Cache-Control")
+    if not records_delivery(
+        delivered_any=bool(state.hinted),
+        navigation=navigation,
+        http2=http2,
+        content_type=response.content_type,
+        cache_control=response.headers.get("Cache-Control"),
     ):
         return
     urls = delivered(hinted=state.hinted, linked=final.links, navigation=navigation, http2=http2)

@@ -117,7 +117,16 @@ class Delivery:
         pushing_proxy: A proxy in front pushes from the Link header (``"pushes-from-link"``).
     """
 
-    __slots__ = ("_memo", "early_hints", "hinted", "max_pushes", "push", "pushing_proxy", "tracker")
+    __slots__ = (
+        "_facts",
+        "_memo",
+        "early_hints",
+        "hinted",
+        "max_pushes",
+        "push",
+        "pushing_proxy",
+        "tracker",
+    )
 
     def __init__(
         self,
@@ -135,6 +144,30 @@ class Delivery:
         self.pushing_proxy = pushing_proxy
         self.hinted = HintedPaths()
         self._memo: dict[tuple[object, ...], tuple[object, RequestFacts, Prepared]] = {}
+        self._facts: dict[tuple[str, str, bool, bool, bool, bool], RequestFacts] = {}
+
+    def facts(self, key: tuple[str, str, bool, bool, bool, bool]) -> RequestFacts:
+        """The :class:`~h2push.plan.RequestFacts` of a kind of request, made once (bounded).
+
+        Args:
+            key: ``(method, path, navigation, can_early_hint, can_push, pushed)``.
+        """
+        found = self._facts.get(key)
+        if found is None:
+            method, path, navigation, can_early_hint, can_push, pushed = key
+            found = RequestFacts(
+                method=method,
+                path=path,
+                navigation=navigation,
+                can_early_hint=can_early_hint,
+                can_push=can_push,
+                pushed=pushed,
+            )
+            if len(path) <= _MEMO_MAX_PATH:
+                if len(self._facts) >= _MEMO_SIZE:
+                    self._facts.clear()
+                self._facts[key] = found
+        return found
 
     def tracks(self, *, can_push: bool) -> bool:
         """Whether a request is tracked (:func:`h2push.trackers.tracks`, and a tracker set)."""
