@@ -414,14 +414,20 @@ class H2PushMiddleware:
                     request.delivered.update(p.url for p in before.early_hints)
             if prepared.push_accepts:
                 inherited = push_headers(before.pushes[0], scope["headers"])[1:]
+                sent = request.delivered
                 for resource, accept_field in prepared.push_accepts:
+                    url = resource.url
                     message = {
                         "type": _PUSH,
-                        "path": resource.url,
+                        "path": url,
                         "headers": [accept_field, *inherited, PUSHED_HEADER],
                     }
-                    if await _send_extension(send, message):
-                        request.delivered.add(resource.url)
+                    try:
+                        await send(message)
+                    except Exception:  # a refused push must never fail the request
+                        logger.debug("h2push: push of %s not sent", url, exc_info=True)
+                    else:
+                        sent.add(url)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
         # Most responses need only the plan's Link value appended: no push() calls, no

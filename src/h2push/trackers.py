@@ -335,7 +335,16 @@ def _split_key(key: object) -> ResourceKey:
 def _keys(keys: Iterable[ResourceKey | str]) -> list[ResourceKey]:
     if isinstance(keys, str):
         raise TypeError("expected an iterable of keys, got a single str (wrap it in a list)")
-    return [_split_key(key) for key in keys]
+    # A (url, version) tuple of str is taken as it is: the adapters' keys are all such.
+    return [
+        key
+        if type(key) is tuple
+        and len(key) == 2
+        and type(key[0]) is str
+        and (key[1] is None or type(key[1]) is str)
+        else _split_key(key)
+        for key in keys
+    ]
 
 
 # --- the Cache-Digest request header --------------------------------------------------------
