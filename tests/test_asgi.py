@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push import Manifest, ManifestError
-from h2push.asgi import H2PushMiddleware, _Connections, push
+from h2push._delivery.ledger import Connections
+from h2push.asgi import H2PushMiddleware, push
 from h2push.links import parse_link_header
 
 MANIFEST = Manifest.from_dict(
@@ -556,7 +557,7 @@ def test_negative_limits_are_refused() -> None:
 
 def test_the_ledger_forgets_idle_connections_and_stays_bounded() -> None:
     now = [0.0]
-    ledger = _Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
+    ledger = Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
     a = (("192.0.2.1", 1), None)
     ledger.get(a).pushed.add("/a.css")
     now[0] = 29.0
@@ -768,3 +769,37 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
         assert url.startswith("/")
         assert not url.startswith("//")
     assert links_of(start)[0].startswith(f"<{url}>".encode())
+
+
+def test_each_middleware_makes_its_own_default_tracker() -> None:
+    from h2push.trackers import DEFAULT_TRACKER, CookieDigestTracker
+
+    first = H2PushMiddleware(page(), manifest=MANIFEST)
+    second = H2PushMiddleware(page(), manifest=MANIFEST, tracker=DEFAULT_TRACKER)
+    assert isinstance(first.tracker, CookieDigestTracker)
+    assert isinstance(second.tracker, CookieDigestTracker)
+    assert first.tracker is not second.tracker  # no caches shared between apps
+    # Both still deliver and remember: the second visit with the cookie pushes nothing.
+    sent, cookie = visit(first, None)
+    assert pushed_paths(sent) == ["/app.css", "/app.js"]
+    assert cookie is not None
+    assert pushed_paths(visit(second, cookie.split(b";")[0])[0]) == []
+
+
+def test_plans_are_kept_by_the_middleware_that_made_them() -> None:
+    import sys
+
+    plan_module = sys.modules["h2push.plan"]  # h2push.plan, the attribute, is the function
+    mutable = [
+        name
+        for name, value in vars(plan_module).items()
+        if isinstance(value, (dict, list, set))
+        and not name.startswith("__")
+        and name != "_ACCEPT_FOR"
+    ]
+    assert mutable == []  # plan.py keeps no memo: caches live on their owners
+    first = H2PushMiddleware(page(), manifest=MANIFEST)
+    second = H2PushMiddleware(page(), manifest=MANIFEST)
+    visit(first, None)
+    assert first._delivery._memo
+    assert not second._delivery._memo

@@ -111,6 +111,24 @@ def test_decorator_with_explicit_path_and_appending_to_the_views_link(tmp_path: 
     ]
 
 
+def test_decorated_views_of_two_apps_without_extension_keep_their_own_state(
+    tmp_path: Path,
+) -> None:
+    write_manifest(tmp_path, {"/static/app.css": {"type": "style"}})
+    apps = [make_app(tmp_path), make_app(tmp_path)]
+    for app in apps:
+
+        @app.route("/")
+        @http2push()
+        def index() -> str:
+            return "home"
+
+    for app in apps:
+        assert links(app.test_client().get("/")) == ["</static/app.css>; rel=preload; as=style"]
+    first, second = (app.extensions["h2push.standalone"] for app in apps)
+    assert first is not second
+
+
 def test_decorator_without_extension_sends_early_hints_before_the_view(tmp_path: Path) -> None:
     write_manifest(tmp_path, SINGLE_PAGE)
     app = make_app(tmp_path)

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 from fuzzing import fuzz
 from h2push import Manifest, ManifestError, Preload
-from h2push.asgi import H2PushMiddleware, _Connections, push
+from h2push._delivery.ledger import Connections
+from h2push.asgi import H2PushMiddleware, push
 from h2push.digest import CacheDigest, DigestError
 from h2push.links import MAX_URL_CHARS, LinkValue, PreloadError, parse_link_header
 from h2push.manifest import MAX_PAGE_PRELOADS
@@ -476,7 +477,7 @@ def test_a_requests_state_is_freed_when_it_ends_without_the_cycle_collector() ->
 
 def test_the_push_ledger_is_bounded_in_bytes_and_swept_of_idle_connections() -> None:
     now = [0.0]
-    ledger = _Connections(idle_s=30.0, capacity=10_000, max_bytes=1_000_000, clock=lambda: now[0])
+    ledger = Connections(idle_s=30.0, capacity=10_000, max_bytes=1_000_000, clock=lambda: now[0])
     for port in range(4000):
         entry = ledger.get((("10.0.0.1", port), ("127.0.0.1", 443)))
         ledger.record(entry, [f"/{port}/{'u' * 2000}-{i}" for i in range(3)])

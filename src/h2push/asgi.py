@@ -77,8 +77,6 @@ __all__ = [
     "push",
 ]
 
-#: Kept importable from here: the ledger's class under its former private name.
-_Connections = Connections
 _EMPTY_PLAN = Plan()
 _EMPTY: frozenset[str] = frozenset()
 _STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
