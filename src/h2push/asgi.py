@@ -34,6 +34,7 @@ from h2push._delivery.asgi_types import ASGIApp, Headers, Message, Receive, Scop
 from h2push._delivery.engine import (
     MAX_HINTED_PATHS,
     Delivery,
+    Visit,
     heuristic_floor,
     records_delivery,
     reusable_problem,
@@ -59,11 +60,9 @@ from h2push.plan import (
 )
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    ClientState,
     TrackerSetting,
     as_tracker,
 )
-from h2push.versions import resource_keys
 
 __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
@@ -114,20 +113,15 @@ DEFAULT_MAX_PUSHES_PER_CONNECTION = 100
 DEFAULT_HINTED_MAX_AGE_S = 60
 
 
-class _RequestState:
-    """One request in flight: facts, what went out before the app ran, ``push()`` calls."""
+class _RequestState(Visit):
+    """One request in flight: the engine's visit, what went out before the app ran, its scope."""
 
     __slots__ = (
         "before",
-        "client",
         "client_fields",
         "connection",
-        "delivered",
-        "facts",
-        "known",
         "link_bytes",
         "linked_urls",
-        "preloads",
         "scope",
         "send",
     )
@@ -139,18 +133,14 @@ class _RequestState:
         facts: RequestFacts,
         client_fields: list[tuple[bytes, bytes]],
     ) -> None:
+        super().__init__(facts)
         self.scope = scope
         self.send = send
-        self.facts = facts
         self.before = _EMPTY_PLAN
         self.link_bytes: bytes | None = None  # the before-plan's Link value, made once per plan
         self.linked_urls = _EMPTY  # what its Link values deliver to an HTTP/2 navigation
-        self.client: ClientState | None = None
         self.client_fields = client_fields
         self.connection: Connection | None = None
-        self.known = _EMPTY
-        self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
-        self.preloads: list[Preload] = []
 
 
 def push(
@@ -652,21 +642,21 @@ class H2PushMiddleware:
             return
         scope = request.scope
         load = functools.partial(
-            self.tracker.load,
+            self._delivery.load_client,
+            request,
             request.client_fields,
             authority=_authority(scope),
             scheme=scope.get("scheme", "https"),
         )
-        request.client = await asyncio.to_thread(load) if self.tracker.blocking else load()
+        if self.tracker.blocking:
+            await asyncio.to_thread(load)
+        else:
+            load()
 
     async def _learn(self, request: _RequestState, preloads: Iterable[Preload]) -> None:
         """Add to ``request.known`` which of ``preloads`` the client has."""
         await self._load_client(request)
-        if request.client is not None:
-            versions = self.versions
-            # A generator: a client with nothing recorded answers without asking for versions.
-            keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
-            request.known |= request.client.known_urls(keys)
+        self._delivery.learn(request, preloads, self.versions)
 
     async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
@@ -780,14 +770,12 @@ class H2PushMiddleware:
         else:
             linked = delivered(linked=links, navigation=facts.navigation, http2=http2)
         urls = request.delivered | linked if request.delivered else linked
-        if not urls - request.known:
-            return []
-        keys = resource_keys(sorted(urls), self.versions)
+        record = self._delivery.record
         if self.tracker is not None and self.tracker.blocking:
-            await asyncio.to_thread(client.add, keys)
+            changed = await asyncio.to_thread(record, request, urls, self.versions)
         else:
-            client.add(keys)
-        return client.response_headers()
+            changed = record(request, urls, self.versions)
+        return client.response_headers() if changed else []
 
 
 def _is_json_success(start: Message) -> bool:

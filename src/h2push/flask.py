@@ -97,7 +97,7 @@ from h2push._delivery.declare import (
     check_flag,
     check_manifest_setting,
 )
-from h2push._delivery.engine import Delivery, Prepared, records_delivery
+from h2push._delivery.engine import Delivery, Prepared, Visit, records_delivery
 from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
@@ -107,14 +107,13 @@ from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    ClientState,
     FirehoseTracker,
     Tracker,
     TrackerSetting,
     as_tracker,
     tracks,
 )
-from h2push.versions import StaticVersions, resource_keys
+from h2push.versions import StaticVersions
 
 __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
@@ -241,24 +240,13 @@ def _standalone(app: Flask) -> _AppState:
     return state
 
 
-class _RequestState:
-    """One request's h2push state, kept in ``g._h2push``.
+class _RequestState(Visit):
+    """One request's h2push state, kept in ``g._h2push``: the engine's visit, Flask's parts.
 
     ``preloads`` is the list of preloads added by :func:`push` during the request.
     """
 
-    __slots__ = (
-        "app_state",
-        "candidates",
-        "client",
-        "environ",
-        "facts",
-        "finished",
-        "hinted",
-        "known",
-        "preloads",
-        "tracker",
-    )
+    __slots__ = ("app_state", "candidates", "environ", "finished", "hinted", "tracker")
 
     def __init__(
         self,
@@ -268,15 +256,12 @@ class _RequestState:
         tracker: Tracker | None,
         environ: dict[str, Any],
     ) -> None:
+        super().__init__(facts)
         self.app_state = app_state
-        self.facts = facts
         self.candidates = candidates
         self.tracker = tracker
         self.environ = environ
-        self.preloads: list[Preload] = []
         self.hinted: tuple[Preload, ...] = ()
-        self.client: ClientState | None = None
-        self.known: frozenset[str] = _EMPTY
         self.finished = False  # the Link header was merged into the Response object
 
 
@@ -879,10 +864,7 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
         state.client = state.tracker.load(
             headers, authority=environ.get("HTTP_HOST"), scheme=environ["wsgi.url_scheme"]
         )
-    versions = state.app_state.versions
-    # A generator: a client with nothing recorded answers without asking for any version.
-    keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
-    state.known |= state.client.known_urls(keys)
+    Delivery.learn(state, preloads, state.app_state.versions)
 
 
 def _finish(state: _RequestState, response: Response) -> None:
@@ -962,9 +944,8 @@ def _remember(state: _RequestState, final: Plan, response: Response) -> None:
     ):
         return
     urls = delivered(hinted=state.hinted, linked=final.links, navigation=navigation, http2=http2)
-    if not urls - state.known:
+    if not Delivery.record(state, urls, state.app_state.versions):
         return
-    client.add(resource_keys(sorted(urls), state.app_state.versions))
     for name, value in client.response_headers():
         response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 

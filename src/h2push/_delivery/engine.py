@@ -14,18 +14,26 @@ import email.utils
 import logging
 import sys
 import time
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Final
 
 from h2push.links import Preload
 from h2push.plan import Plan, RequestFacts, delivered, plan, push_headers
-from h2push.trackers import Tracker, carries_client_state, may_be_stored_by_shared_cache
+from h2push.trackers import (
+    ClientState,
+    Headers,
+    Tracker,
+    carries_client_state,
+    may_be_stored_by_shared_cache,
+)
+from h2push.versions import resource_keys
 
 __all__ = [
     "MAX_HINTED_PATHS",
     "Delivery",
     "HintedPaths",
     "Prepared",
+    "Visit",
     "heuristic_floor",
     "records_delivery",
     "reusable_problem",
@@ -38,6 +46,7 @@ MAX_HINTED_PATHS: Final = 4096
 _MEMO_SIZE = 1024  # prepared plans per app; the memo starts again when full
 _MEMO_MAX_KNOWN = 64  # a known set larger than this is planned without the memo
 _MEMO_MAX_PATH = 256  # nor a request whose path is longer (its facts are not kept either)
+_EMPTY: frozenset[str] = frozenset()
 _HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
 # The plan module itself (``h2push.plan`` the attribute is the function): its byte limits
 # are read on each call, as plan() reads them.
@@ -78,6 +87,27 @@ class Prepared:
             (preload, push_headers(preload, ())[0]) for preload in result.pushes
         )
         self.linked_urls = delivered(linked=result.links, navigation=True, http2=True)
+
+
+class Visit:
+    """One request's delivery state, framework-free; adapters extend it with their own.
+
+    Attributes:
+        facts: The request facts.
+        client: What the tracker read for this client, once loaded, else None.
+        known: URLs the client is believed to have (str).
+        delivered: URLs that went out for this request (hinted or pushed).
+        preloads: The request's own ``push()`` calls, in order.
+    """
+
+    __slots__ = ("client", "delivered", "facts", "known", "preloads")
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+        self.client: ClientState | None = None
+        self.known = _EMPTY
+        self.delivered: set[str] = set()
+        self.preloads: list[Preload] = []
 
 
 class HintedPaths:
@@ -172,6 +202,44 @@ class Delivery:
     def tracks(self, *, can_push: bool) -> bool:
         """Whether a request is tracked (:func:`h2push.trackers.tracks`, and a tracker set)."""
         return self.tracker is not None and ((can_push and self.push) or self.pushing_proxy)
+
+    def load_client(
+        self, visit: Visit, fields: Headers, *, authority: str | None, scheme: str
+    ) -> None:
+        """Read what the client of ``visit`` has, once (it may block: see ``tracker.blocking``).
+
+        Args:
+            visit: The request.
+            fields: The request's ``cookie`` and ``cache-digest`` fields (all a tracker reads).
+            authority: The request's host and port, for ``Cache-Digest``'s absolute URLs.
+            scheme: ``"https"`` or ``"http"``.
+        """
+        if self.tracker is not None and visit.client is None:
+            visit.client = self.tracker.load(fields, authority=authority, scheme=scheme)
+
+    @staticmethod
+    def learn(
+        visit: Visit, preloads: Iterable[Preload], versions: Callable[[str], str | None] | None
+    ) -> None:
+        """Add to ``visit.known`` which of ``preloads`` its loaded client has."""
+        if visit.client is not None:
+            # A generator: a client with nothing recorded answers without asking for versions.
+            keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
+            visit.known |= visit.client.known_urls(keys)
+
+    @staticmethod
+    def record(
+        visit: Visit, urls: frozenset[str] | set[str], versions: Callable[[str], str | None] | None
+    ) -> bool:
+        """Record ``urls`` as delivered to the client, if any is new (it may block).
+
+        Returns:
+            Whether the client's state changed: then its ``response_headers()`` go out.
+        """
+        if visit.client is None or not urls - visit.known:
+            return False
+        visit.client.add(resource_keys(sorted(urls), versions))
+        return True
 
     def prepare(
         self,
