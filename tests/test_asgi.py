@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push import Manifest, ManifestError
+from h2push._core.links import parse_link_header
 from h2push.asgi import H2PushMiddleware, _Connections, push
-from h2push.links import parse_link_header
 
 MANIFEST = Manifest.from_dict(
     {

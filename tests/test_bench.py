@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.bench import (
+from h2push._tools.bench.bench import (
     CLIENTS,
     STRATEGIES,
     BenchError,
@@ -42,10 +42,10 @@ from h2push.bench import (
     write_results,
     write_waterfalls,
 )
+from h2push._tools.bench.waterfall import Waterfall
+from h2push._tools.serve.devcert import DevCertificate, ensure_dev_certificate
+from h2push._tools.trace.client import trace
 from h2push.cli import main
-from h2push.client import trace
-from h2push.devcert import DevCertificate, ensure_dev_certificate
-from h2push.waterfall import Waterfall
 from processes import h2push_command, running
 
 SUBRESOURCES = {
@@ -263,7 +263,7 @@ def test_nghttp_output_becomes_streams_times_and_marks() -> None:
 
 
 def test_nghttp_output_without_a_finished_page_is_an_error() -> None:
-    from h2push.bench import BenchError
+    from h2push._tools.bench.bench import BenchError
 
     with pytest.raises(BenchError, match="Connected"):
         parse_nghttp("[  0.1] send HEADERS frame <length=1, flags=0x25, stream_id=13>\n")

@@ -17,7 +17,7 @@ import pytest
 
 from apps import hint_app
 from conftest import TLSFiles, free_port, require_program
-from h2push.browser import (
+from h2push._tools.browser import (
     BrowserError,
     BrowserTimeoutError,
     Chromium,

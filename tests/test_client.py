@@ -31,7 +31,7 @@ from h2.errors import ErrorCodes
 
 from apps import trace_app
 from conftest import TLSFiles, free_port
-from h2push.client import (
+from h2push._tools.trace.client import (
     CookieJarError,
     CookieJarFile,
     Frame,

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import TLSFiles, free_port
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
 from h2push.testing import ServeFactory
 from nghttp import Log, nghttp
 from processes import h2push_command, running

@@ -24,9 +24,9 @@ import pytest
 from flask import Flask, render_template_string
 
 from conftest import TLSFiles, free_port, require_program
+from h2push._core.links import parse_link_header
 from h2push.compat.flask_firehose import Connector, Firehose, push
 from h2push.flask import H2Push
-from h2push.links import parse_link_header
 from nghttp import nghttp
 from processes import running
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from h2push.devcert import (
+from h2push._tools.serve.devcert import (
     CACHE_DIR_ENV,
     LEAF_VALIDITY_DAYS,
     DevCertificate,

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from h2push.discover import (
+from h2push._core.links import Preload
+from h2push._core.manifest import Manifest
+from h2push._tools.discover.discover import (
     CssScan,
     DiscoverOptions,
     InlineStyle,
@@ -31,8 +33,6 @@ from h2push.discover import (
     scan_css,
     scan_html,
 )
-from h2push.links import Preload
-from h2push.manifest import Manifest
 
 ORIGIN = "https://localhost"
 PAGE = f"{ORIGIN}/index.html"

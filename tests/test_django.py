@@ -27,7 +27,7 @@ from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.urls import path
 from django.views import View
 
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
 from h2push.testing import ServeFactory, assert_hinted, assert_linked, assert_pushed
 
 pytest_plugins = ["h2push.testing"]

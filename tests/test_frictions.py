@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.server import AppLoadError, detect_interface, import_app
+from h2push._tools.serve.server import AppLoadError, detect_interface, import_app
 from nghttp import nghttp
 from processes import h2push_command, running
 from tutorial import flaskr_project

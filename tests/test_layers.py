@@ -11,11 +11,11 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 CORE = [
     "h2push",
-    "h2push.links",
-    "h2push.manifest",
-    "h2push.plan",
-    "h2push.digest",
-    "h2push.vulcain",
+    "h2push._core.links",
+    "h2push._core.manifest",
+    "h2push._core.plan",
+    "h2push._core.digest",
+    "h2push._core.vulcain",
 ]
 FORBIDDEN = [
     "flask",

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
-from h2push.links import (
+from h2push._core.links import (
     PRELOAD_DESTINATIONS,
     LinkValue,
     Preload,

@@ -5,7 +5,8 @@ h2o 2.2, nghttpx 1.52) x HTTP/2 to the client. The app is :mod:`apps.proxy_site`
 ``H2PUSH_PROXY = "forwards-103"``, a page that thinks 200 ms, three hinted static files).
 
 * Gunicorn serving WSGI (``wsgi.early_hints``) and Hypercorn under ``h2push serve``: Chromium
-  reaches each proxy over an emulated 50 ms round trip (:mod:`h2push.netem`) and loads the page
+  reaches each proxy over an emulated 50 ms round trip (:mod:`h2push._tools.serve.netem`) and loads
+  the page
   ten times, each with an empty cache and no cookies. Through a proxy that forwards the 103
   (Caddy, Apache httpd, nghttpx) at least 95 % of the hinted same-origin resources must be
   reported with ``initiatorType == "early-hints"``. Gunicorn writes its 103 over HTTP/1.1 to the
@@ -38,8 +39,8 @@ import pytest
 
 from apps.proxy_site import HINTED
 from conftest import TLSFiles, free_port, require_program
-from h2push.browser import Chromium, PageLoad, find_chromium, spki_sha256_base64
-from h2push.netem import LatencyRelay
+from h2push._tools.browser import Chromium, PageLoad, find_chromium, spki_sha256_base64
+from h2push._tools.serve.netem import LatencyRelay
 from nghttp import nghttp
 from processes import stop, wait_for_port
 from proxies import (

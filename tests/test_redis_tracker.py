@@ -230,7 +230,7 @@ def test_a_full_set_starts_again(redis_server: RedisServer, prefix: str, client:
 
 
 def test_cache_digest_header_wins(tracker: RedisTracker) -> None:
-    from h2push.digest import CacheDigest
+    from h2push._core.digest import CacheDigest
 
     cookie = id_cookie(request(tracker, [], JS).response_headers())
     digest = CacheDigest.from_urls(["https://example.com/static/app.css"]).to_base64url()

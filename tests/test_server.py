@@ -25,19 +25,19 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.asgi import H2PushMiddleware
-from h2push.cli import main
-from h2push.demo import MANIFEST_PATH, THINK_TIME_S, static_paths
-from h2push.demo import app as demo_app
-from h2push.devcert import spki_sha256_base64
-from h2push.manifest import Manifest
-from h2push.server import (
+from h2push._core.manifest import Manifest
+from h2push._tools.demo import MANIFEST_PATH, THINK_TIME_S, static_paths
+from h2push._tools.demo import app as demo_app
+from h2push._tools.serve.devcert import spki_sha256_base64
+from h2push._tools.serve.server import (
     AppLoadError,
     build_app,
     detect_interface,
     import_app,
     parse_bind,
 )
+from h2push.asgi import H2PushMiddleware
+from h2push.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -702,7 +702,7 @@ def test_demo_pushes_its_manifest_to_a_client_that_accepts_push(
 @pytest.mark.peer
 def test_demo_page_reports_early_hints_in_chromium(tmp_path: Path, servers: list[Server]) -> None:
     require_program("chromium")
-    from h2push.browser import Chromium
+    from h2push._tools.browser import Chromium
 
     server = _start(["demo"], tmp_path)
     servers.append(server)

@@ -288,7 +288,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
 
 MANIFEST = Manifest.from_dict({
     "/static/app.css": {"type": "style", "weight": 3},

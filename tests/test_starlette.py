@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from h2push.manifest import Manifest, ManifestError
+from h2push._core.manifest import Manifest, ManifestError
 from h2push.starlette import H2PushMiddleware, http2push, preloads_resolver, push, route_manifest
 from h2push.testing import ServeFactory, assert_hinted, assert_linked, assert_pushed
 

@@ -16,9 +16,9 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from fuzzing import fuzz
-from h2push.digest import CacheDigest, DigestError
-from h2push.links import Preload
-from h2push.plan import RequestFacts, plan
+from h2push._core.digest import CacheDigest, DigestError
+from h2push._core.links import Preload
+from h2push._core.plan import RequestFacts, plan
 from h2push.trackers import (
     MAX_CACHE_DIGEST_CHARS,
     MAX_CACHE_DIGEST_ENTRIES,

@@ -7,9 +7,9 @@ response (RFC 8288). The sans-IO core is :class:`Preload`, :class:`Manifest` and
 the adapters live in :mod:`h2push.flask` and :mod:`h2push.asgi`.
 """
 
-from h2push.links import LinkValue, Preload, format_link_header, parse_link_header
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import Plan, RequestFacts, plan
+from h2push._core.links import LinkValue, Preload, format_link_header, parse_link_header
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import Plan, RequestFacts, plan
 
 __version__ = "0.1.0"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from h2push import __version__
-from h2push.bench import bench_command
-from h2push.bench_api import api_command
-from h2push.check.command import check_command
-from h2push.client import trace_command
-from h2push.manifest_cli import manifest_command
-from h2push.server import demo_command, serve_command
+from h2push._tools.bench.api import api_command
+from h2push._tools.bench.bench import bench_command
+from h2push._tools.check.command import check_command
+from h2push._tools.discover.command import manifest_command
+from h2push._tools.serve.server import demo_command, serve_command
+from h2push._tools.trace.client import trace_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -16,7 +16,7 @@ The rules (see DESIGN.md, "The plan for one request"):
   client is known to have, carry ``nopush`` so a proxy in front does not push them (again).
   The 103's links never carry it: Chromium ignores a hint that does.
   It is merged after the application's own Link value, never over it
-  (:func:`h2push.links.merge_link_header`).
+  (:func:`h2push._core.links.merge_link_header`).
 * ``remember`` is what the client receives through this plan: pushed and hinted URLs.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
 
-from h2push.links import Preload, format_link_header
+from h2push._core.links import Preload, format_link_header
 
 __all__ = [
     "DEFAULT_MAX_PUSHES",
@@ -50,7 +50,7 @@ DEFAULT_MAX_PUSHES = 10
 
 #: The most bytes of Link values in one 103 Early Hints (the values joined by ``", "``), unless
 #: :func:`plan` is given ``max_early_hints_bytes``. Like the other limits here it is read on
-#: each call: assign ``h2push.plan.MAX_EARLY_HINTS_BYTES`` at start-up to change it for every
+#: each call: assign ``h2push._core.plan.MAX_EARLY_HINTS_BYTES`` at start-up to change it for every
 #: adapter. nginx drops a 103 larger than its
 #: ``proxy_buffer_size`` (4 KB on most platforms), status line and framing included.
 MAX_EARLY_HINTS_BYTES = 3072

@@ -70,8 +70,8 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import tinycss2  # type: ignore[import-untyped]
 
-from h2push.links import PRELOAD_DESTINATIONS, Preload, PreloadError, format_link_header
-from h2push.manifest import Manifest, read_regular_file
+from h2push._core.links import PRELOAD_DESTINATIONS, Preload, PreloadError, format_link_header
+from h2push._core.manifest import Manifest, read_regular_file
 
 __all__ = [
     "DEFAULT_ORIGIN",
@@ -1270,7 +1270,7 @@ def page_key(path: str) -> str:
     """The multi-page manifest key of a request path, as http2-push-manifest names pages.
 
     ``/`` is ``index.html``, ``/blog/`` ``blog/index.html``, ``/about.html`` ``about.html``;
-    any other path stays as it is (``/about``), which :class:`h2push.manifest.Manifest` reads
+    any other path stays as it is (``/about``), which :class:`h2push._core.manifest.Manifest` reads
     as exactly that path. The query string is dropped.
     """
     path = path.split("?", 1)[0] or "/"
@@ -1364,7 +1364,7 @@ def build_manifest(
         imply them. The manifest format has no ``type`` (MIME) key: it is left out.
 
     Raises:
-        h2push.manifest.ManifestError: Only on a bug: the data would not load.
+        h2push._core.manifest.ManifestError: Only on a bug: the data would not load.
     """
     entries = manifest_entries(pages, multi=multi, max_entries=max_entries)
     data = Manifest(source="<generated>", entries=entries).to_dict()

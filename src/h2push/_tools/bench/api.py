@@ -1,7 +1,7 @@
 """``h2push bench api``: a list and its N items over an emulated round trip, three clients.
 
 The server is ``h2push serve`` (Hypercorn with :class:`h2push.asgi.H2PushMiddleware`, its
-development certificate, a :class:`h2push.netem.LatencyRelay` in front) serving
+development certificate, a :class:`h2push._tools.serve.netem.LatencyRelay` in front) serving
 :func:`create_app`: ``GET /items`` answers ``{"items": ["/items/0", ...]}`` and ``GET /items/{i}``
 the item. Each client fetches the list and then every item, first one after another (the N+1
 loop of a client that follows links), then all items gathered at once:
@@ -127,7 +127,7 @@ def serve_api(
     Raises:
         click.ClickException: The server did not start within 30 s (its output attached).
     """
-    from h2push.devcert import ensure_dev_certificate  # noqa: PLC0415
+    from h2push._tools.serve.devcert import ensure_dev_certificate  # noqa: PLC0415
 
     ca_file = Path(ensure_dev_certificate().ca_file)
     port = _free_port()
@@ -136,7 +136,7 @@ def serve_api(
         "-m",
         "h2push",
         "serve",
-        f"h2push.bench_api:create_app(items={items}, item_bytes={item_bytes})",
+        f"h2push._tools.bench.api:create_app(items={items}, item_bytes={item_bytes})",
         "--bind",
         f"127.0.0.1:{port}",
         "--rtt-ms",

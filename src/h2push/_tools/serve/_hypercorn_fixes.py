@@ -28,7 +28,7 @@ _applied = False
 #: The largest HPACK-encoded header block of a request ``h2push serve`` decodes (bytes): a
 #: request with more is refused, its connection closed. nginx's ``http2_max_header_size``
 #: default is 16 KB of decoded headers. Read when a connection starts: assign
-#: ``h2push._hypercorn_fixes.MAX_HEADER_BLOCK_BYTES`` to change it.
+#: ``h2push._tools.serve._hypercorn_fixes.MAX_HEADER_BLOCK_BYTES`` to change it.
 MAX_HEADER_BLOCK_BYTES = 16384
 
 

@@ -82,7 +82,7 @@ PRELOAD_DESTINATIONS: Final = frozenset(
 #: and the Link value of one preload always fit, three to a 103. A URL is HPACK-encoded into
 #: the Link header and each push promise; at this length that costs a page about as much as
 #: the page itself (measured with ``benchmarks/hostile.py``). Read when a value is constructed:
-#: assign ``h2push.links.MAX_URL_CHARS`` before declaring preloads to change it.
+#: assign ``h2push._core.links.MAX_URL_CHARS`` before declaring preloads to change it.
 MAX_URL_CHARS = 1024
 
 #: ``as`` values browsers act on in a ``103 Early Hints`` preload.
@@ -128,7 +128,7 @@ def _check_target(name: str, value: object) -> str:
         raise PreloadError(
             name,
             f"{name} {value[:40]!r}... is {len(value)} characters, more than the"
-            f" {MAX_URL_CHARS} h2push sends (h2push.links.MAX_URL_CHARS)",
+            f" {MAX_URL_CHARS} h2push sends (h2push._core.links.MAX_URL_CHARS)",
         )
     if not _TARGET_RE.fullmatch(value):
         bad = next(c for c in value if not _TARGET_RE.fullmatch(c))

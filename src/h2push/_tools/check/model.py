@@ -1,7 +1,8 @@
 """What one checked page load showed (the facts) and what ``h2push check`` concludes (the report).
 
-Facts are plain values gathered by :mod:`h2push.check.run` from Chromium's DevTools protocol and
-from h2push's own HTTP/2 client; :func:`h2push.check.diagnose.diagnose` turns them into a
+Facts are plain values gathered by :mod:`h2push._tools.check.run` from Chromium's DevTools protocol
+and
+from h2push's own HTTP/2 client; :func:`h2push._tools.check.diagnose.diagnose` turns them into a
 :class:`Report` without any I/O. Header names are lower-case; times are in milliseconds since
 navigation start; sizes are in bytes.
 """

@@ -2,7 +2,7 @@
 
 A plain ASGI 3 application, with no web framework, that knows nothing about push or hints: it
 serves files. ``h2push demo`` wraps it in :class:`h2push.asgi.H2PushMiddleware` with
-:data:`MANIFEST_PATH`, exactly as ``h2push serve h2push.demo:app --manifest ...`` would, and
+:data:`MANIFEST_PATH`, exactly as ``h2push serve h2push._tools.demo:app --manifest ...`` would, and
 the middleware sends the 103 Early Hints and the pushes.
 
 ``GET /`` waits :data:`THINK_TIME_S` (an :func:`asyncio.sleep` standing in for a database query),

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from h2push.check.model import (
+from h2push._tools.check.model import (
     LateResource,
     LinkFact,
     Outcome,

@@ -10,9 +10,15 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from h2push.check.diagnose import diagnose
-from h2push.check.model import Report
-from h2push.check.run import DEFAULT_RTT_MS, UNUSED_PRELOAD_WAIT_S, CheckError, collect, served_app
+from h2push._tools.check.diagnose import diagnose
+from h2push._tools.check.model import Report
+from h2push._tools.check.run import (
+    DEFAULT_RTT_MS,
+    UNUSED_PRELOAD_WAIT_S,
+    CheckError,
+    collect,
+    served_app,
+)
 
 __all__ = ["check_command", "format_report"]
 
@@ -33,7 +39,7 @@ def format_report(report: Report, console: Console) -> None:
     """Print ``report`` as tables: one row per resource, then the late ones and their entries.
 
     Args:
-        report (Report): What :func:`h2push.check.diagnose.diagnose` concluded.
+        report (Report): What :func:`h2push._tools.check.diagnose.diagnose` concluded.
         console (Console): Where to print (rich; plain text in a pipe).
     """
     console.print(f"h2push check: {report.url} -> {report.status}")

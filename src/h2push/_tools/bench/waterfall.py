@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
-    from h2push.browser import PageLoad
-    from h2push.client import Trace
+    from h2push._tools.browser import PageLoad
+    from h2push._tools.trace.client import Trace
 
 __all__ = [
     "DELIVERY_COLOURS",
@@ -180,7 +180,7 @@ class Waterfall:
 
 
 def from_trace(trace: Trace) -> Waterfall:
-    """Build the waterfall of an ``h2push trace`` (:class:`h2push.client.Trace`).
+    """Build the waterfall of an ``h2push trace`` (:class:`h2push._tools.trace.client.Trace`).
 
     Rows: the main request (from its HEADERS frame to END_STREAM), then each pushed stream (from
     its PUSH_PROMISE to END_STREAM, in promise order). Marks: every 103 and the main
@@ -233,7 +233,7 @@ def from_trace(trace: Trace) -> Waterfall:
 
 
 def from_page_load(load: PageLoad, *, title: str | None = None) -> Waterfall:
-    """Build the waterfall of a Chromium page load (:class:`h2push.browser.PageLoad`).
+    """Build the waterfall of a Chromium page load (:class:`h2push._tools.browser.PageLoad`).
 
     Rows: the document (from ``requestStart`` to ``responseEnd``), then each resource in fetch
     order (``startTime`` to ``responseEnd``), coloured ``early-hint`` when its

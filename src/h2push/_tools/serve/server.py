@@ -6,9 +6,9 @@
 a WSGI app through ``a2wsgi`` first, because Hypercorn offers push only to ASGI apps) and serves
 it with Hypercorn over TLS with ALPN ``h2`` and ``http/1.1`` (RFC 7301), because browsers speak
 HTTP/2 only over TLS. Without ``--certfile``/``--keyfile`` it uses the local development
-certificate of :mod:`h2push.devcert` and prints what a browser needs to trust it.
+certificate of :mod:`h2push._tools.serve.devcert` and prints what a browser needs to trust it.
 
-``h2push demo`` serves the bundled demo site (:mod:`h2push.demo`) the same way, with its
+``h2push demo`` serves the bundled demo site (:mod:`h2push._tools.demo`) the same way, with its
 ``push_manifest.json``.
 
 ``--http3`` adds Hypercorn's QUIC listener (aioquic) on the same address over UDP: every
@@ -16,14 +16,16 @@ response then carries ``Alt-Svc: h3=":PORT"`` (RFC 7838), and over HTTP/3 (RFC 9
 and the pushes go out as over HTTP/2. The banner's Chromium line then forces QUIC for the
 origin (``--enable-quic --origin-to-force-quic-on=HOST:PORT``).
 
-``--rtt-ms`` puts a latency-emulating relay (:mod:`h2push.netem`) on the listening address, so
+``--rtt-ms`` puts a latency-emulating relay (:mod:`h2push._tools.serve.netem`) on the listening
+address, so
 that a browser on the same machine sees a network's round trip. The demo uses 50 ms by default:
 over a bare loopback Chromium drops a 103 that reaches it before it has finished sending its
 own request (a race a real network never loses), and a page served in 0 ms shows no gain.
 
 One worker runs in this process (:func:`hypercorn.asyncio.serve`; SIGINT and SIGTERM stop it
 gracefully). With ``--workers N`` Hypercorn starts N processes, each of which imports the app
-again by the path ``h2push.server:_worker_app()``; the options reach them in the environment
+again by the path ``h2push._tools.serve.server:_worker_app()``; the options reach them in the
+environment
 variable :data:`OPTIONS_ENV`.
 """
 
@@ -51,18 +53,18 @@ import click
 import hypercorn.logging
 from hypercorn.config import Config
 
-from h2push import _hypercorn_fixes as hypercorn_fixes
-from h2push.asgi import DEFAULT_MAX_PUSHES_PER_CONNECTION, H2PushMiddleware
-from h2push.devcert import (
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES
+from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
+from h2push._tools.serve.devcert import (
     DNS_NAMES,
     IP_ADDRESSES,
     chromium_command,
     ensure_dev_certificate,
     spki_sha256_base64,
 )
-from h2push.manifest import Manifest, ManifestError
-from h2push.netem import LatencyRelay
-from h2push.plan import DEFAULT_MAX_PUSHES
+from h2push._tools.serve.netem import LatencyRelay
+from h2push.asgi import DEFAULT_MAX_PUSHES_PER_CONNECTION, H2PushMiddleware
 from h2push.versions import StaticVersions
 
 __all__ = [
@@ -96,10 +98,10 @@ DEFAULT_BIND: Final = "127.0.0.1:8443"
 OPTIONS_ENV: Final = "H2PUSH_SERVE_OPTIONS"
 """Environment variable that carries :class:`ServeOptions` (JSON) to Hypercorn's workers."""
 
-DEMO_APP: Final = "h2push.demo:app"
+DEMO_APP: Final = "h2push._tools.demo:app"
 """The ``module:attribute`` of the bundled demo site."""
 
-_WORKER_APP_PATH: Final = "asgi:h2push.server:_worker_app()"
+_WORKER_APP_PATH: Final = "asgi:h2push._tools.serve.server:_worker_app()"
 """Hypercorn's application path for workers: mode, module and an expression it evaluates."""
 
 DEMO_RTT_MS: Final = 50.0
@@ -135,7 +137,8 @@ class ServeOptions:
         early_hints (bool): Send 103 Early Hints (RFC 8297).
         access_log (bool): Write Hypercorn's access log to standard output.
         rtt_ms (float): A round-trip time to emulate between clients and the server, in
-            milliseconds (a :class:`h2push.netem.LatencyRelay` on ``bind``); 0 for none.
+            milliseconds (a :class:`h2push._tools.serve.netem.LatencyRelay` on ``bind``); 0 for
+            none.
         static_dir (str | None): The directory the app serves at ``/static/``, whose files'
             content hashes version what the tracker remembers; None for none.
         max_pushes (int | None): The most push promises per response; None for the app's
@@ -888,7 +891,7 @@ def demo_command(*, bind: str, access_log: bool, rtt_ms: float) -> None:
     Timing API, which of its resources came by 103 Early Hints. A 50 ms network round trip is
     emulated in front of the server (--rtt-ms), as a browser on another machine would see.
     """
-    from h2push.demo import MANIFEST_PATH, STATIC_DIR  # noqa: PLC0415 - reads the demo's files
+    from h2push._tools.demo import MANIFEST_PATH, STATIC_DIR  # noqa: PLC0415 - reads the demo's files
 
     options = ServeOptions(
         app=DEMO_APP,

@@ -2,14 +2,16 @@
 
 The page is loaded once in a fresh profile of the installed Chromium, with the HTTP cache on
 (``Network.setCacheDisabled`` turns early hints off and is never sent). A loopback server is
-reached through a :class:`~h2push.netem.LatencyRelay` that emulates ``rtt_ms``: Chromium is told
+reached through a :class:`~h2push._tools.serve.netem.LatencyRelay` that emulates ``rtt_ms``:
+Chromium is told
 to resolve the page's ``host:port`` to the relay (``--host-resolver-rules``), so the page keeps
 its own origin. A self-signed or private-CA certificate is trusted the way Chromium still honours
 103 Early Hints for: its SPKI is pinned (``--ignore-certificate-errors-spki-list``), after it was
 verified against ``--cacert``, or accepted as is with ``--insecure``. Plain
 ``--ignore-certificate-errors`` would make Chromium ignore every 103 (DESIGN, facts).
 
-Besides the browser, h2push's HTTP/2 client (:func:`h2push.client.trace`) loads the page once
+Besides the browser, h2push's HTTP/2 client (:func:`h2push._tools.trace.client.trace`) loads the
+page once
 with push accepted, to see what the server pushes (Chromium refuses push), and fetches each
 hinted resource the page never asked for, to size what the hint cost.
 """
@@ -31,8 +33,15 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
-from h2push.browser import BrowserError, Chromium, DevToolsEvent, PageLoad, spki_sha256_base64
-from h2push.check.model import (
+from h2push._core.links import parse_link_header
+from h2push._tools.browser import (
+    BrowserError,
+    Chromium,
+    DevToolsEvent,
+    PageLoad,
+    spki_sha256_base64,
+)
+from h2push._tools.check.model import (
     LinkFact,
     PageFacts,
     ProbeFact,
@@ -40,9 +49,8 @@ from h2push.check.model import (
     RequestFact,
     TimingFact,
 )
-from h2push.client import TraceError, trace
-from h2push.links import parse_link_header
-from h2push.netem import LatencyRelay
+from h2push._tools.serve.netem import LatencyRelay
+from h2push._tools.trace.client import TraceError, trace
 
 __all__ = ["CheckError", "ServedApp", "collect", "served_app"]
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from h2push.links import Preload, PreloadError
+from h2push._core.links import Preload, PreloadError
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: The largest manifest file :meth:`Manifest.load` reads, in bytes, unless given ``max_bytes``.
-#: These limits are read when a manifest is loaded: assign them (``h2push.manifest.
+#: These limits are read when a manifest is loaded: assign them (``h2push._core.manifest.
 #: MAX_MANIFEST_BYTES = ...``) before the app or middleware loads its manifest.
 MAX_MANIFEST_BYTES = 1 << 20
 
@@ -65,7 +65,7 @@ MAX_MANIFEST_BYTES = 1 << 20
 MAX_MANIFEST_ENTRIES = 10_000
 
 #: The most resources one page keeps, highest weight first (module attribute, read at load):
-#: what fits in one 103 and one Link header (:data:`h2push.plan.MAX_LINK_BYTES`).
+#: what fits in one 103 and one Link header (:data:`h2push._core.plan.MAX_LINK_BYTES`).
 MAX_PAGE_PRELOADS = 32
 
 #: The largest ``weight`` (a signed 32-bit int, as JavaScript's bitwise operators read it).
@@ -215,7 +215,7 @@ class Manifest:
         except OSError as error:
             reason = error.strerror or str(error)
             if error.errno == 27:
-                reason += " (set h2push.manifest.MAX_MANIFEST_BYTES for a larger manifest)"
+                reason += " (set h2push._core.manifest.MAX_MANIFEST_BYTES for a larger manifest)"
             raise ManifestError(source, (), f"cannot be read: {reason}") from None
         except UnicodeDecodeError as error:
             raise ManifestError(source, (), f"cannot be read: {error}") from None
@@ -328,7 +328,7 @@ def _check_shape(source: str, data: dict[Any, Any], max_entries: int) -> None:
                 source,
                 (),
                 f"declares more than {max_entries} resources (a manifest lists a page's"
-                " critical resources; set h2push.manifest.MAX_MANIFEST_ENTRIES for more)",
+                " critical resources; set h2push._core.manifest.MAX_MANIFEST_ENTRIES for more)",
             )
     for key, value in data.items():
         if isinstance(value, dict):
@@ -355,7 +355,7 @@ def _page(source: str, where: tuple[str, ...], resources: object) -> tuple[Prelo
     if len(ordered) > MAX_PAGE_PRELOADS:
         logger.warning(
             "h2push: %s: %s declares %d resources; the %d of highest weight are used"
-            " (h2push.manifest.MAX_PAGE_PRELOADS)",
+            " (h2push._core.manifest.MAX_PAGE_PRELOADS)",
             source,
             " > ".join(where) or "the page",
             len(ordered),

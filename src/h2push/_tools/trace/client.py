@@ -14,7 +14,8 @@ headers, the promised request) from ``h2``'s events.
 
 The command :data:`trace_command` prints the trace in the manner of ``nghttp -nv`` followed by a
 summary, or everything as one JSON document with ``--json``; ``--waterfall FILE.svg`` also draws
-it (:mod:`h2push.waterfall`). ``--cookie-jar FILE`` sends the cookies a :class:`CookieJarFile`
+it (:mod:`h2push._tools.bench.waterfall`). ``--cookie-jar FILE`` sends the cookies a
+:class:`CookieJarFile`
 holds for the URL and keeps the ``Set-Cookie`` values of the main response, so that a second
 trace is a repeat visit.
 """
@@ -56,9 +57,9 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from h2push.check.diagnose import cache_problems
-from h2push.links import parse_link_header
-from h2push.waterfall import from_trace, render_svg
+from h2push._core.links import parse_link_header
+from h2push._tools.bench.waterfall import from_trace, render_svg
+from h2push._tools.check.diagnose import cache_problems
 
 __all__ = [
     "CacheCheck",

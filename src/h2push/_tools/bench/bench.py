@@ -2,13 +2,15 @@
 
 The benchmark serves a small site (:class:`BenchSite`) through the real stack: Hypercorn over
 TLS, :class:`h2push.asgi.H2PushMiddleware` configured per strategy (:data:`STRATEGIES`), and a
-:class:`h2push.netem.LatencyRelay` in front that adds the round trip (and optionally a bandwidth
+:class:`h2push._tools.serve.netem.LatencyRelay` in front that adds the round trip (and optionally a
+bandwidth
 cap) a browser on another machine would see. It then loads the page with each client:
 
 * ``nghttp -a`` (nghttp2-client): an HTTP/2 client that accepts server push and fetches the
   stylesheets, scripts and images the HTML links to (one level: it does not read CSS or
   JavaScript, so it never asks for the font, the background image or the imported module);
-* headless Chromium over the DevTools protocol (:mod:`h2push.browser`), which acts on 103 Early
+* headless Chromium over the DevTools protocol (:mod:`h2push._tools.browser`), which acts on 103
+Early
   Hints and ``Link: rel=preload`` but refuses push (``SETTINGS_ENABLE_PUSH=0``).
 
 Each run is a first visit: a new relay port, so a new TCP and TLS connection, an empty browser
@@ -50,10 +52,19 @@ from urllib.parse import urlsplit
 import click
 from hypercorn.config import Config
 
-from h2push.browser import BrowserError, Chromium, PageLoad, find_chromium
-from h2push.client import DEFAULT_ACCEPT
-from h2push.devcert import ensure_dev_certificate
-from h2push.discover import (
+from h2push._core.links import LinkValue, parse_link_header
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._tools.bench.waterfall import (
+    ChartBar,
+    Mark,
+    Row,
+    Waterfall,
+    from_page_load,
+    render_chart_svg,
+)
+from h2push._tools.bench.waterfall import render_svg as render_waterfall_svg
+from h2push._tools.browser import BrowserError, Chromium, PageLoad, find_chromium
+from h2push._tools.discover.discover import (
     DEFAULT_ORIGIN,
     AppSite,
     DiscoverOptions,
@@ -63,12 +74,10 @@ from h2push.discover import (
     page_key,
     read_page,
 )
-from h2push.links import LinkValue, parse_link_header
-from h2push.manifest import Manifest, ManifestError
-from h2push.netem import LatencyRelay
-from h2push.server import build_app
-from h2push.waterfall import ChartBar, Mark, Row, Waterfall, from_page_load, render_chart_svg
-from h2push.waterfall import render_svg as render_waterfall_svg
+from h2push._tools.serve.devcert import ensure_dev_certificate
+from h2push._tools.serve.netem import LatencyRelay
+from h2push._tools.serve.server import build_app
+from h2push._tools.trace.client import DEFAULT_ACCEPT
 
 __all__ = [
     "CLIENTS",
@@ -275,7 +284,7 @@ class BenchSite:
         if think_ms < 0:
             raise ValueError(f"think_ms must be >= 0, got {think_ms!r}")
         self.think_ms = float(think_ms)
-        font = resources.files("h2push.demo").joinpath("static/dejavu-serif-bold.woff2")
+        font = resources.files("h2push._tools.demo").joinpath("static/dejavu-serif-bold.woff2")
         self.files: dict[str, _File] = {
             "/static/bench.css": _File(_CSS, _stylesheet()),
             "/static/bench.woff2": _File(b"font/woff2", font.read_bytes()),
@@ -398,8 +407,10 @@ class BenchServer:
     Two Hypercorn listeners share one application and one event loop (in a daemon thread): one
     offering ALPN ``h2`` and ``http/1.1``, one offering ``http/1.1`` only. The application is
     the site wrapped in :class:`~h2push.asgi.H2PushMiddleware` as :data:`STRATEGIES` says (by
-    :func:`h2push.server.build_app`, as ``h2push serve`` does); set :attr:`strategy` between
-    loads. Clients connect through :meth:`endpoint`, a new :class:`~h2push.netem.LatencyRelay`
+    :func:`h2push._tools.serve.server.build_app`, as ``h2push serve`` does); set :attr:`strategy`
+    between
+    loads. Clients connect through :meth:`endpoint`, a new
+    :class:`~h2push._tools.serve.netem.LatencyRelay`
     for each load, running in the same event loop.
 
     Args:
@@ -1213,10 +1224,11 @@ class PageUnderTest:
     Attributes:
         name: What is measured, for the heading (``flaskr:create_app() /``, a URL).
         path: The page's request path, with its query string.
-        app: The application as ``h2push serve`` builds it (:func:`h2push.server.build_app`).
+        app: The application as ``h2push serve`` builds it
+        (:func:`h2push._tools.serve.server.build_app`).
         sizes: Body bytes per path, the page first, then each hinted resource.
         declared: Where the hinted resources come from: ``the app's own declarations``,
-            ``the manifest FILE`` or ``found in the page`` (:mod:`h2push.discover`).
+            ``the manifest FILE`` or ``found in the page`` (:mod:`h2push._tools.discover.discover`).
     """
 
     name: str
@@ -1431,12 +1443,14 @@ def prepare_page(
     What is hinted, pushed and linked: ``manifest`` when given; else what the application
     declares itself (a Flask app's ``H2Push`` manifest, Django's ``H2PUSH_MANIFEST``: the
     preload Link values of its answer to the page); else the resources found in the page
-    (:func:`h2push.discover.read_page`, as ``h2push manifest`` finds them). A URL's page is
+    (:func:`h2push._tools.discover.discover.read_page`, as ``h2push manifest`` finds them). A URL's
+    page is
     served through a proxy to its origin (:class:`_Upstream`), its own preloads taken out.
 
     Args:
         url: The page's URL (http or https); or None with ``app``.
-        app: ``module:attribute`` or ``module:factory()`` (:func:`h2push.server.import_app`).
+        app: ``module:attribute`` or ``module:factory()``
+        (:func:`h2push._tools.serve.server.import_app`).
         path: The page's path under ``app``.
         manifest: A push manifest file to deliver instead.
         cacert: A CA file (PEM) to trust for an https ``url``.
@@ -1447,7 +1461,7 @@ def prepare_page(
         BenchError: The application cannot be loaded, the page cannot be read, or the
             manifest is invalid; one line each.
     """
-    from h2push.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
+    from h2push._tools.serve.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
 
     if (url is None) == (app is None):
         raise BenchError("give the page's URL or --app MODULE:APP, not both")

@@ -2,7 +2,8 @@
 
 ``h2push manifest SOURCE...`` reads HTML files (a file, or every ``*.html`` under a directory,
 served at ``/`` from that directory) and the stylesheets they use, and prints an
-http2-push-manifest compatible ``push_manifest.json`` (see :mod:`h2push.discover` for what is
+http2-push-manifest compatible ``push_manifest.json`` (see :mod:`h2push._tools.discover.discover`
+for what is
 found and in which order). ``--app module:attr PATH...`` renders the pages through a WSGI or
 ASGI application in this process instead, so server-side templates are resolved; its stylesheets
 are fetched through the application too. ``--check FILE`` validates an existing manifest.
@@ -34,7 +35,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from h2push.discover import (
+from h2push._core.links import Preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._tools.discover.discover import (
     DEFAULT_ORIGIN,
     LINK_HEADER_LIMIT_BYTES,
     AppSite,
@@ -55,8 +58,6 @@ from h2push.discover import (
     page_key,
     read_page,
 )
-from h2push.links import Preload
-from h2push.manifest import Manifest, ManifestError
 
 __all__ = ["manifest_command"]
 
@@ -162,7 +163,7 @@ def _load_app_site(spec: str, origin: str, stack: contextlib.ExitStack) -> AppSi
     Raises:
         click.ClickException: The application cannot be imported or is not WSGI or ASGI.
     """
-    from h2push.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
+    from h2push._tools.serve.server import AppLoadError, detect_interface, import_app  # noqa: PLC0415
 
     # A Django project whose H2PUSH_MANIFEST does not exist yet imports without it: this
     # command is how that file gets written (h2push.django.MISSING_MANIFEST_OK_ENV).
