@@ -70,6 +70,8 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 
+from h2push._core.errors import H2PushError
+
 __all__ = [
     "DEFAULT_MAX_PUSHED_BYTES",
     "DEFAULT_MAX_PUSHED_RESPONSES",
@@ -222,7 +224,7 @@ class _PushCache:
 # --------------------------------------------------------------------------- connection
 
 
-class _ConnectionGoneError(Exception):
+class _ConnectionGoneError(H2PushError):
     """The connection closed before the server began to answer: the request may be retried."""
 
 

@@ -80,15 +80,7 @@ from math import isqrt
 from typing import TypeAlias
 from urllib.parse import quote
 
-__all__ = [
-    "DEFAULT_LOG2_P",
-    "MAX_DIGEST_BYTES",
-    "MAX_LOG2",
-    "CacheDigest",
-    "DigestError",
-    "Key",
-    "hash_value",
-]
+from h2push._core.errors import H2PushError
 
 MAX_DIGEST_BYTES = 4096
 """Largest digest, in bytes, that :meth:`CacheDigest.decode` accepts and ``encode`` produces."""
@@ -112,7 +104,7 @@ _BASE64URL_VALUES = {
 }
 
 
-class DigestError(ValueError):
+class DigestError(H2PushError, ValueError):
     """A cache digest that is malformed, too large, or cannot hold what it is asked to."""
 
 

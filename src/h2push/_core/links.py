@@ -26,21 +26,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Final
 
-__all__ = [
-    "HINTABLE_DESTINATIONS",
-    "MAX_URL_CHARS",
-    "PRELOAD_DESTINATIONS",
-    "RELS",
-    "LinkValue",
-    "Preload",
-    "PreloadError",
-    "format_link_header",
-    "link_additions",
-    "merge_link_header",
-    "parse_link_header",
-    "preload_fields",
-    "user_preload",
-]
+from h2push._core.errors import H2PushError
 
 logger = logging.getLogger("h2push")
 
@@ -107,8 +93,19 @@ _ORIGIN_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 _CTL_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-class PreloadError(ValueError):
+class PreloadError(H2PushError, ValueError):
     """A :class:`Preload` field with a value that cannot be sent; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LinkValueError(H2PushError, ValueError):
+    """A :class:`LinkValue` that cannot be written back as a safe header value.
+
+    ``field`` names the part: ``target`` or the link-param's name (RFC 8288 §3).
+    """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -119,20 +116,22 @@ def _preview(value: str) -> str:
     return repr(value) if len(value) <= 80 else f"{value[:80]!r}..."
 
 
-def _check_target(name: str, value: object) -> str:
+def _check_target(
+    name: str, value: object, error: type[PreloadError | LinkValueError] = PreloadError
+) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value:
-        raise PreloadError(name, f"{name} must not be empty")
+        raise error(name, f"{name} must not be empty")
     if len(value) > MAX_URL_CHARS:
-        raise PreloadError(
+        raise error(
             name,
             f"{name} {value[:40]!r}... is {len(value)} characters, more than the"
             f" {MAX_URL_CHARS} h2push sends (h2push._core.links.MAX_URL_CHARS)",
         )
     if not _TARGET_RE.fullmatch(value):
         bad = next(c for c in value if not _TARGET_RE.fullmatch(c))
-        raise PreloadError(
+        raise error(
             name,
             f"{name} {_preview(value)} contains {bad!r}: a Link target may not hold control"
             " characters, white space, non-ASCII characters, a backslash or any of"
@@ -153,19 +152,24 @@ class LinkValue:
             the unquoted value.
 
     Raises:
-        ValueError: The target or a parameter could not be written back as a safe header value.
+        LinkValueError: The target or a parameter could not be written back as a safe header
+            value (a :class:`ValueError`).
     """
 
     target: str
     params: tuple[tuple[str, str | None], ...] = ()
 
     def __post_init__(self) -> None:
-        _check_target("target", self.target)
+        _check_target("target", self.target, LinkValueError)
         for name, value in self.params:
             if not _TOKEN_RE.fullmatch(name):
-                raise ValueError(f"link-param name {name!r} is not a token (RFC 9110 §5.6.2)")
+                raise LinkValueError(
+                    name, f"link-param name {name!r} is not a token (RFC 9110 §5.6.2)"
+                )
             if value is not None and (_CTL_RE.search(value) or not value.isascii()):
-                raise ValueError(f"link-param {name!r} has a control or non-ASCII character")
+                raise LinkValueError(
+                    name, f"link-param {name!r} has a control or non-ASCII character"
+                )
 
     def get(self, name: str) -> str | None:
         """Return the first value of parameter ``name`` (case-insensitive), or None."""

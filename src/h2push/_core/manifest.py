@@ -44,16 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from h2push._core.errors import H2PushError
 from h2push._core.links import Preload, PreloadError
-
-__all__ = [
-    "MAX_MANIFEST_BYTES",
-    "MAX_MANIFEST_ENTRIES",
-    "MAX_PAGE_PRELOADS",
-    "MAX_WEIGHT",
-    "Manifest",
-    "ManifestError",
-]
 
 #: The largest manifest file :meth:`Manifest.load` reads, in bytes, unless given ``max_bytes``.
 #: These limits are read when a manifest is loaded: assign them (``h2push._core.manifest.
@@ -76,7 +68,7 @@ logger = logging.getLogger("h2push")
 _ENTRY_KEYS = frozenset({"type", "weight", "crossorigin", "nopush", "fetchpriority", "rel"})
 
 
-class ManifestError(ValueError):
+class ManifestError(H2PushError, ValueError):
     """A push manifest that cannot be used, raised when it is loaded, never per request.
 
     Attributes:

@@ -31,20 +31,6 @@ from typing import cast
 
 from h2push._core.links import Preload, format_link_header
 
-__all__ = [
-    "DEFAULT_MAX_PUSHES",
-    "MAX_EARLY_HINTS_BYTES",
-    "MAX_INHERITED_VALUE_BYTES",
-    "MAX_LINK_BYTES",
-    "Plan",
-    "RequestFacts",
-    "delivered",
-    "is_navigation",
-    "is_page",
-    "plan",
-    "push_headers",
-]
-
 #: Pushes per response unless configured otherwise (nginx's ``http2_max_concurrent_pushes``).
 DEFAULT_MAX_PUSHES = 10
 

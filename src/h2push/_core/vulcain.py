@@ -16,7 +16,8 @@ syntax and is parsed by :func:`parse_fields`.
 Pure functions, no I/O. Every cost a client controls has a limit: the header's size
 (:data:`MAX_HEADER_BYTES`), the number of pointers (:data:`MAX_POINTERS`), a pointer's depth
 (:data:`MAX_POINTER_TOKENS`), the nodes visited in the document (``max_visits``) and the URLs
-selected (``max_urls``). A header that breaks a limit or the syntax raises :class:`PreloadError`;
+selected (``max_urls``). A header that breaks a limit or the syntax raises
+:class:`PreloadHeaderError`;
 the server then ignores it, as RFC 8941 §4.2 asks of a field that fails to parse.
 """
 
@@ -28,22 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = [
-    "DEFAULT_MAX_URLS",
-    "DEFAULT_MAX_VISITS",
-    "MAX_HEADER_BYTES",
-    "MAX_POINTERS",
-    "MAX_POINTER_TOKENS",
-    "PreloadError",
-    "Selected",
-    "format_pointer",
-    "format_preload",
-    "parse_fields",
-    "parse_pointer",
-    "parse_preload",
-    "same_origin_path",
-    "select",
-]
+from h2push._core.errors import H2PushError
 
 #: The longest ``Preload`` (or ``Fields``) value parsed, in bytes (all field lines joined).
 MAX_HEADER_BYTES: Final = 4096
@@ -69,7 +55,7 @@ _BYTES = re.compile(r":[A-Za-z0-9+/=]*:")
 _BAD_URL = re.compile(r"[\x00-\x20\x7f<>\"\\,;]")
 
 
-class PreloadError(ValueError):
+class PreloadHeaderError(H2PushError, ValueError):
     """A ``Preload`` or ``Fields`` value that breaks RFC 8941, RFC 6901 or a limit.
 
     Attributes:
@@ -111,7 +97,7 @@ def parse_preload(value: str | bytes) -> tuple[str, ...]:
         The pointers (str), each checked by :func:`parse_pointer`; duplicates dropped.
 
     Raises:
-        PreloadError: The value is not a list of strings (RFC 8941 §4.2.1; parameters are
+        PreloadHeaderError: The value is not a list of strings (RFC 8941 §4.2.1; parameters are
             allowed and ignored), a string is not a JSON Pointer, or a limit is broken
             (:data:`MAX_HEADER_BYTES`, :data:`MAX_POINTERS`, :data:`MAX_POINTER_TOKENS`).
     """
@@ -124,7 +110,7 @@ def parse_fields(value: str | bytes) -> tuple[str, ...]:
     The syntax and limits are :func:`parse_preload`'s.
 
     Raises:
-        PreloadError: As :func:`parse_preload`, naming ``Fields``.
+        PreloadHeaderError: As :func:`parse_preload`, naming ``Fields``.
     """
     return _parse_list(value, "Fields")
 
@@ -133,7 +119,7 @@ def _parse_list(value: str | bytes, field: str) -> tuple[str, ...]:
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     if len(value) > MAX_HEADER_BYTES:
-        raise PreloadError(field, f"longer than {MAX_HEADER_BYTES} bytes")
+        raise PreloadHeaderError(field, f"longer than {MAX_HEADER_BYTES} bytes")
     parser = _Parser(value, field)
     pointers: list[str] = []
     parser.skip(" ")
@@ -146,14 +132,14 @@ def _parse_list(value: str | bytes, field: str) -> tuple[str, ...]:
         if pointer not in pointers:
             pointers.append(pointer)
             if len(pointers) > MAX_POINTERS:
-                raise PreloadError(field, f"more than {MAX_POINTERS} pointers")
+                raise PreloadHeaderError(field, f"more than {MAX_POINTERS} pointers")
         parser.skip(" \t")
         if parser.at_end():
             return tuple(pointers)
         parser.expect(",")
         parser.skip(" \t")
         if parser.at_end():
-            raise PreloadError(field, "a list may not end with ','")
+            raise PreloadHeaderError(field, "a list may not end with ','")
 
 
 class _Parser:
@@ -169,8 +155,8 @@ class _Parser:
     def at_end(self) -> bool:
         return self.pos >= len(self.text)
 
-    def fail(self, what: str) -> PreloadError:
-        return PreloadError(self.field, f"{what} at character {self.pos}")
+    def fail(self, what: str) -> PreloadHeaderError:
+        return PreloadHeaderError(self.field, f"{what} at character {self.pos}")
 
     def skip(self, chars: str) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in chars:
@@ -241,14 +227,16 @@ def format_preload(pointers: Iterable[str]) -> str:
     """A ``Preload`` value for ``pointers``: the inverse of :func:`parse_preload`.
 
     Raises:
-        PreloadError: A pointer is not a JSON Pointer or holds a character an sf-string
+        PreloadHeaderError: A pointer is not a JSON Pointer or holds a character an sf-string
             cannot (outside printable ASCII).
     """
     items = []
     for pointer in pointers:
         parse_pointer(pointer)
         if any(not " " <= char <= "~" for char in pointer):
-            raise PreloadError("Preload", f"{pointer!r} holds a character outside printable ASCII")
+            raise PreloadHeaderError(
+                "Preload", f"{pointer!r} holds a character outside printable ASCII"
+            )
         items.append('"' + pointer.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return ", ".join(items)
 
@@ -260,19 +248,21 @@ def parse_pointer(pointer: str, *, field: str = "Preload") -> tuple[str, ...]:
     """The reference tokens of a JSON Pointer (RFC 6901 §3), unescaped (``~1`` is ``/``).
 
     Raises:
-        PreloadError: ``pointer`` is neither empty nor starts with ``/``, holds a ``~`` not
+        PreloadHeaderError: ``pointer`` is neither empty nor starts with ``/``, holds a ``~`` not
             followed by ``0`` or ``1``, or has more than :data:`MAX_POINTER_TOKENS` tokens.
     """
     if pointer == "":
         return ()
     if not pointer.startswith("/"):
-        raise PreloadError(field, f"{pointer!r} is not a JSON Pointer: it must start with '/'")
+        raise PreloadHeaderError(
+            field, f"{pointer!r} is not a JSON Pointer: it must start with '/'"
+        )
     tokens = pointer[1:].split("/")
     if len(tokens) > MAX_POINTER_TOKENS:
-        raise PreloadError(field, f"{pointer!r} is deeper than {MAX_POINTER_TOKENS} tokens")
+        raise PreloadHeaderError(field, f"{pointer!r} is deeper than {MAX_POINTER_TOKENS} tokens")
     if "~" in pointer:
         if re.search(r"~(?![01])", pointer):
-            raise PreloadError(field, f"{pointer!r}: '~' must be followed by '0' or '1'")
+            raise PreloadHeaderError(field, f"{pointer!r}: '~' must be followed by '0' or '1'")
         tokens = [t.replace("~1", "/").replace("~0", "~") for t in tokens]
     return tuple(tokens)
 
@@ -310,7 +300,7 @@ def select(
         One :class:`Selected` per distinct URL string, in document order per pointer.
 
     Raises:
-        PreloadError: A pointer is not a JSON Pointer (:func:`parse_pointer`).
+        PreloadHeaderError: A pointer is not a JSON Pointer (:func:`parse_pointer`).
     """
     found: dict[str, list[str]] = {}
     budget = [max_visits]
@@ -380,3 +370,7 @@ def same_origin_path(url: str, *, base_path: str, scheme: str, authority: str) -
     if not path.startswith("/") or _BAD_URL.search(path):
         return None
     return f"{path}?{parts.query}" if parts.query else path
+
+
+#: The former name of :class:`PreloadHeaderError`, kept while callers move to the new one.
+PreloadError = PreloadHeaderError

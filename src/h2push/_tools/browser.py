@@ -53,19 +53,7 @@ from cryptography.hazmat.primitives import serialization
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-__all__ = [
-    "EXECUTABLE_NAMES",
-    "BrowserError",
-    "BrowserTimeoutError",
-    "Chromium",
-    "DevToolsEvent",
-    "NavigationTiming",
-    "PageLoad",
-    "ResourceTiming",
-    "chromium_command",
-    "find_chromium",
-    "spki_sha256_base64",
-]
+from h2push._core.errors import H2PushError
 
 EXECUTABLE_NAMES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Program names tried, in order, by :func:`find_chromium`."""
@@ -104,7 +92,7 @@ _COLLECT_TIMINGS_JS: Final = """(() => {
 })()"""
 
 
-class BrowserError(Exception):
+class BrowserError(H2PushError):
     """Chromium is missing, did not start, timed out, or reported a failure over DevTools."""
 
 

@@ -34,16 +34,6 @@ from typing import Any, Final
 
 import click
 
-__all__ = [
-    "ApiBenchResult",
-    "ApiCase",
-    "api_command",
-    "create_app",
-    "format_api_table",
-    "run_api_bench",
-    "serve_api",
-]
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

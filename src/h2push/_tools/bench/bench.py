@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 import click
 from hypercorn.config import Config
 
+from h2push._core.errors import H2PushError
 from h2push._core.links import LinkValue, parse_link_header
 from h2push._core.manifest import Manifest, ManifestError
 from h2push._tools.bench.waterfall import (
@@ -78,34 +79,6 @@ from h2push._tools.serve.devcert import ensure_dev_certificate
 from h2push._tools.serve.netem import LatencyRelay
 from h2push._tools.serve.server import build_app
 from h2push._tools.trace.client import DEFAULT_ACCEPT
-
-__all__ = [
-    "CLIENTS",
-    "PROTOCOLS",
-    "STRATEGIES",
-    "BenchError",
-    "BenchServer",
-    "BenchSite",
-    "CaseResult",
-    "PageBenchOptions",
-    "PageBenchResult",
-    "PageUnderTest",
-    "RunResult",
-    "TargetCheck",
-    "bench_command",
-    "chart_svg",
-    "check_targets",
-    "format_comparison",
-    "format_table",
-    "format_targets",
-    "parse_nghttp",
-    "physical_limit_ms",
-    "prepare_page",
-    "run_app_bench",
-    "run_page_bench",
-    "write_results",
-    "write_waterfalls",
-]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -591,7 +564,7 @@ _SUBRESOURCES: Final = 6
 """Resources the page needs besides itself: stylesheet, font, image, script, two modules."""
 
 
-class BenchError(Exception):
+class BenchError(H2PushError):
     """The benchmark cannot run (a client is missing) or a page load failed twice in a row."""
 
 

@@ -26,19 +26,6 @@ if TYPE_CHECKING:
     from h2push._tools.browser import PageLoad
     from h2push._tools.trace.client import Trace
 
-__all__ = [
-    "DELIVERY_COLOURS",
-    "DELIVERY_LABELS",
-    "MARK_COLOURS",
-    "ChartBar",
-    "Mark",
-    "Row",
-    "Waterfall",
-    "from_page_load",
-    "from_trace",
-    "render_chart_svg",
-    "render_svg",
-]
 
 Delivery = Literal["pushed", "early-hint", "normal"]
 MarkKind = Literal["early-hint", "headers", "complete"]

@@ -5,11 +5,6 @@
 * :mod:`h2push._tools.check.run`: the Chromium load (and ``h2push serve`` for ``--app``);
 * :mod:`h2push._tools.check.command`: the click command and its tables.
 
-Only the pure parts are imported here, so that :mod:`h2push._tools.trace.client` can use
+The package imports nothing itself, so that the trace tool can use
 :func:`~h2push._tools.check.diagnose.cache_problems` without importing the browser run.
 """
-
-from h2push._tools.check.diagnose import cache_problems, diagnose
-from h2push._tools.check.model import PageFacts, Report, Row
-
-__all__ = ["PageFacts", "Report", "Row", "cache_problems", "diagnose"]

@@ -20,8 +20,6 @@ from h2push._tools.check.run import (
     served_app,
 )
 
-__all__ = ["check_command", "format_report"]
-
 _OUTCOME_STYLE = {
     "early-hints": "green",
     "preloaded": "green",

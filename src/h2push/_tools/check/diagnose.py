@@ -26,8 +26,6 @@ from h2push._tools.check.model import (
     Row,
 )
 
-__all__ = ["cache_problems", "diagnose", "manifest_entry"]
-
 _UNUSED_RE: Final = re.compile(r"The resource (\S+) was preloaded using link preload but not used")
 _MISMATCH_RE: Final = re.compile(
     r"A preload for '([^']+)' is found, but is not used because the request credentials mode"

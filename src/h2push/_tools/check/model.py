@@ -13,19 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = [
-    "LateResource",
-    "LinkFact",
-    "Outcome",
-    "PageFacts",
-    "ProbeFact",
-    "PushFact",
-    "Report",
-    "RequestFact",
-    "Row",
-    "TimingFact",
-]
-
 Outcome = Literal["early-hints", "preloaded", "fetched again", "never used", "not hinted"]
 """What Chromium did with a resource:
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
+from h2push._core.errors import H2PushError
 from h2push._core.links import parse_link_header
 from h2push._tools.browser import (
     BrowserError,
@@ -52,8 +53,6 @@ from h2push._tools.check.model import (
 from h2push._tools.serve.netem import LatencyRelay
 from h2push._tools.trace.client import TraceError, trace
 
-__all__ = ["CheckError", "ServedApp", "collect", "served_app"]
-
 DEFAULT_RTT_MS: Final = 50.0
 """The round trip emulated in front of a loopback server, in milliseconds."""
 
@@ -70,7 +69,7 @@ _MAX_PROBES: Final = 20
 _PREFLIGHT_TIMEOUT_S: Final = 10.0
 
 
-class CheckError(Exception):
+class CheckError(H2PushError):
     """The page could not be loaded or the server not started: ``h2push check`` exits 2.
 
     The message is one line that says what failed and what to do next.

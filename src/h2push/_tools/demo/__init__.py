@@ -23,15 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = [
-    "MANIFEST_PATH",
-    "STATIC_DIR",
-    "STATIC_MAX_AGE_S",
-    "THINK_TIME_S",
-    "app",
-    "static_paths",
-]
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -59,8 +59,6 @@ from h2push._tools.discover.discover import (
     read_page,
 )
 
-__all__ = ["manifest_command"]
-
 PROGRESS_MIN_PAGES: Final = 6
 """A progress bar is shown from this many pages on."""
 

@@ -70,41 +70,9 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import tinycss2  # type: ignore[import-untyped]
 
+from h2push._core.errors import H2PushError
 from h2push._core.links import PRELOAD_DESTINATIONS, Preload, PreloadError, format_link_header
 from h2push._core.manifest import Manifest, read_regular_file
-
-__all__ = [
-    "DEFAULT_ORIGIN",
-    "LINK_HEADER_LIMIT_BYTES",
-    "AppSite",
-    "CssScan",
-    "DiscoverOptions",
-    "FetchError",
-    "FileSite",
-    "HtmlScan",
-    "InlineStyle",
-    "PageResult",
-    "Reference",
-    "Site",
-    "Stylesheets",
-    "Weight",
-    "build_manifest",
-    "cap_preloads",
-    "decode_html",
-    "discover_page",
-    "guess_destination",
-    "link_value",
-    "manifest_entries",
-    "manifest_json",
-    "merge_pages",
-    "normalize_origin",
-    "page_key",
-    "parse_srcset",
-    "pick_srcset",
-    "read_page",
-    "scan_css",
-    "scan_html",
-]
 
 DEFAULT_ORIGIN: Final = "https://localhost"
 """The origin a page is taken to be served from unless told otherwise."""
@@ -130,7 +98,7 @@ class Weight(IntEnum):
     CSS_IMAGE = 10
 
 
-class FetchError(Exception):
+class FetchError(H2PushError):
     """A page or stylesheet that could not be read; the message is one line naming it."""
 
 

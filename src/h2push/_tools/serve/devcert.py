@@ -44,19 +44,6 @@ try:  # POSIX: serialise concurrent first runs (parallel tests, several servers 
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = [
-    "CACHE_DIR_ENV",
-    "CA_VALIDITY_DAYS",
-    "DNS_NAMES",
-    "IP_ADDRESSES",
-    "LEAF_VALIDITY_DAYS",
-    "RENEW_BEFORE_DAYS",
-    "DevCertificate",
-    "cache_dir",
-    "chromium_command",
-    "ensure_dev_certificate",
-    "spki_sha256_base64",
-]
 
 CACHE_DIR_ENV: Final = "H2PUSH_CACHE_DIR"
 """Environment variable naming the directory that holds the development CA and certificate."""

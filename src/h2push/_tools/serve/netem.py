@@ -42,8 +42,6 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Final
 
-__all__ = ["LatencyRelay"]
-
 logger = logging.getLogger(__name__)
 
 READ_BYTES: Final = 64 * 1024

@@ -53,6 +53,7 @@ import click
 import hypercorn.logging
 from hypercorn.config import Config
 
+from h2push._core.errors import H2PushError
 from h2push._core.manifest import Manifest, ManifestError
 from h2push._core.plan import DEFAULT_MAX_PUSHES
 from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
@@ -66,22 +67,6 @@ from h2push._tools.serve.devcert import (
 from h2push._tools.serve.netem import LatencyRelay
 from h2push.asgi import DEFAULT_MAX_PUSHES_PER_CONNECTION, H2PushMiddleware
 from h2push.versions import StaticVersions
-
-__all__ = [
-    "DEFAULT_BIND",
-    "DEMO_RTT_MS",
-    "OPTIONS_ENV",
-    "AppLoadError",
-    "ServeOptions",
-    "build_app",
-    "demo_command",
-    "detect_interface",
-    "import_app",
-    "load_app",
-    "parse_bind",
-    "run",
-    "serve_command",
-]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -112,7 +97,7 @@ _ALPN_PROTOCOLS: Final = ("h2", "http/1.1")
 _WILDCARD_HOSTS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
 
 
-class AppLoadError(Exception):
+class AppLoadError(H2PushError):
     """The APP given to ``serve`` cannot be imported or is not an ASGI or WSGI application.
 
     The message is one line, fit to show a user without a traceback.

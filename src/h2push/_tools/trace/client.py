@@ -57,28 +57,10 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
+from h2push._core.errors import H2PushError
 from h2push._core.links import parse_link_header
 from h2push._tools.bench.waterfall import from_trace, render_svg
 from h2push._tools.check.diagnose import cache_problems
-
-__all__ = [
-    "CacheCheck",
-    "CookieJarError",
-    "CookieJarFile",
-    "EarlyHint",
-    "Frame",
-    "Pushed",
-    "Response",
-    "TLSInfo",
-    "Trace",
-    "TraceError",
-    "cache_checks",
-    "fetch_hinted",
-    "format_text",
-    "parse_header_line",
-    "trace",
-    "trace_command",
-]
 
 Direction = Literal["send", "recv"]
 Headers = tuple[tuple[str, str], ...]
@@ -143,7 +125,7 @@ CONNECTION_SPECIFIC = frozenset(
 ErrorKind = Literal["connect", "tls", "certificate", "alpn", "protocol", "timeout", "closed"]
 
 
-class TraceError(Exception):
+class TraceError(H2PushError):
     """The trace could not be completed: the message is one line and says why.
 
     Attributes:
@@ -1354,7 +1336,7 @@ _NETSCAPE_HEADER = (
 _HTTP_ONLY_PREFIX = "#HttpOnly_"
 
 
-class CookieJarError(ValueError):
+class CookieJarError(H2PushError, ValueError):
     """A cookie jar file that cannot be read: the message names the file, the line and why."""
 
 
