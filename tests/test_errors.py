@@ -53,7 +53,8 @@ def test_core_raise_sites_reach_the_base() -> None:
 
 def test_tool_errors_reach_the_base() -> None:
     from h2push._tools.browser import BrowserError, BrowserTimeoutError
-    from h2push._tools.trace.client import CookieJarError, TraceError
+    from h2push._tools.trace.cookies import CookieJarError
+    from h2push._tools.trace.models import TraceError
 
     for error in (BrowserError, BrowserTimeoutError, TraceError, CookieJarError):
         assert issubclass(error, h2push.H2PushError)

@@ -1,28 +1,47 @@
-"""The ``h2push`` command line: serve, demo, trace, manifest, bench and check."""
+"""The ``h2push`` command line: serve, demo, trace, manifest, bench and check.
+
+Each subcommand's module is imported only when that subcommand runs (or ``--help`` lists
+them), so ``h2push --version`` imports click and nothing else.
+"""
 
 from __future__ import annotations
 
-import click
+import importlib
 
 from h2push import __version__
-from h2push._tools.bench.api import api_command
-from h2push._tools.bench.bench import bench_command
-from h2push._tools.check.command import check_command
-from h2push._tools.discover.command import manifest_command
-from h2push._tools.serve.server import demo_command, serve_command
-from h2push._tools.trace.client import trace_command
+from h2push._extras import require
+
+require("cli", "The h2push command", "click")
+
+import click  # noqa: E402 - after the check that names the extra
+
+#: Subcommand name -> ``module:attribute`` of its click command.
+_SUBCOMMANDS = {
+    "bench": "h2push._tools.bench.command:bench_command",
+    "check": "h2push._tools.check.command:check_command",
+    "demo": "h2push._tools.serve.server:demo_command",
+    "manifest": "h2push._tools.discover.command:manifest_command",
+    "serve": "h2push._tools.serve.server:serve_command",
+    "trace": "h2push._tools.trace.command:trace_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use (click's LazyGroup pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _SUBCOMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = _SUBCOMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="h2push")
 def main() -> None:
     """Deliver a page's critical resources early: HTTP/2 push, 103 Early Hints, Link preload."""
-
-
-main.add_command(serve_command)
-main.add_command(demo_command)
-main.add_command(trace_command)
-main.add_command(manifest_command)
-main.add_command(bench_command)
-bench_command.add_command(api_command)
-main.add_command(check_command)

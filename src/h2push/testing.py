@@ -5,7 +5,7 @@ Starlette, FastAPI, Django) the way ``h2push serve`` does — wrapped by
 :func:`h2push._tools.serve.server.build_app`, on Hypercorn, over TLS with ALPN ``h2`` and
 ``http/1.1`` —
 in a background thread, on a free loopback port, with a throwaway certificate authority made by
-``trustme``. :func:`fetch` loads one URL over HTTP/2 with :func:`h2push._tools.trace.client.trace`
+``trustme``. :func:`fetch` loads one URL over HTTP/2 with :func:`h2push._tools.trace.session.trace`
 and
 returns what came back: the ``103 Early Hints`` links (RFC 8297), the pushed paths (RFC 9113
 §8.4), the final status and headers. The ``assert_*`` helpers fail with a message that shows
@@ -65,7 +65,8 @@ from h2push._core.links import parse_link_header
 from h2push._core.manifest import Manifest
 from h2push._tools.browser import spki_sha256_base64
 from h2push._tools.serve.netem import LatencyRelay
-from h2push._tools.trace.client import DEFAULT_ACCEPT, Trace, trace
+from h2push._tools.trace.models import DEFAULT_ACCEPT, Trace
+from h2push._tools.trace.session import trace
 
 __all__ = [
     "Result",
@@ -102,7 +103,7 @@ class Result:
         early_hint_count: How many 103 responses arrived (int).
         pushed_paths: The ``:path`` of each PUSH_PROMISE, in promise order (str).
         pushed_statuses: The final status of each pushed response, by path.
-        trace: The whole frame trace (:class:`h2push._tools.trace.client.Trace`), for anything else.
+        trace: The whole frame trace (:class:`h2push._tools.trace.models.Trace`), for anything else.
     """
 
     status: int | None
@@ -153,7 +154,7 @@ def fetch(
 ) -> Result:
     """GET ``url`` over HTTP/2 and return the 103 links, pushed paths, status and headers.
 
-    Built on :func:`h2push._tools.trace.client.trace`: one TLS connection with ALPN ``h2``, one
+    Built on :func:`h2push._tools.trace.session.trace`: one TLS connection with ALPN ``h2``, one
     request, and
     a wait until the response and every pushed response have ended.
 
@@ -171,7 +172,7 @@ def fetch(
         The :class:`Result`.
 
     Raises:
-        h2push._tools.trace.client.TraceError: The connection, TLS, or HTTP/2 failed, or time ran
+        h2push._tools.trace.models.TraceError: The connection, TLS, or HTTP/2 failed, or time ran
         out.
         ValueError: ``url`` is not ``https://`` or a header is invalid.
     """

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
     from h2push._tools.browser import PageLoad
-    from h2push._tools.trace.client import Trace
+    from h2push._tools.trace.models import Trace
 
 
 Delivery = Literal["pushed", "early-hint", "normal"]
@@ -167,7 +167,7 @@ class Waterfall:
 
 
 def from_trace(trace: Trace) -> Waterfall:
-    """Build the waterfall of an ``h2push trace`` (:class:`h2push._tools.trace.client.Trace`).
+    """Build the waterfall of an ``h2push trace`` (:class:`h2push._tools.trace.models.Trace`).
 
     Rows: the main request (from its HEADERS frame to END_STREAM), then each pushed stream (from
     its PUSH_PROMISE to END_STREAM, in promise order). Marks: every 103 and the main

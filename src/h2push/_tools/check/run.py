@@ -10,7 +10,7 @@ its own origin. A self-signed or private-CA certificate is trusted the way Chrom
 verified against ``--cacert``, or accepted as is with ``--insecure``. Plain
 ``--ignore-certificate-errors`` would make Chromium ignore every 103 (DESIGN, facts).
 
-Besides the browser, h2push's HTTP/2 client (:func:`h2push._tools.trace.client.trace`) loads the
+Besides the browser, h2push's HTTP/2 client (:func:`h2push._tools.trace.session.trace`) loads the
 page once
 with push accepted, to see what the server pushes (Chromium refuses push), and fetches each
 hinted resource the page never asked for, to size what the hint cost.
@@ -51,7 +51,8 @@ from h2push._tools.check.model import (
     TimingFact,
 )
 from h2push._tools.serve.netem import LatencyRelay
-from h2push._tools.trace.client import TraceError, trace
+from h2push._tools.trace.models import TraceError
+from h2push._tools.trace.session import trace
 
 DEFAULT_RTT_MS: Final = 50.0
 """The round trip emulated in front of a loopback server, in milliseconds."""

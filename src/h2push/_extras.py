@@ -1,0 +1,30 @@
+"""Which optional dependency ("extra") a part of h2push needs, and the message when it is missing.
+
+``pip install h2push`` installs the core and the framework adapters only; the command line, the
+server, the pytest helpers and the benchmarks come with extras (see ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+
+def require(extra: str, what: str, *modules: str) -> None:
+    """Check that ``modules`` can be imported, without importing them.
+
+    Args:
+        extra: The extra that installs them, such as ``"cli"``.
+        what: What needs them, for the message (``"h2push serve"``).
+        modules: Top-level module names (``"hypercorn"``).
+
+    Raises:
+        ModuleNotFoundError: One of them is not installed; the message names the extra to
+            install, e.g. ``pip install "h2push[cli]"``.
+    """
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            f"{what} needs {', '.join(missing)}, which is not installed:"
+            f' pip install "h2push[{extra}]"',
+            name=missing[0],
+        )
