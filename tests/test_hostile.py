@@ -622,7 +622,8 @@ def test_any_document_is_a_manifest_or_one_manifest_error(document: object) -> N
 
 
 def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> None:
-    from h2push._tools.discover.discover import FetchError, FileSite
+    from h2push._tools.discover.models import FetchError
+    from h2push._tools.discover.sites import FileSite
 
     (tmp_path / "index.html").write_text('<link rel="stylesheet" href="/a.css">')
     os.mkfifo(tmp_path / "a.css")

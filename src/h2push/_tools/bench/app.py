@@ -31,16 +31,9 @@ from h2push._tools.bench.results import (
     physical_limit_ms,
 )
 from h2push._tools.bench.servers import BenchServer
-from h2push._tools.discover.discover import (
-    DEFAULT_ORIGIN,
-    AppSite,
-    DiscoverOptions,
-    FetchError,
-    Stylesheets,
-    build_manifest,
-    page_key,
-    read_page,
-)
+from h2push._tools.discover.collect import build_manifest, page_key
+from h2push._tools.discover.models import DEFAULT_ORIGIN, DiscoverOptions, FetchError
+from h2push._tools.discover.sites import AppSite, Stylesheets, read_page
 from h2push._tools.serve.server import build_app
 
 # --------------------------------------------------------------------------- your own page
@@ -80,7 +73,7 @@ class PageUnderTest:
         (:func:`h2push._tools.serve.server.build_app`).
         sizes: Body bytes per path, the page first, then each hinted resource.
         declared: Where the hinted resources come from: ``the app's own declarations``,
-            ``the manifest FILE`` or ``found in the page`` (:mod:`h2push._tools.discover.discover`).
+            ``the manifest FILE`` or ``found in the page`` (:mod:`h2push._tools.discover`).
     """
 
     name: str
@@ -295,7 +288,7 @@ def prepare_page(
     What is hinted, pushed and linked: ``manifest`` when given; else what the application
     declares itself (a Flask app's ``H2Push`` manifest, Django's ``H2PUSH_MANIFEST``: the
     preload Link values of its answer to the page); else the resources found in the page
-    (:func:`h2push._tools.discover.discover.read_page`, as ``h2push manifest`` finds them). A URL's
+    (:func:`h2push._tools.discover.sites.read_page`, as ``h2push manifest`` finds them). A URL's
     page is
     served through a proxy to its origin (:class:`_Upstream`), its own preloads taken out.
 

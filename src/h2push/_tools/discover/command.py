@@ -2,7 +2,7 @@
 
 ``h2push manifest SOURCE...`` reads HTML files (a file, or every ``*.html`` under a directory,
 served at ``/`` from that directory) and the stylesheets they use, and prints an
-http2-push-manifest compatible ``push_manifest.json`` (see :mod:`h2push._tools.discover.discover`
+http2-push-manifest compatible ``push_manifest.json`` (see :mod:`h2push._tools.discover`
 for what is
 found and in which order). ``--app module:attr PATH...`` renders the pages through a WSGI or
 ASGI application in this process instead, so server-side templates are resolved; its stylesheets
@@ -37,27 +37,25 @@ from rich.table import Table
 
 from h2push._core.links import Preload
 from h2push._core.manifest import Manifest, ManifestError
-from h2push._tools.discover.discover import (
-    DEFAULT_ORIGIN,
-    LINK_HEADER_LIMIT_BYTES,
-    AppSite,
-    DiscoverOptions,
-    FetchError,
-    FileSite,
-    PageResult,
-    Site,
-    Stylesheets,
-    Weight,
+from h2push._tools.discover.collect import (
     build_manifest,
     cap_preloads,
     link_value,
     manifest_entries,
     manifest_json,
     merge_pages,
-    normalize_origin,
     page_key,
-    read_page,
 )
+from h2push._tools.discover.models import (
+    DEFAULT_ORIGIN,
+    LINK_HEADER_LIMIT_BYTES,
+    DiscoverOptions,
+    FetchError,
+    PageResult,
+    Weight,
+)
+from h2push._tools.discover.sites import AppSite, FileSite, Site, Stylesheets, read_page
+from h2push._tools.discover.urls import normalize_origin
 
 PROGRESS_MIN_PAGES: Final = 6
 """A progress bar is shown from this many pages on."""
