@@ -17,6 +17,7 @@ import pytest
 
 from apps import hint_app
 from conftest import TLSFiles, free_port, require_program
+from h2push._tools._common import find_chromium
 from h2push._tools.browser import (
     BrowserError,
     BrowserTimeoutError,
@@ -24,9 +25,8 @@ from h2push._tools.browser import (
     PageLoad,
     ResourceTiming,
     chromium_command,
-    find_chromium,
-    spki_sha256_base64,
 )
+from h2push._tools.serve.devcert import spki_sha256_base64
 from pixels import png_pixels
 from processes import running
 

@@ -30,7 +30,7 @@ from h2push._tools.serve.devcert import (
     LEAF_VALIDITY_DAYS,
     DevCertificate,
     cache_dir,
-    chromium_command,
+    chromium_shell_command,
     ensure_dev_certificate,
     spki_sha256_base64,
 )
@@ -297,7 +297,7 @@ def test_cache_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_chromium_command_trusts_the_key_in_a_fresh_profile() -> None:
     spki = "it5tQQqPYdAXpx4yI7uFUmF9Bwb8koiOgCLRTKfRqkU="
 
-    line = chromium_command("https://127.0.0.1:8443/", [spki], executable="chromium")
+    line = chromium_shell_command("https://127.0.0.1:8443/", [spki], executable="chromium")
 
     assert shlex.split(line) == [
         "chromium",
@@ -307,4 +307,4 @@ def test_chromium_command_trusts_the_key_in_a_fresh_profile() -> None:
     ]
     assert "--ignore-certificate-errors " not in line
     with pytest.raises(ValueError, match="spki"):
-        chromium_command("https://127.0.0.1:8443/", ["a,b"])
+        chromium_shell_command("https://127.0.0.1:8443/", ["a,b"])

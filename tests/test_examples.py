@@ -199,7 +199,8 @@ def test_chromium_takes_the_stylesheet_font_and_script_from_the_103(
     served_far: Running, tls_files: TLSFiles
 ) -> None:
     require_program("chromium")
-    from h2push._tools.browser import Chromium, spki_sha256_base64
+    from h2push._tools.browser import Chromium
+    from h2push._tools.serve.devcert import spki_sha256_base64
 
     with Chromium(spki=[spki_sha256_base64(tls_files.cert.read_bytes())]) as browser:
         load = browser.load(served_far.url + "/", settle_s=0.3)

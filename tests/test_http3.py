@@ -35,7 +35,9 @@ import pytest
 
 from apps.proxy_site import HINTED
 from conftest import ON_CI, TLSFiles, free_port, require_program
-from h2push._tools.browser import Chromium, find_chromium, spki_sha256_base64
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import Chromium
+from h2push._tools.serve.devcert import spki_sha256_base64
 from nghttp import nghttp
 from processes import SRC, running
 from proxies import ROOT, Origin, Running, error_lines, proxy, upstream

@@ -39,7 +39,9 @@ import pytest
 
 from apps.proxy_site import HINTED
 from conftest import TLSFiles, free_port, require_program
-from h2push._tools.browser import Chromium, PageLoad, find_chromium, spki_sha256_base64
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import Chromium, PageLoad
+from h2push._tools.serve.devcert import spki_sha256_base64
 from h2push._tools.serve.netem import LatencyRelay
 from nghttp import nghttp
 from processes import stop, wait_for_port

@@ -63,7 +63,7 @@ import trustme
 
 from h2push._core.links import parse_link_header
 from h2push._core.manifest import Manifest
-from h2push._tools.browser import spki_sha256_base64
+from h2push._tools.serve.devcert import spki_sha256_base64
 from h2push._tools.serve.netem import LatencyRelay
 from h2push._tools.trace.models import DEFAULT_ACCEPT, Trace
 from h2push._tools.trace.session import trace

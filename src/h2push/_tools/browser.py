@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -48,15 +47,11 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from h2push._core.errors import H2PushError
-
-EXECUTABLE_NAMES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-"""Program names tried, in order, by :func:`find_chromium`."""
+from h2push._tools._common import EXECUTABLE_NAMES, find_chromium
 
 _STOP_TIMEOUT_S: Final = 5.0
 _STDERR_TAIL_CHARS: Final = 2000
@@ -98,41 +93,6 @@ class BrowserError(H2PushError):
 
 class BrowserTimeoutError(BrowserError):
     """Chromium did not start, answer, or finish loading a page within the time allowed."""
-
-
-def spki_sha256_base64(cert_pem: bytes) -> str:
-    """Return the base64 SHA-256 of a certificate's SubjectPublicKeyInfo, for Chromium's SPKI list.
-
-    The value is what ``--ignore-certificate-errors-spki-list`` expects, and equals
-    ``openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary
-    | base64``.
-
-    Args:
-        cert_pem (bytes): A PEM certificate. When it holds a chain, the first (leaf) one is used.
-
-    Returns:
-        str: The base64 (standard alphabet, padded) digest, 44 characters.
-
-    Raises:
-        ValueError: ``cert_pem`` holds no parsable PEM certificate.
-    """
-    try:
-        certificate = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as error:
-        raise ValueError(f"cert_pem: not a PEM certificate ({error})") from error
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
-
-
-def find_chromium() -> str | None:
-    """Return the path of the first installed program of :data:`EXECUTABLE_NAMES`, or None."""
-    for name in EXECUTABLE_NAMES:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    return None
 
 
 def chromium_command(

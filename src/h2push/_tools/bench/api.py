@@ -34,6 +34,8 @@ from typing import Any, Final
 
 import click
 
+from h2push._tools._common import free_port
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -99,12 +101,6 @@ def _item(index: int, size: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve_api(
     *, items: int, rtt_ms: float, push: bool = True, item_bytes: int = 256
@@ -120,7 +116,7 @@ def serve_api(
     from h2push._tools.serve.devcert import ensure_dev_certificate  # noqa: PLC0415
 
     ca_file = Path(ensure_dev_certificate().ca_file)
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
+from h2push._tools._common import find_chromium
 from h2push._tools.bench.results import (
     BenchError,
     CaseResult,
@@ -34,7 +35,7 @@ from h2push._tools.bench.waterfall import (
     Waterfall,
     from_page_load,
 )
-from h2push._tools.browser import BrowserError, Chromium, PageLoad, find_chromium
+from h2push._tools.browser import BrowserError, Chromium, PageLoad
 from h2push._tools.serve.devcert import ensure_dev_certificate
 from h2push._tools.trace.models import DEFAULT_ACCEPT
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from h2push._tools._common import find_chromium
 from h2push._tools.bench.api import api_command
 from h2push._tools.bench.app import PAGE_RTT_MS, PAGE_RUNS, prepare_page, run_app_bench
 from h2push._tools.bench.clients import run_page_bench
@@ -30,7 +31,7 @@ from h2push._tools.bench.results import (
     Protocol,
     Strategy,
 )
-from h2push._tools.browser import BrowserError, find_chromium
+from h2push._tools.browser import BrowserError
 
 # --------------------------------------------------------------------------- command
 

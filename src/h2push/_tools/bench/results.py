@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from h2push._core.errors import H2PushError
+from h2push._tools._common import round_ms
 from h2push._tools.bench.waterfall import (
     Waterfall,
 )
@@ -116,19 +117,15 @@ class RunResult:
         """Return a JSON-ready dict."""
         return {
             "page_complete_ms": round(self.page_complete_ms, 3),
-            "first_contentful_paint_ms": _round(self.first_contentful_paint_ms),
-            "early_hint_ms": _round(self.early_hint_ms),
-            "main_headers_ms": _round(self.main_headers_ms),
+            "first_contentful_paint_ms": round_ms(self.first_contentful_paint_ms),
+            "early_hint_ms": round_ms(self.early_hint_ms),
+            "main_headers_ms": round_ms(self.main_headers_ms),
             "page_end_ms": round(self.page_end_ms, 3),
             "resources": self.resources,
             "pushed": self.pushed,
             "hinted": self.hinted,
             "streams": [row.to_dict() for row in self.waterfall.rows],
         }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,7 +295,7 @@ class PageBenchResult:
         return {
             "benchmark": "h2push bench page" if self.page is None else "h2push bench",
             "page": self.page,
-            "server_ms": _round(self.server_ms),
+            "server_ms": round_ms(self.server_ms),
             "settings": self.options.to_dict(),
             "site": {"bytes": dict(self.sizes), "total_bytes": sum(self.sizes.values())},
             "physical_limit_ms": round(self.limit_ms, 3),
@@ -317,9 +314,9 @@ class PageBenchResult:
                     "min_ms": round(case.min_ms, 3),
                     "max_ms": round(case.max_ms, 3),
                     "ratio_to_limit": round(case.median_ms / self.limit_ms, 4),
-                    "speedup_vs_nothing": _round(self.speedup(case)),
+                    "speedup_vs_nothing": round_ms(self.speedup(case)),
                     "after_page_median_ms": round(case.after_page_median_ms, 3),
-                    "fcp_median_ms": _round(case.fcp_median_ms),
+                    "fcp_median_ms": round_ms(case.fcp_median_ms),
                     "runs": [run.to_dict() for run in case.runs],
                 }
                 for case in self.cases

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from hypercorn.config import Config
 
+from h2push._tools._common import free_port
 from h2push._tools.bench.results import (
     _MIDDLEWARE,
     _START_TIMEOUT_S,
@@ -45,12 +46,6 @@ class _Switch:
             await self.site(scope, receive, send)
             return
         await self.apps[self.current](scope, receive, send)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class BenchServer:
@@ -110,7 +105,7 @@ class BenchServer:
         self._configs: dict[Protocol, Config] = {}
         for protocol, alpn in (("h2", ["h2", "http/1.1"]), ("http/1.1", ["http/1.1"])):
             config = Config()
-            config.bind = [f"127.0.0.1:{_free_port()}"]
+            config.bind = [f"127.0.0.1:{free_port()}"]
             config.certfile = certfile
             config.keyfile = keyfile
             config.alpn_protocols = alpn

@@ -35,13 +35,8 @@ from urllib.parse import urljoin, urlsplit
 
 from h2push._core.errors import H2PushError
 from h2push._core.links import parse_link_header
-from h2push._tools.browser import (
-    BrowserError,
-    Chromium,
-    DevToolsEvent,
-    PageLoad,
-    spki_sha256_base64,
-)
+from h2push._tools._common import free_port
+from h2push._tools.browser import BrowserError, Chromium, DevToolsEvent, PageLoad
 from h2push._tools.check.model import (
     LinkFact,
     PageFacts,
@@ -50,6 +45,7 @@ from h2push._tools.check.model import (
     RequestFact,
     TimingFact,
 )
+from h2push._tools.serve.devcert import spki_sha256_base64
 from h2push._tools.serve.netem import LatencyRelay
 from h2push._tools.trace.models import TraceError
 from h2push._tools.trace.session import trace
@@ -527,12 +523,6 @@ class ServedApp:
     spki: str
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def served_app(
     spec: str,
@@ -560,7 +550,7 @@ def served_app(
         CheckError: The server exited or did not listen in time; the message ends with its
             output.
     """
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "h2push", "serve", spec, "--bind", f"127.0.0.1:{port}"]
     command += ["--rtt-ms", "0", *(["--manifest", str(manifest)] if manifest else []), *serve_args]
     directory = Path(tempfile.mkdtemp(prefix="h2push-check-"))

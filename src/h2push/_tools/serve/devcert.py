@@ -25,7 +25,6 @@ import ipaddress
 import os
 import secrets
 import shlex
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from h2push._tools._common import EXECUTABLE_NAMES, find_chromium
 
 try:  # POSIX: serialise concurrent first runs (parallel tests, several servers starting at once).
     import fcntl
@@ -76,8 +77,6 @@ _LOCK_TIMEOUT_S: Final = 10.0
 """How long to wait for another process issuing the certificate, in seconds."""
 
 _CA_COMMON_NAME: Final = "h2push local development CA"
-
-_CHROMIUM_NAMES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,14 +142,17 @@ def spki_sha256_base64(cert_pem: bytes) -> str:
     Raises:
         ValueError: ``cert_pem`` holds no parsable PEM certificate.
     """
-    certificate = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as error:
+        raise ValueError(f"cert_pem: not a PEM certificate ({error})") from error
     spki = certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
-def chromium_command(
+def chromium_shell_command(
     url: str,
     spki_sha256: Sequence[str],
     *,
@@ -180,9 +182,7 @@ def chromium_command(
     if any(not digest or "," in digest for digest in spki_sha256):
         raise ValueError(f"spki_sha256: digests must be non-empty, without ',': {spki_sha256!r}")
     if executable is None:
-        executable = next(
-            (name for name in _CHROMIUM_NAMES if shutil.which(name)), _CHROMIUM_NAMES[0]
-        )
+        executable = find_chromium() or EXECUTABLE_NAMES[0]
     spki_list = ",".join(spki_sha256)
     extra = "".join(f" {shlex.quote(arg)}" for arg in extra_args)
     return (

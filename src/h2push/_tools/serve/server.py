@@ -40,7 +40,6 @@ import ipaddress
 import json
 import logging
 import os
-import socket
 import ssl
 import sys
 import traceback
@@ -56,11 +55,12 @@ from hypercorn.config import Config
 from h2push._core.errors import H2PushError
 from h2push._core.manifest import Manifest, ManifestError
 from h2push._core.plan import DEFAULT_MAX_PUSHES
+from h2push._tools._common import free_port
 from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
 from h2push._tools.serve.devcert import (
     DNS_NAMES,
     IP_ADDRESSES,
-    chromium_command,
+    chromium_shell_command,
     ensure_dev_certificate,
     spki_sha256_base64,
 )
@@ -182,13 +182,6 @@ def _url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"https://{host}:{port}/"
-
-
-def _free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _is_loopback(host: str) -> bool:
@@ -678,7 +671,7 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         if not _is_loopback(host):
             raise click.UsageError("--rtt-ms emulates a network on loopback only: bind 127.0.0.1")
         # Hypercorn listens on a private port; the relay takes the address the user asked for.
-        config.bind = [f"127.0.0.1:{_free_port()}"]  # QUIC (UDP) keeps the address asked for
+        config.bind = [f"127.0.0.1:{free_port()}"]  # QUIC (UDP) keeps the address asked for
         relay = LatencyRelay(
             int(config.bind[0].rsplit(":", 1)[1]),
             rtt_ms=options.rtt_ms,
@@ -706,7 +699,7 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         ("URL", url),
         *lines,
         ("SPKI", spki),
-        ("Chromium", chromium_command(url, [spki], extra_args=chromium_flags)),
+        ("Chromium", chromium_shell_command(url, [spki], extra_args=chromium_flags)),
     ]:
         click.echo(f"  {label + ':':<10}{value}")
     if options.certfile is None and not _is_loopback(host):

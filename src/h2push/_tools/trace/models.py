@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from h2push._core.errors import H2PushError
+from h2push._tools._common import round_ms
 
 Direction = Literal["send", "recv"]
 Headers = tuple[tuple[str, str], ...]
@@ -230,8 +231,8 @@ class Response:
             "status": self.status,
             "headers": _pairs(self.headers),
             "bytes": self.body_bytes,
-            "headers_ms": _round(self.headers_ms),
-            "completed_ms": _round(self.completed_ms),
+            "headers_ms": round_ms(self.headers_ms),
+            "completed_ms": round_ms(self.completed_ms),
             "reset": self.reset,
         }
 
@@ -341,10 +342,6 @@ class Trace:
 
 def _pairs(headers: Headers) -> list[list[str]]:
     return [[name, value] for name, value in headers]
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 # --------------------------------------------------------------------------- caching
