@@ -28,3 +28,20 @@ def require(extra: str, what: str, *modules: str) -> None:
             f' pip install "h2push[{extra}]"',
             name=missing[0],
         )
+
+
+def missing(error: ModuleNotFoundError, extra: str, what: str) -> ModuleNotFoundError:
+    """Return the error to raise when an import of an optional dependency failed.
+
+    Args:
+        error: The failed import's error (its ``name`` is the missing module).
+        extra: The extra that installs it, such as ``"testing"``.
+        what: What needs it, for the message (``"h2push.testing"``).
+
+    Returns:
+        ModuleNotFoundError: Its message names the module and ``pip install "h2push[extra]"``.
+    """
+    return ModuleNotFoundError(
+        f'{what} needs {error.name}, which is not installed: pip install "h2push[{extra}]"',
+        name=error.name,
+    )

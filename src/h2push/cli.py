@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 
 from h2push import __version__
-from h2push._extras import require
+from h2push._extras import missing
 
-require("cli", "The h2push command", "click")
-
-import click  # noqa: E402 - after the check that names the extra
+try:
+    import click
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the installation
+    raise missing(error, "cli", "The h2push command") from error
 
 #: Subcommand name -> ``module:attribute`` of its click command.
 _SUBCOMMANDS = {

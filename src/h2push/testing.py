@@ -58,8 +58,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import pytest
-import trustme
+from h2push._extras import missing
+
+try:
+    import pytest
+    import trustme
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the installation
+    raise missing(error, "testing", "h2push.testing") from error
 
 from h2push._core.links import parse_link_header
 from h2push._core.manifest import Manifest

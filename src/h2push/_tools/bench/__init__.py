@@ -19,7 +19,7 @@ was established).
 
 The physical limit (:func:`~h2push._tools.bench.results.physical_limit_ms`) is what no delivery
 strategy can beat: the
-handshakes (TCP, then TLS 1.3: two round trips), one request round trip, the server's think time,
+handshakes (TCP, then TLS 1.3: two round trips), one request round trip, the server"s think time,
 and every byte of the page and its resources through the bandwidth cap.
 
 The modules: :mod:`~h2push._tools.bench.results` (strategies, results, target checks),
@@ -30,3 +30,18 @@ charts, files), :mod:`~h2push._tools.bench.waterfall` (waterfall SVGs),
 :mod:`~h2push._tools.bench.api` (``h2push bench api``) and :mod:`~h2push._tools.bench.command`
 (the click group).
 """
+
+from h2push._extras import require
+
+require(
+    "bench",
+    "h2push bench",
+    "click",
+    "rich",
+    "hypercorn",
+    "h2",
+    "hyperframe",
+    "cryptography",
+    "websockets",
+    "tinycss2",
+)

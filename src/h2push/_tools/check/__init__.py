@@ -8,3 +8,7 @@
 The package imports nothing itself, so that the trace tool can use
 :func:`~h2push._tools.check.diagnose.cache_problems` without importing the browser run.
 """
+
+from h2push._extras import require
+
+require("cli", "h2push check", "click", "rich", "h2", "hyperframe", "websockets")

@@ -1,10 +1,10 @@
-"""Find a page's critical subresources and turn them into a push manifest (``h2push manifest``).
+"""Find a page"s critical subresources and turn them into a push manifest (``h2push manifest``).
 
 Discovery reads what a browser reads before it renders a page and lists what it will fetch:
 
 * HTML (HTML Standard §4.2.4 ``link``, §4.12.1 ``script``, §4.8.4 ``img``, §4.8.9 ``video``):
   ``<link rel=stylesheet>``, ``<script src>`` (a ``type=module`` script becomes a
-  ``modulepreload``), the page's own ``<link rel=preload|modulepreload|preconnect>`` (their
+  ``modulepreload``), the page"s own ``<link rel=preload|modulepreload|preconnect>`` (their
   ``as``, ``crossorigin``, ``type`` and ``fetchpriority`` are kept), the first N images
   (``<img src>``, the ``srcset`` candidate a 1x screen picks, ``<picture><source>``,
   ``<video poster>``), ``<base href>`` and inline ``<style>``.
@@ -20,7 +20,7 @@ without a valid ``as``). A ``.json`` file is never a ``script``. Other origins b
 
 Order: every resource gets the :class:`~h2push._tools.discover.models.Weight` of the most important
 thing that references it; equal weights keep the order in which the page references them (document
-order; a stylesheet's ``@import`` tree depth-first right after it, then its fonts). The weights,
+order; a stylesheet"s ``@import`` tree depth-first right after it, then its fonts). The weights,
 highest first:
 
 ==========  ==================================================================================
@@ -43,7 +43,7 @@ Left out by rule: images after the first N, ``loading=lazy`` images, ``srcset`` 
 descriptors (the candidate depends on the viewport), scripts with ``nomodule`` or a non-script
 ``type``, disabled and alternate stylesheets, anything inside ``<template>``, ``<noscript>``,
 ``<svg>`` or ``<math>``, imports of module scripts (JavaScript is not parsed), fonts and images
-of other origins' stylesheets (never fetched), and same-origin stylesheets that cannot be read
+of other origins" stylesheets (never fetched), and same-origin stylesheets that cannot be read
 (missing, 404, or not served as ``text/css``: browsers would not apply them either).
 
 The functions :func:`~h2push._tools.discover.html.scan_html`,
@@ -63,3 +63,7 @@ The modules: :mod:`~h2push._tools.discover.models`, :mod:`~h2push._tools.discove
 files or an app driven in process) and :mod:`~h2push._tools.discover.command` (``h2push
 manifest``).
 """
+
+from h2push._extras import require
+
+require("cli", "h2push manifest", "click", "rich", "tinycss2")

@@ -21,3 +21,7 @@ The modules: :mod:`~h2push._tools.trace.models` (the values), :mod:`~h2push._too
 cookie jar) and :mod:`~h2push._tools.trace.command` (the click command). The package itself
 imports none of them.
 """
+
+from h2push._extras import require
+
+require("cli", "h2push trace", "click", "h2", "hyperframe")
