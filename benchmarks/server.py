@@ -81,8 +81,10 @@ def serve(variant: str, bind: str, certfile: str, keyfile: str, think_ms: float)
 
     import h2push._tools.demo as demo
     from h2push._core.manifest import Manifest
-    from h2push._tools.serve.server import build_app
+    from h2push._tools.serve.server import apply_hypercorn_fixes, build_app
     from h2push.asgi import H2PushMiddleware
+
+    apply_hypercorn_fixes()  # as h2push serve does: the server this process runs is h2push's
 
     demo.THINK_TIME_S = think_ms / 1000  # type: ignore[misc] # read on every request
     manifest = Manifest.load(demo.MANIFEST_PATH)

@@ -719,3 +719,35 @@ def test_demo_page_reports_early_hints_in_chromium(tmp_path: Path, servers: list
     assert rows["/static/dejavu-serif-bold.woff2"] == "103 Early Hints"
     assert rows["/static/demo.js"] == "103 Early Hints"
     assert not load.console_errors
+
+
+def test_build_app_leaves_hypercorn_unpatched() -> None:
+    # build_app runs inside a user's test process (h2push.testing): no process-wide patch there.
+    probe = (
+        "from hypercorn.protocol.h2 import H2Protocol; "
+        "before = H2Protocol._create_stream; "
+        "from h2push._tools.serve.server import build_app; "
+        "build_app(lambda scope, receive, send: None, 'asgi'); "
+        "print(H2Protocol._create_stream is before)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True"
+
+
+def test_apply_hypercorn_fixes_patches_the_server_h2push_starts() -> None:
+    probe = (
+        "from importlib import metadata; "
+        "from hypercorn.protocol.h2 import H2Protocol; "
+        "before = H2Protocol._create_stream; "
+        "from h2push._tools.serve.server import apply_hypercorn_fixes; "
+        "apply_hypercorn_fixes(); "
+        "print(metadata.version('hypercorn').startswith('0.18.'), "
+        "H2Protocol._create_stream is before)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    patched_series, unchanged = result.stdout.split()
+    assert unchanged == ("False" if patched_series == "True" else "True")

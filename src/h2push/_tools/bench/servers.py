@@ -28,7 +28,7 @@ from h2push._tools.bench.results import (
 )
 from h2push._tools.bench.site import BenchSite
 from h2push._tools.serve.netem import LatencyRelay
-from h2push._tools.serve.server import build_app
+from h2push._tools.serve.server import apply_hypercorn_fixes, build_app
 
 # --------------------------------------------------------------------------- the server
 
@@ -88,6 +88,7 @@ class BenchServer:
         self.site = site
         self.rtt_ms = rtt_ms
         self.bandwidth_mbit = bandwidth_mbit
+        apply_hypercorn_fixes()  # the bench's own server, as h2push serve's
         if apps is None:
             if not isinstance(site, BenchSite):
                 raise TypeError("give the apps of each strategy for a site other than BenchSite")

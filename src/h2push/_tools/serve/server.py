@@ -382,13 +382,34 @@ def detect_interface(target: object) -> Interface:
     )
 
 
+def apply_hypercorn_fixes() -> None:
+    """Patch Hypercorn for the servers h2push starts itself (``h2push serve``, its workers, bench).
+
+    The patches are process-wide (:mod:`h2push._tools.serve._hypercorn_fixes`), so they are
+    applied only in a process whose server h2push runs: never by :func:`build_app`, which
+    :mod:`h2push.testing` calls inside a user's test run.
+    """
+    hypercorn_fixes.apply()  # release the streams of clients that leave (Hypercorn 0.18)
+    # Hypercorn 0.18 offers push to clients that refused it (all browsers): a tracker would
+    # then set its cookie on their pages, changing the Cookie header their hints were fetched
+    # with. Offer push only to clients whose SETTINGS_ENABLE_PUSH allows it.
+    hypercorn_fixes.offer_push_only_when_accepted()
+
+
+def _is_flask_app(target: object) -> bool:
+    """Whether ``target`` is a :class:`flask.Flask` (or a subclass), judged without importing."""
+    return any(
+        cls.__module__ == "flask.app" and cls.__name__ == "Flask" for cls in type(target).__mro__
+    )
+
+
 def _flask_options(target: object) -> dict[str, Any]:
     """A Flask app's middleware arguments (:func:`h2push.flask.middleware_options`), else {}.
 
-    Flask is optional: :mod:`h2push.flask` is consulted only when the application's code has
-    imported it (for ``H2Push`` or ``@http2push``), never imported here for other apps.
+    Flask is optional: :mod:`h2push.flask` is imported only for a Flask application (whose
+    ``H2Push`` and ``@http2push`` declarations it reads), never for other apps.
     """
-    if "h2push.flask" not in sys.modules:
+    if not _is_flask_app(target):
         return {}
     from h2push.flask import middleware_options  # noqa: PLC0415
 
@@ -432,11 +453,6 @@ def build_app(
     Returns:
         Callable: The ASGI 3 application to serve.
     """
-    hypercorn_fixes.apply()  # release the streams of clients that leave (Hypercorn 0.18)
-    # Hypercorn 0.18 offers push to clients that refused it (all browsers): a tracker would
-    # then set its cookie on their pages, changing the Cookie header their hints were fetched
-    # with. Offer push only to clients whose SETTINGS_ENABLE_PUSH allows it.
-    hypercorn_fixes.offer_push_only_when_accepted()
     versions = StaticVersions(static_dir, "/static/") if static_dir is not None else None
     if interface == "asgi":
         inner: ASGIApp = cast(ASGIApp, target)
@@ -553,6 +569,7 @@ def _worker_app() -> ASGIApp:
     options already and put them in :data:`OPTIONS_ENV`.
     """
     options = ServeOptions(**json.loads(os.environ[OPTIONS_ENV]))
+    apply_hypercorn_fixes()
     return load_app(options)[0]
 
 
@@ -643,6 +660,7 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         raise click.UsageError("give both --certfile and --keyfile, or neither")
     if options.http3:
         _require_aioquic()
+    apply_hypercorn_fixes()
     try:
         app, interface = load_app(options)
     except (AppLoadError, ManifestError) as error:
