@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz load lint typecheck check peers clean
+.PHONY: demo test bench fuzz load lint layers typecheck check peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
+## layers: the import contracts of pyproject.toml [tool.importlinter] (core, adapters, tools)
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## test: lint, type-check and run the whole suite against the real peers
-test: $(STAMP) peers lint typecheck
+test: $(STAMP) peers lint layers typecheck
 	$(BIN)/python -m pytest
 
 ## bench: page-load, overhead and end-to-end benchmarks; writes docs/performance/

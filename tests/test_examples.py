@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
 from nghttp import Log, nghttp
 from pixels import png_pixels
 from processes import SRC, h2push_command, stop, wait_for_port
@@ -64,7 +64,7 @@ class Running:
 
 
 def _serve(example: Example, tls_files: TLSFiles, tmp_path: Path, *extra: str) -> Iterator[Running]:
-    pytest.importorskip({"django": "django"}.get(example.name, example.name))
+    require_module({"django": "django"}.get(example.name, example.name))
     port = free_port()
     command = h2push_command(
         "serve",

@@ -27,6 +27,7 @@ from ada_url import URL
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import require_module
 from fuzzing import fuzz
 from h2push import Manifest, ManifestError, Preload
 from h2push._core.digest import CacheDigest, DigestError
@@ -276,7 +277,7 @@ def test_line_breakers_in_push_drop_the_preload_with_h2pushs_log_line(
 def test_line_breakers_in_flask_push_are_h2pushs_to_refuse(
     char: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
     from h2push.flask import push as flask_push
 
@@ -638,7 +639,7 @@ def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> Non
 
 
 def test_the_flask_adapter_reads_a_hostile_digest_at_a_bounded_cost(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
 
     (tmp_path / "push_manifest.json").write_text(

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("quart")
+from conftest import require_module
+
+require_module("quart")
 
 from quart import Quart, make_push_promise, render_template_string
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_program
+from conftest import free_port, require_module, require_program
 from h2push.trackers import ClientState, RedisTracker
 
 CSS = ("/static/app.css", '"v1"')
@@ -331,7 +331,7 @@ def test_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
-    pytest.importorskip("redis")
+    require_module("redis")
     with pytest.raises(ValueError, match=message):
         RedisTracker(**kwargs)  # type: ignore[arg-type]
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 import pytest
 from click.testing import CliRunner
 
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
 from h2push._core.manifest import Manifest
 from h2push._tools.demo import MANIFEST_PATH, THINK_TIME_S, static_paths
 from h2push._tools.demo import app as demo_app
@@ -119,13 +119,13 @@ def test_detect_interface(target: object, interface: str) -> None:
 
 
 def test_a_flask_app_is_wsgi() -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
 
     assert detect_interface(flask.Flask(__name__)) == "wsgi"
 
 
 def test_a_starlette_app_is_asgi() -> None:
-    applications = pytest.importorskip("starlette.applications")
+    applications = require_module("starlette.applications")
 
     assert detect_interface(applications.Starlette()) == "asgi"
 
@@ -214,7 +214,7 @@ def test_build_app_wraps_asgi_as_it_is() -> None:
 
 
 def test_build_app_bridges_wsgi_and_pushes_its_link_preloads() -> None:
-    a2wsgi = pytest.importorskip("a2wsgi")
+    a2wsgi = require_module("a2wsgi")
 
     wrapped = build_app(_wsgi_function, "wsgi")
 
@@ -225,7 +225,7 @@ def test_build_app_bridges_wsgi_and_pushes_its_link_preloads() -> None:
 
 
 def test_build_app_plans_a_flask_apps_declarations_before_the_view(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
 
     (tmp_path / "push_manifest.json").write_text(json.dumps(TINY_MANIFEST))
@@ -244,7 +244,7 @@ def test_build_app_plans_a_flask_apps_declarations_before_the_view(tmp_path: Pat
 
 
 def test_build_app_carries_a_flask_apps_h2push_settings(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push, SessionTracker
     from h2push.trackers import CookieDigestTracker
 
