@@ -24,7 +24,8 @@ def require(extra: str, what: str, *modules: str) -> None:
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise ModuleNotFoundError(
-            f"{what} needs {', '.join(missing)}, which is not installed:"
+            f"{what} needs {', '.join(missing)}, which"
+            f" {'is' if len(missing) == 1 else 'are'} not installed:"
             f' pip install "h2push[{extra}]"',
             name=missing[0],
         )

@@ -37,9 +37,30 @@ class _LazyGroup(click.Group):
         if cmd_name not in _SUBCOMMANDS:
             return super().get_command(ctx, cmd_name)
         module_name, attribute = _SUBCOMMANDS[cmd_name].split(":")
-        command = getattr(importlib.import_module(module_name), attribute)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name is None or error.name.split(".")[0] == "h2push":
+                raise
+            return _unavailable(cmd_name, str(error))
+        command = getattr(module, attribute)
         assert isinstance(command, click.Command)
         return command
+
+
+def _unavailable(name: str, message: str) -> click.Command:
+    """A stand-in for a subcommand whose extra is not installed: it says which one to install."""
+
+    def fail(**_: object) -> None:
+        raise click.ClickException(message)
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=message,
+        short_help="(not installed) " + message.rpartition(": ")[2],
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
