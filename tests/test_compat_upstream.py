@@ -7,9 +7,10 @@ ships its tests: Flask-Firehose has a wheel only, flask-http2-push's sdist lacks
 manifests), so these tests are marked ``upstream`` and left out of the default run unless the
 variable is set (``make upstream``); once it is set, a missing checkout fails.
 
-Each suite is copied to a temporary directory without the old extension's module, and changed in two ways only: its import
-lines name the compat module, and its exact-string ``Link`` assertions compare the two values
-as RFC 8288 link sets (``upstream_linkset.py``). Every other assertion runs as written.
+Each suite is copied to a temporary directory without the old extension's module, and changed in two
+ways only: its import lines name the compat module, and its exact-string ``Link`` assertions compare
+the two values as RFC 8288 link sets (``upstream_linkset.py``). Every other assertion runs as
+written.
 """
 
 from __future__ import annotations
