@@ -10,7 +10,6 @@ import datetime
 import ipaddress
 import os
 import shlex
-import shutil
 import socket
 import ssl
 import stat
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conftest import require_program
 from h2push._tools.serve.devcert import (
     CACHE_DIR_ENV,
     LEAF_VALIDITY_DAYS,
@@ -249,8 +249,7 @@ def test_the_ca_cannot_vouch_for_other_sites(cache: Path, tmp_path: Path) -> Non
 
 
 def test_spki_hash_equals_the_openssl_pipeline(cache: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    require_program("openssl")
     dev = ensure_dev_certificate()
     pipeline = (
         f"openssl x509 -in {shlex.quote(str(dev.cert_file))} -pubkey -noout"

@@ -29,7 +29,6 @@ response and the page is lost, which is why that mode exists. (Over nginx's defa
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from apps.proxy_site import HINTED
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
 from h2push._tools._common import find_chromium
 from h2push._tools.browser import Chromium, PageLoad
 from h2push._tools.serve.devcert import spki_sha256_base64
@@ -162,8 +161,7 @@ def asgi_origins(
 ) -> Iterator[dict[Upstream, Origin]]:
     """Gunicorn's ASGI worker and Uvicorn (HTTP/2 over TLS), each serving apps.proxy_site."""
     for module in ("uvicorn", "zttp"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+        require_module(module)
     directory = tmp_path_factory.mktemp("asgi-origins")
     with (
         upstream("gunicorn-asgi", directory, tls_files) as gunicorn,
