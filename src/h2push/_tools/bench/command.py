@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -52,6 +54,78 @@ class _BenchGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+_Decorated = TypeVar("_Decorated", bound=Callable[..., Any])
+
+
+def _rtt_option(default: float) -> Callable[[_Decorated], _Decorated]:
+    return click.option(
+        "--rtt-ms",
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        help="Round trip emulated between the clients and the server, in ms.",
+    )
+
+
+def _runs_option(default: int) -> Callable[[_Decorated], _Decorated]:
+    return click.option(
+        "--runs",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help="First visits measured per client, protocol and strategy.",
+    )
+
+
+_bandwidth_option = click.option(
+    "--bandwidth-mbit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Cap each direction of the emulated link at this rate, in Mbit/s (default: none).",
+)
+
+
+def _selection_options(command: _Decorated) -> _Decorated:
+    """``--strategy``, ``--client`` and ``--protocol``, as both benchmarks take them."""
+    for option in reversed(
+        (
+            click.option(
+                "--strategy",
+                "strategies",
+                type=click.Choice(STRATEGIES),
+                multiple=True,
+                help="Only this strategy (repeatable; default: all).",
+            ),
+            click.option(
+                "--client",
+                "clients",
+                type=click.Choice(CLIENTS),
+                multiple=True,
+                help="Only this client (repeatable; default: every installed one).",
+            ),
+            click.option(
+                "--protocol",
+                "protocols",
+                type=click.Choice(PROTOCOLS),
+                multiple=True,
+                help="Only this protocol (repeatable; default: both).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _output_options(command: _Decorated) -> _Decorated:
+    """``--out`` and ``--waterfall``, as both benchmarks take them."""
+    command = click.option(
+        "--waterfall", "waterfall_dir", type=_DIR, help="Write a waterfall SVG per case here."
+    )(command)
+    return click.option(
+        "--out", "out_dir", type=_DIR, help="Write page.json, page.svg and page.md here."
+    )(command)
+
+
 @click.group("bench", cls=_BenchGroup, invoke_without_command=True)
 @click.option(
     "--waterfall",
@@ -80,13 +154,7 @@ def bench_command(ctx: click.Context, waterfall_dir: Path | None) -> None:
 
 
 @bench_command.command("page")
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0, min_open=True),
-    default=100.0,
-    show_default=True,
-    help="Round trip emulated between the clients and the server, in ms.",
-)
+@_rtt_option(100.0)
 @click.option(
     "--think-ms",
     type=click.FloatRange(min=0),
@@ -94,44 +162,10 @@ def bench_command(ctx: click.Context, waterfall_dir: Path | None) -> None:
     show_default=True,
     help="How long the page's view thinks before it answers, in ms.",
 )
-@click.option(
-    "--bandwidth-mbit",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Cap each direction of the emulated link at this rate, in Mbit/s (default: none).",
-)
-@click.option(
-    "--runs",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="First visits measured per client, protocol and strategy.",
-)
-@click.option(
-    "--strategy",
-    "strategies",
-    type=click.Choice(STRATEGIES),
-    multiple=True,
-    help="Only this strategy (repeatable; default: all).",
-)
-@click.option(
-    "--client",
-    "clients",
-    type=click.Choice(CLIENTS),
-    multiple=True,
-    help="Only this client (repeatable; default: every installed one).",
-)
-@click.option(
-    "--protocol",
-    "protocols",
-    type=click.Choice(PROTOCOLS),
-    multiple=True,
-    help="Only this protocol (repeatable; default: both).",
-)
-@click.option("--out", "out_dir", type=_DIR, help="Write page.json, page.svg and page.md here.")
-@click.option(
-    "--waterfall", "waterfall_dir", type=_DIR, help="Write a waterfall SVG per case here."
-)
+@_bandwidth_option
+@_runs_option(10)
+@_selection_options
+@_output_options
 @click.pass_context
 def page_command(
     ctx: click.Context,
@@ -213,53 +247,13 @@ def page_command(
     type=click.Path(dir_okay=False, exists=True),
     help="Deliver this push_manifest.json (default: the app's own, else what the page uses).",
 )
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0, min_open=True),
-    default=PAGE_RTT_MS,
-    show_default=True,
-    help="Round trip emulated between the clients and the server, in ms.",
-)
-@click.option(
-    "--bandwidth-mbit",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Cap each direction of the emulated link at this rate, in Mbit/s (default: none).",
-)
-@click.option(
-    "--runs",
-    type=click.IntRange(min=1),
-    default=PAGE_RUNS,
-    show_default=True,
-    help="First visits measured per client, protocol and strategy.",
-)
-@click.option(
-    "--strategy",
-    "strategies",
-    type=click.Choice(STRATEGIES),
-    multiple=True,
-    help="Only this strategy (repeatable; default: all).",
-)
-@click.option(
-    "--client",
-    "clients",
-    type=click.Choice(CLIENTS),
-    multiple=True,
-    help="Only this client (repeatable; default: every installed one).",
-)
-@click.option(
-    "--protocol",
-    "protocols",
-    type=click.Choice(PROTOCOLS),
-    multiple=True,
-    help="Only this protocol (repeatable; default: both).",
-)
+@_rtt_option(PAGE_RTT_MS)
+@_bandwidth_option
+@_runs_option(PAGE_RUNS)
+@_selection_options
 @click.option("--cacert", type=click.Path(dir_okay=False, exists=True), help="Trust this CA (PEM).")
 @click.option("--insecure", "-k", is_flag=True, help="Do not verify the URL's certificate.")
-@click.option("--out", "out_dir", type=_DIR, help="Write page.json, page.svg and page.md here.")
-@click.option(
-    "--waterfall", "waterfall_dir", type=_DIR, help="Write a waterfall SVG per case here."
-)
+@_output_options
 @click.pass_context
 def url_command(
     ctx: click.Context,
