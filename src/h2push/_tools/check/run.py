@@ -48,7 +48,7 @@ from h2push._tools.check.model import (
 from h2push._tools.serve.devcert import spki_sha256_base64
 from h2push._tools.serve.netem import LatencyRelay
 from h2push._tools.trace.models import TraceError
-from h2push._tools.trace.session import trace
+from h2push._tools.trace.session import tls_context, trace
 
 DEFAULT_RTT_MS: Final = 50.0
 """The round trip emulated in front of a loopback server, in milliseconds."""
@@ -106,16 +106,10 @@ def server_spki(
     Raises:
         CheckError: The server cannot be reached, or its certificate does not verify.
     """
-    if insecure:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        try:
-            context = ssl.create_default_context(cafile=None if cacert is None else str(cacert))
-        except (OSError, ssl.SSLError) as error:
-            raise CheckError(f"cannot read --cacert {cacert}: {error}") from None
-    context.set_alpn_protocols(["h2", "http/1.1"])
+    try:
+        context = tls_context(insecure=insecure, cacert=cacert)
+    except TraceError as error:
+        raise CheckError(f"--cacert: {error}") from None
     try:
         with (
             socket.create_connection((host, port), timeout=timeout_s) as raw,

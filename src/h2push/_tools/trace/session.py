@@ -178,8 +178,12 @@ def _connect(target: _Target, deadline: float) -> socket.socket:
         raise TraceError(message, kind="connect") from exc
 
 
-def _tls_context(*, insecure: bool, cacert: str | Path | None) -> ssl.SSLContext:
+def tls_context(*, insecure: bool, cacert: str | Path | None) -> ssl.SSLContext:
     """Return a client context offering ALPN ``h2`` then ``http/1.1`` (RFC 9113 §3.2, §9.2).
+
+    Args:
+        insecure: Accept any certificate (no verification, no host name check).
+        cacert: PEM file of the CA(s) to verify against; the system store when None.
 
     Raises:
         TraceError: ``tls``: ``cacert`` cannot be loaded.
@@ -685,7 +689,7 @@ def trace(
     """
     target = _parse_url(url)
     request_headers = _request_headers(target, headers)
-    context = _tls_context(insecure=insecure, cacert=cacert)
+    context = tls_context(insecure=insecure, cacert=cacert)
     t0 = time.perf_counter()
     deadline = t0 + timeout_s
     raw = _connect(target, deadline)
