@@ -1,10 +1,11 @@
-"""Small helpers several tools share: a free loopback port, rounding, finding Chromium."""
+"""Small helpers several tools share: a free loopback port, rounding, Chromium, ASGI lifespan."""
 
 from __future__ import annotations
 
 import shutil
 import socket
-from typing import Final
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
 
 EXECUTABLE_NAMES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Program names tried, in order, by :func:`find_chromium`."""
@@ -29,3 +30,21 @@ def find_chromium() -> str | None:
         if path is not None:
             return path
     return None
+
+
+async def answer_lifespan(
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """Complete an ASGI ``lifespan`` scope: acknowledge startup, then return after shutdown.
+
+    For the tools' own ASGI apps (the demo, the bench site, the bench proxy), which hold nothing
+    to start or stop (ASGI lifespan protocol 2.0).
+    """
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

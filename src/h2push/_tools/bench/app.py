@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from h2push._core.links import LinkValue, parse_link_header
 from h2push._core.manifest import Manifest, ManifestError
+from h2push._tools._common import answer_lifespan
 from h2push._tools.bench.clients import _measure
 from h2push._tools.bench.results import (
     _MIDDLEWARE,
@@ -196,13 +197,8 @@ class _Upstream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         body = b""

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Final
 
 from h2push._core.manifest import Manifest
+from h2push._tools._common import answer_lifespan
 from h2push._tools.bench.results import STATIC_MAX_AGE_S, Receive, Scope, Send
 
 # --------------------------------------------------------------------------- the site
@@ -187,13 +188,8 @@ class BenchSite:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the page and its static files (ASGI 3); answer lifespan events."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         path = scope["path"]

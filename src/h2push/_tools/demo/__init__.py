@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from h2push._tools._common import answer_lifespan
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -117,16 +119,6 @@ async def _not_modified(send: Send, file: _File) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 def _header(scope: Scope, name: bytes) -> bytes:
     headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
     return b",".join(value for key, value in headers if key.lower() == name)
@@ -142,7 +134,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         send (Callable[[MutableMapping[str, Any]], Awaitable[None]]): The ASGI send callable.
     """
     if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
+        await answer_lifespan(receive, send)
         return
     if scope["type"] != "http":
         return
