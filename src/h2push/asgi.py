@@ -32,11 +32,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Final
 
-from h2push import vulcain
-from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import (
+from h2push._core import vulcain
+from h2push._core.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import (
     DEFAULT_MAX_PUSHES,
     Plan,
     RequestFacts,
@@ -46,6 +45,7 @@ from h2push.plan import (
     plan,
     push_headers,
 )
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.trackers import (
     DEFAULT_TRACKER,
     ClientState,

@@ -75,11 +75,11 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
+from h2push._core.links import Preload, merge_link_header, user_preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header, user_preload
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
 
 __all__ = [
     "H2PushMiddleware",

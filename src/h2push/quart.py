@@ -58,11 +58,11 @@ from quart import Quart, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from h2push import asgi
+from h2push._core.links import Preload, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import DEFAULT_MAX_PUSHES
 from h2push._proxy import ProxyMode, proxy_mode
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import DEFAULT_MAX_PUSHES
 
 __all__ = ["DEFAULT_MANIFEST", "H2Push", "http2push", "preloads_resolver", "push"]
 

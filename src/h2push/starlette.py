@@ -49,9 +49,9 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match, Mount
 
 from h2push import asgi
+from h2push._core.links import Preload
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload
-from h2push.manifest import Manifest
 
 __all__ = ["H2PushMiddleware", "http2push", "preloads_resolver", "push", "route_manifest"]
 

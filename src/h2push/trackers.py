@@ -62,8 +62,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
-from h2push.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
-from h2push.plan import is_page
+from h2push._core.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
+from h2push._core.plan import is_page
 
 if TYPE_CHECKING:
     import redis
