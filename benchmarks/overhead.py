@@ -53,9 +53,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from werkzeug.test import EnvironBuilder
 
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
 from h2push.flask import H2Push
-from h2push.manifest import Manifest
 
 PAGE = "<!doctype html><title>hello</title><h1>Hello, world!</h1>"
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -17,9 +17,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from fuzzing import fuzz, raised_by_h2push, with_line_breaker
+from h2push._core.links import PreloadError
+from h2push._core.manifest import Manifest, ManifestError
 from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
-from h2push.links import PreloadError
-from h2push.manifest import Manifest, ManifestError
 
 MAIN_CSS = "</static/css/main.css>; rel=preload; as=style"
 APP_JS = "</static/js/app.js>; rel=preload; as=script"

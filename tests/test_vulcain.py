@@ -1,4 +1,5 @@
-"""h2push.vulcain: the Preload header codec, JSON Pointer selection, same-origin resolution."""
+"""h2push._core.vulcain: the Preload header codec, JSON Pointer selection, same-origin
+resolution."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import fuzz
-from h2push.vulcain import (
+from h2push._core.vulcain import (
     MAX_HEADER_BYTES,
     MAX_POINTER_TOKENS,
     MAX_POINTERS,

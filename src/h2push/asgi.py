@@ -1,6 +1,6 @@
 """ASGI middleware: 103 Early Hints, HTTP/2 server push and Link preload for any ASGI app.
 
-For a request it gathers the facts, asks :func:`h2push.plan.plan` what to send, and carries the
+For a request it gathers the facts, asks :func:`h2push.plan` what to send, and carries the
 plan out with the ASGI HTTP extensions (the ASGI extensions spec, "HTTP/2 Server Push" and
 "Early Hints"): before the application runs, one ``http.response.early_hint`` message and the
 ``http.response.push`` messages, so the pushed responses are produced while the application is
@@ -29,7 +29,19 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from h2push import vulcain
+from h2push._core import vulcain
+from h2push._core.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import (
+    DEFAULT_MAX_PUSHES,
+    Plan,
+    RequestFacts,
+    delivered,
+    is_navigation,
+    is_page,
+    plan,
+    push_headers,
+)
 from h2push._delivery.asgi_types import ASGIApp, Headers, Message, Receive, Scope, Send
 from h2push._delivery.engine import (
     MAX_HINTED_PATHS,
@@ -46,18 +58,6 @@ from h2push._delivery.ledger import (
     connection_key,
 )
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import (
-    DEFAULT_MAX_PUSHES,
-    Plan,
-    RequestFacts,
-    delivered,
-    is_navigation,
-    is_page,
-    plan,
-    push_headers,
-)
 from h2push.trackers import (
     DEFAULT_TRACKER,
     TrackerSetting,
@@ -156,7 +156,7 @@ def push(
     Call it from an application wrapped by :class:`H2PushMiddleware` before the response
     starts. The resource is pushed when the server and client allow it (RFC 9113 §8.4) and is
     added to the response's Link header (RFC 8288) as its budget allows
-    (:data:`h2push.plan.MAX_LINK_BYTES`).
+    (:data:`h2push._core.plan.MAX_LINK_BYTES`).
 
     A value that cannot be sent (a URL from user data that is too long, holds CR, LF, NUL, a
     backslash or white space, or names another origin by a relative spelling; an unknown
@@ -179,7 +179,7 @@ def push(
 
     Raises:
         ValueError: Only with ``strict=True``: the URL or an attribute cannot be sent (see
-            :class:`~h2push.Preload`; :class:`~h2push.links.PreloadError` names the field).
+            :class:`~h2push.Preload`; :class:`~h2push.PreloadError` names the field).
         TypeError: An attribute of the wrong type or an unknown attribute name.
         RuntimeError: The request does not pass through :class:`H2PushMiddleware`.
     """
@@ -461,7 +461,7 @@ class H2PushMiddleware:
     def _vulcain_send(self, request: _RequestState, preload: bytes, send: Send) -> Send:
         """Hold a JSON response to a ``Preload`` request until its pushes are promised.
 
-        A GET with a Vulcain ``Preload`` header (draft-dunglas-vulcain, :mod:`h2push.vulcain`)
+        A GET with a Vulcain ``Preload`` header (draft-dunglas-vulcain, :mod:`h2push._core.vulcain`)
         whose response is a successful ``application/json`` (or ``+json``) body of at most
         :data:`MAX_PRELOAD_BODY_BYTES` has ``http.response.start`` delayed until the body is
         complete: the URLs its pointers select are then pushed (:meth:`_vulcain_push`), before
@@ -469,7 +469,7 @@ class H2PushMiddleware:
         """
         try:
             pointers = vulcain.parse_preload(preload)
-        except vulcain.PreloadError as error:
+        except vulcain.PreloadHeaderError as error:
             logger.debug("h2push: Preload ignored: %s", error)
             return send
         if not pointers:

@@ -75,14 +75,14 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
+from h2push._core.links import Preload, merge_link_header, user_preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES, RequestFacts, is_navigation
 from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send, answer_lifespan
 from h2push._delivery.declare import manifest_marker
 from h2push._delivery.engine import Delivery, Prepared
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header, user_preload
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, RequestFacts, is_navigation
 
 __all__ = [
     "H2PushMiddleware",
@@ -134,7 +134,7 @@ def _load_settings() -> _Settings:
 
     Raises:
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: The manifest is missing or invalid.
+        h2push.ManifestError: The manifest is missing or invalid.
     """
     limits = {
         name: _setting(name, int, default)
@@ -312,7 +312,7 @@ def get_asgi_application() -> ASGIApp:
 
     Raises:
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: A manifest is missing or invalid.
+        h2push.ManifestError: A manifest is missing or invalid.
     """
     from django.core.asgi import get_asgi_application as django_asgi  # noqa: PLC0415
 
@@ -389,7 +389,7 @@ class H2PushMiddleware:
     Raises:
         django.core.exceptions.MiddlewareNotUsed: ``H2PUSH_ENABLED`` is False.
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: ``H2PUSH_MANIFEST`` is missing or invalid.
+        h2push.ManifestError: ``H2PUSH_MANIFEST`` is missing or invalid.
     """
 
     sync_capable = True
@@ -511,14 +511,14 @@ def push(request: HttpRequest, url: str, *flags: str, strict: bool = False, **at
             ``weight``.
         strict: Raise for a value that cannot be sent; by default the preload is dropped
             with one log line and the page goes out without it
-            (:func:`h2push.links.user_preload`).
+            (:func:`h2push._core.links.user_preload`).
 
     Returns:
         ``url`` unchanged.
 
     Raises:
         ValueError: Only with ``strict=True``: a value that cannot be sent
-            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
+            (:class:`h2push.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: The request did not pass through h2push's middleware (and
             ``H2PUSH_ENABLED`` is not False).

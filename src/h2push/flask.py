@@ -13,7 +13,7 @@ Three ways to declare a page's critical resources, all delivered the same way::
     {{ push(url_for('static', filename='app.css'), as='style') }}   # ... in a template
 
 For every request the adapter gathers the candidate preloads (the app's manifest, the matched
-view's decorator manifest, the ``push()`` calls), asks :func:`h2push.plan.plan` what to send
+view's decorator manifest, the ``push()`` calls), asks :func:`h2push.plan` what to send
 and carries the plan out:
 
 * before the view runs, on navigations, one ``103 Early Hints`` (RFC 8297) through the WSGI
@@ -36,7 +36,7 @@ H2PUSH_ENABLED     (none; default True)             False turns h2push off for t
 H2PUSH_MANIFEST    ``manifest``                     path (relative: looked up in
                                                     ``app.root_path``, then the working
                                                     directory), a
-                                                    :class:`~h2push.manifest.Manifest`, or None
+                                                    :class:`~h2push.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
 H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwards-103"``
@@ -91,6 +91,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from h2push._core.links import Preload, merge_link_header, user_preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation
 from h2push._delivery.declare import (
     DefaultManifestPath,
     check_count,
@@ -102,9 +105,6 @@ from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.links import Preload, merge_link_header, user_preload
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation
 from h2push.trackers import (
     DEFAULT_TRACKER,
     FirehoseTracker,
@@ -144,7 +144,7 @@ DEFAULT_MANIFEST: Final[str] = DefaultManifestPath("push_manifest.json")
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None
 """A manifest setting: a file path (a relative one is looked up in ``app.root_path``, then in
-the working directory), a loaded :class:`~h2push.manifest.Manifest`, or None for no manifest."""
+the working directory), a loaded :class:`~h2push.Manifest`, or None for no manifest."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -275,13 +275,13 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
         {{ push(url_for('static', filename='css/main.css'), as='style') }}
 
     The preload joins the response's Link header (RFC 8288) after the view returns, as its
-    budget allows (:data:`h2push.plan.MAX_LINK_BYTES`). It is too late for a 103: only
+    budget allows (:data:`h2push._core.plan.MAX_LINK_BYTES`). It is too late for a 103: only
     manifest entries go out before the view runs.
 
     A value that cannot be sent (from user data: a URL too long or holding CR, LF, NUL, a
     backslash or white space; an unknown ``as`` or flag) drops this preload with one warning
     on the ``h2push`` logger, and the page goes out without it
-    (:func:`h2push.links.user_preload`). ``strict=True`` raises :class:`ValueError` instead.
+    (:func:`h2push._core.links.user_preload`). ``strict=True`` raises :class:`ValueError` instead.
 
     Args:
         url: An absolute path such as ``/static/app.css`` or an absolute http(s) URL (str).
@@ -300,7 +300,7 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
         ValueError: Only with ``strict=True``: a value that cannot be sent: a URL that is
             relative, too long, or holds CR, LF, ``<``, ``>``, ``,``, ``;``, ``"``, a
             backslash or white space; an unknown ``rel``, ``as`` or flag; and so on
-            (:class:`h2push.links.PreloadError` names the field).
+            (:class:`h2push.PreloadError` names the field).
         TypeError: An unknown attribute name, one given twice, or a value of the wrong type.
         RuntimeError: Called where no response will carry it: in an app without
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
@@ -327,7 +327,7 @@ class H2Push:
 
     Args:
         app: The app to initialise now, or None to call :meth:`init_app` later.
-        manifest: A ``push_manifest.json`` path, a :class:`~h2push.manifest.Manifest`, or
+        manifest: A ``push_manifest.json`` path, a :class:`~h2push.Manifest`, or
             None. A relative path is looked up in ``app.root_path``, then in the working
             directory (where flask-http2-push looked). The default file may be missing (no
             manifest then); a path given explicitly must exist. Entries of type ``document``
@@ -354,7 +354,7 @@ class H2Push:
             ``h2push serve``, for the clients that accept pushes).
 
     Raises:
-        h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
+        h2push.ManifestError: The manifest cannot be read or is invalid; the message
             names the file, the key and the reason.
         TypeError: A setting or the tracker has the wrong type.
         ValueError: ``max_pushes`` is negative, or ``proxy`` names no proxy mode.
@@ -390,7 +390,7 @@ class H2Push:
         ``before_request`` and ``after_request`` hooks and the ``push`` template global.
 
         Raises:
-            h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+            h2push.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
             ValueError: ``H2PUSH_MAX_PUSHES`` is negative, or ``H2PUSH_PROXY`` names no
                 proxy mode.
@@ -456,14 +456,14 @@ def http2push(
 
     Args:
         manifest: A manifest path (relative or absolute) or a
-            :class:`~h2push.manifest.Manifest`. Its ``document`` entries are linked and
+            :class:`~h2push.Manifest`. Its ``document`` entries are linked and
             pushed, never hinted (one warning when it is loaded: browsers ignore them).
 
     Returns:
         The decorator.
 
     Raises:
-        h2push.manifest.ManifestError: The manifest is missing (the message names both
+        h2push.ManifestError: The manifest is missing (the message names both
             places looked in) or invalid (when decorating for an absolute path; otherwise at
             init or the first request, as above).
         TypeError: Used as ``@http2push`` without parentheses.
@@ -517,7 +517,7 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
         disabled it returns no preloads.
 
     Raises:
-        h2push.manifest.ManifestError: A decorated view's manifest is missing or invalid.
+        h2push.ManifestError: A decorated view's manifest is missing or invalid.
     """
     if not isinstance(app, Flask):
         return None
@@ -576,7 +576,7 @@ def _load_manifest(path: str, root_path: str, *, cwd_first: bool = False) -> Man
     """Find (:func:`_find_manifest`) and load a manifest; warn once about ``document`` entries.
 
     Raises:
-        h2push.manifest.ManifestError: The file cannot be found (the message names both
+        h2push.ManifestError: The file cannot be found (the message names both
             places looked in), cannot be read, or is invalid.
     """
     file = _find_manifest(path, root_path, cwd_first=cwd_first)
@@ -923,7 +923,7 @@ def _send_early_hints(send_hints: Callable[..., object], values: list[str]) -> b
 
 
 def _remember(state: _RequestState, final: Plan, response: Response) -> None:
-    """Tell the tracker what this response delivered (:func:`h2push.plan.delivered`)."""
+    """Tell the tracker what this response delivered (:func:`h2push._core.plan.delivered`)."""
     client = state.client
     if client is None:
         return
@@ -970,7 +970,7 @@ def middleware_options(app: object) -> dict[str, Any]:
         A dict of keyword arguments (str to value); empty when ``app`` is not a Flask app.
 
     Raises:
-        h2push.manifest.ManifestError: A decorated view's manifest is missing or invalid.
+        h2push.ManifestError: A decorated view's manifest is missing or invalid.
     """
     if not isinstance(app, Flask):
         return {}

@@ -57,6 +57,9 @@ from typing import Any, Final, TypeVar, cast
 from quart import Quart, current_app, has_request_context, request
 
 from h2push import asgi
+from h2push._core.links import Preload, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import DEFAULT_MAX_PUSHES
 from h2push._delivery.asgi_types import ASGIApp, Scope
 from h2push._delivery.declare import (
     DefaultManifestPath,
@@ -67,9 +70,6 @@ from h2push._delivery.declare import (
 from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import ProxyMode, proxy_mode
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import DEFAULT_MAX_PUSHES
 
 __all__ = ["DEFAULT_MANIFEST", "H2Push", "http2push", "preloads_resolver", "push"]
 
@@ -110,7 +110,7 @@ class H2Push:
     Args:
         app: The app to initialise now, or None to call :meth:`init_app` later.
         manifest: A ``push_manifest.json`` path relative to ``app.root_path`` (or absolute), a
-            :class:`~h2push.manifest.Manifest`, or None. The default file may be missing (no
+            :class:`~h2push.Manifest`, or None. The default file may be missing (no
             manifest then); a path given explicitly must exist.
         max_pushes: The most pushes per response (int >= 0).
         max_pushes_per_connection: The most pushes per HTTP/2 connection (int >= 0); a URL is
@@ -122,7 +122,7 @@ class H2Push:
             (nginx < 1.25.1, h2o 2.2: no 103, no push), None (``H2PushMiddleware``'s ``proxy``).
 
     Raises:
-        h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+        h2push.ManifestError: A manifest cannot be read or is invalid.
         TypeError: A setting has the wrong type.
         ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative, or ``proxy``
             names no proxy mode.
@@ -159,7 +159,7 @@ class H2Push:
         ones before the app serves (``before_serving``) or on their first request.
 
         Raises:
-            h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+            h2push.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
             ValueError: ``H2PUSH_MAX_PUSHES`` or ``H2PUSH_MAX_PUSHES_PER_CONNECTION`` is
                 negative, or ``H2PUSH_PROXY`` names no proxy mode.
@@ -227,7 +227,7 @@ def http2push(
     the view the entries of the path it serves.
 
     Args:
-        manifest: A manifest path or a :class:`~h2push.manifest.Manifest`.
+        manifest: A manifest path or a :class:`~h2push.Manifest`.
 
     Returns:
         The decorator.
@@ -304,7 +304,7 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
 
     Raises:
         ValueError: Only with ``strict=True``: the value cannot be sent (an unknown flag, or
-            what :class:`h2push.links.PreloadError` names).
+            what :class:`h2push.PreloadError` names).
         TypeError: An attribute that is unknown or given twice.
         RuntimeError: Outside a request, or in an app without :class:`H2Push`.
     """

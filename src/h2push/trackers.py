@@ -32,7 +32,7 @@ Nothing here raises on what a client sends: malformed input counts as "knows not
 The trackers:
 
 - :class:`CookieDigestTracker`, the default and sans-IO: a cookie holding a
-  draft-ietf-httpbis-cache-digest-02 digest (:mod:`h2push.digest`) of the keys delivered to
+  draft-ietf-httpbis-cache-digest-02 digest (:mod:`h2push._core.digest`) of the keys delivered to
   this client, merged on each response. ``N = 64`` and ``P = 128`` are fixed so the digest
   grows in place; it holds at most ``N`` keys, which keeps the false-positive rate at or below
   ``1/P``, and when a response would take it past ``N`` it starts again from that response's
@@ -62,8 +62,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
-from h2push.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
-from h2push.plan import is_page
+from h2push._core.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
+from h2push._core.plan import is_page
 
 if TYPE_CHECKING:
     import redis
@@ -152,7 +152,7 @@ class ClientState(Protocol):
         ...
 
     def known_urls(self, candidates: Iterable[ResourceKey | str]) -> frozenset[str]:
-        """The URLs of ``candidates`` the client has: ``known=`` for :func:`h2push.plan.plan`.
+        """The URLs of ``candidates`` the client has: ``known=`` for :func:`h2push.plan`.
 
         Args:
             candidates: Keys ``(url, version)``, or bare URL strs (version None).

@@ -1,8 +1,8 @@
 """The delivery engine every adapter calls (private: import from the adapters).
 
-Between the sans-IO core (:mod:`h2push.plan`, :mod:`h2push.links`, :mod:`h2push.manifest`)
-and the framework adapters (:mod:`h2push.asgi`, :mod:`h2push.flask`, :mod:`h2push.quart`,
-:mod:`h2push.starlette`, :mod:`h2push.django`) sits this layer, free of any framework:
+Between the sans-IO core (:mod:`h2push._core`: plan, links, manifest) and the framework
+adapters (:mod:`h2push.asgi`, :mod:`h2push.flask`, :mod:`h2push.quart`, :mod:`h2push.starlette`,
+:mod:`h2push.django`) sits this layer, free of any framework:
 
 * :mod:`.engine`: the per-app object (settings, tracker, plan memo with the bytes each plan
   sends, request facts, hinted paths), the per-request :class:`~.engine.Visit` (client, known

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
 
 __all__ = [
     "DefaultManifestPath",
@@ -24,7 +24,7 @@ __all__ = [
 _Marked = TypeVar("_Marked", bound=Callable[..., Any])
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None
-"""A manifest setting: a file path, a loaded :class:`~h2push.manifest.Manifest`, or None."""
+"""A manifest setting: a file path, a loaded :class:`~h2push.Manifest`, or None."""
 
 
 class DefaultManifestPath(str):
@@ -81,7 +81,7 @@ def manifest_marker(
     directory of the module that defines it (:meth:`Manifest.load_beside`).
 
     Raises:
-        h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
+        h2push.ManifestError: The file is missing or invalid (naming file, key, reason).
         TypeError: Used as ``@http2push`` without parentheses.
     """
     if callable(manifest) and not isinstance(manifest, Manifest):

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Container, Iterable
 from typing import Final
 
-from h2push.links import Preload
-from h2push.plan import Plan, RequestFacts, delivered, plan, push_headers
+from h2push._core.links import Preload
+from h2push._core.plan import Plan, RequestFacts, delivered, plan, push_headers
 from h2push.trackers import (
     ClientState,
     Headers,
@@ -48,13 +48,13 @@ _MEMO_MAX_KNOWN = 64  # a known set larger than this is planned without the memo
 _MEMO_MAX_PATH = 256  # nor a request whose path is longer (its facts are not kept either)
 _EMPTY: frozenset[str] = frozenset()
 _HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
-# The plan module itself (``h2push.plan`` the attribute is the function): its byte limits
+# The plan module itself (``h2push._core.plan`` the attribute is the function): its byte limits
 # are read on each call, as plan() reads them.
 _LIMITS = sys.modules[Plan.__module__]
 
 
 class Prepared:
-    """A :class:`~h2push.plan.Plan` with the bytes an adapter sends for it, made once.
+    """A :class:`~h2push.Plan` with the bytes an adapter sends for it, made once.
 
     Attributes:
         plan: The plan.
@@ -64,7 +64,7 @@ class Prepared:
         hint_links: The same as bytes (the ASGI ``links`` shape).
         push_accepts: Per push, the preload and its push promise's ``accept`` header.
         linked_urls: What its Link values deliver to a navigation over HTTP/2
-            (:func:`h2push.plan.delivered` of the links alone).
+            (:func:`h2push._core.plan.delivered` of the links alone).
     """
 
     __slots__ = (
@@ -177,7 +177,7 @@ class Delivery:
         self._facts: dict[tuple[str, str, bool, bool, bool, bool], RequestFacts] = {}
 
     def facts(self, key: tuple[str, str, bool, bool, bool, bool]) -> RequestFacts:
-        """The :class:`~h2push.plan.RequestFacts` of a kind of request, made once (bounded).
+        """The :class:`~h2push.RequestFacts` of a kind of request, made once (bounded).
 
         Args:
             key: ``(method, path, navigation, can_early_hint, can_push, pushed)``.
@@ -252,7 +252,7 @@ class Delivery:
         push: bool | None = None,
         link_bytes_used: int = 0,
     ) -> Prepared:
-        """:func:`h2push.plan.plan` with this app's settings, remembered while it lives.
+        """:func:`h2push.plan` with this app's settings, remembered while it lives.
 
         A tuple of candidates (a manifest's) with a small frozen known set is planned once
         per request facts object (adapters keep one per kind of request); anything else is
@@ -313,7 +313,7 @@ def records_delivery(
     """Whether a response may record what it delivered in the client's tracker.
 
     Something must have been delivered (a hint or push sent, or a navigation's Link preloads
-    over HTTP/2 or through a pushing proxy: :func:`h2push.plan.delivered`), the response
+    over HTTP/2 or through a pushing proxy: :func:`h2push._core.plan.delivered`), the response
     must be a page (:func:`~h2push.trackers.carries_client_state`) and not one a shared
     cache may store (:func:`~h2push.trackers.may_be_stored_by_shared_cache`).
     """
