@@ -84,6 +84,7 @@ def test_the_public_api_is_what_all_lists() -> None:
     import h2push
 
     assert sorted(h2push.__all__) == [
+        "CookieDigestTracker",
         "H2PushError",
         "LinkValue",
         "LinkValueError",
@@ -92,6 +93,7 @@ def test_the_public_api_is_what_all_lists() -> None:
         "Plan",
         "Preload",
         "PreloadError",
+        "RedisTracker",
         "RequestFacts",
         "__version__",
         "format_link_header",

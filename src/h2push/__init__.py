@@ -11,6 +11,8 @@ The public API is what ``__all__`` lists here, plus the adapters' own ``__all__`
   :func:`parse_link_header` / :func:`format_link_header` (RFC 8288 ``Link`` fields),
   :class:`Manifest` (a ``push_manifest.json``), :func:`plan` with :class:`RequestFacts` in and a
   :class:`Plan` out (what one request gets);
+* the trackers that keep what each client has (:class:`CookieDigestTracker`, the default, and
+  :class:`RedisTracker`; docs/cache-digest.md);
 * the errors: :class:`H2PushError` is the base of every exception h2push raises;
   :class:`PreloadError`, :class:`LinkValueError` and :class:`ManifestError` are also
   :class:`ValueError`;
@@ -20,7 +22,7 @@ The public API is what ``__all__`` lists here, plus the adapters' own ``__all__`
   (a client transport that receives pushes) and :mod:`h2push.testing` (pytest helpers);
 * the ``h2push`` command (:func:`h2push.cli.main`).
 
-Everything under ``h2push._core`` and ``h2push._tools`` is private: it may move between
+Everything under ``h2push._core``, ``h2push._delivery`` and ``h2push._tools`` is private: it may move between
 releases.
 """
 

@@ -12,15 +12,6 @@ from typing import Any, TypeVar
 
 from h2push._core.manifest import Manifest
 
-__all__ = [
-    "DefaultManifestPath",
-    "ManifestSetting",
-    "check_count",
-    "check_flag",
-    "check_manifest_setting",
-    "manifest_marker",
-]
-
 _Marked = TypeVar("_Marked", bound=Callable[..., Any])
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None

@@ -28,17 +28,6 @@ from h2push.trackers import (
 )
 from h2push.versions import resource_keys
 
-__all__ = [
-    "MAX_HINTED_PATHS",
-    "Delivery",
-    "HintedPaths",
-    "Prepared",
-    "Visit",
-    "heuristic_floor",
-    "records_delivery",
-    "reusable_problem",
-]
-
 logger = logging.getLogger("h2push")
 
 #: Same-origin paths whose caching an app watches (hinted), and those reported: per app.

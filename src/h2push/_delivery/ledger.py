@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable
 
 from h2push._delivery.asgi_types import Scope
 
-__all__ = ["DEFAULT_MAX_LEDGER_BYTES", "Connection", "Connections", "connection_key"]
-
 
 class Connection:
     """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""

@@ -8,8 +8,6 @@ from typing import Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
-__all__ = ["endpoint_of"]
-
 
 def endpoint_of(url_map: Map, config: Mapping[str, Any]) -> Callable[[str], str | None]:
     """A function from a request path to the endpoint a GET of it routes to, or None.
