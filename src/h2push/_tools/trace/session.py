@@ -13,8 +13,9 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import h2.config
@@ -247,6 +248,8 @@ def _remaining(deadline: float) -> float:
 
 # --------------------------------------------------------------------------- the session
 
+_Recorded = TypeVar("_Recorded", Response, Pushed)
+
 
 @dataclass
 class _Stream:
@@ -269,30 +272,14 @@ class _Stream:
         return self.completed_ms is not None or self.reset is not None
 
     def response(self) -> Response:
-        return Response(
-            stream_id=self.stream_id,
-            status=self.status,
-            headers=self.headers,
-            body_bytes=self.body_bytes,
-            headers_ms=self.headers_ms,
-            completed_ms=self.completed_ms,
-            reset=self.reset,
-        )
+        return self._record(Response)
 
     def pushed(self) -> Pushed:
-        return Pushed(
-            stream_id=self.stream_id,
-            status=self.status,
-            headers=self.headers,
-            body_bytes=self.body_bytes,
-            headers_ms=self.headers_ms,
-            completed_ms=self.completed_ms,
-            reset=self.reset,
-            parent_stream_id=self.parent_stream_id,
-            path=self.path,
-            request_headers=self.request_headers,
-            promised_ms=self.promised_ms,
-        )
+        return self._record(Pushed)
+
+    def _record(self, kind: type[_Recorded]) -> _Recorded:
+        """``kind`` built from this stream's fields of the same names (every one of its fields)."""
+        return kind(**{each.name: getattr(self, each.name) for each in fields(kind)})
 
 
 @dataclass
