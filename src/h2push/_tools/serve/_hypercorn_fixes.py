@@ -20,6 +20,7 @@ its ``http2_max_header_size``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -32,17 +33,22 @@ _applied = False
 MAX_HEADER_BLOCK_BYTES = 16384
 
 
+def _hypercorn_0_18() -> bool:
+    """Whether the installed Hypercorn is of the 0.18 series, the one these patches are for."""
+    try:
+        version = metadata.version("hypercorn")
+    except metadata.PackageNotFoundError:
+        return False
+    return version.startswith("0.18.")
+
+
 def apply() -> None:
     """Patch Hypercorn 0.18's ``H2Protocol`` (idempotent; a no-op for other versions)."""
     global _applied  # noqa: PLW0603 - a process-wide patch, applied once
     if _applied:
         return
     _applied = True
-    try:
-        version = metadata.version("hypercorn")
-    except metadata.PackageNotFoundError:
-        return
-    if not version.startswith("0.18."):
+    if not _hypercorn_0_18():
         return
     from hpack import Decoder, OversizedHeaderListError  # noqa: PLC0415
     from hypercorn.events import Closed  # noqa: PLC0415
@@ -121,18 +127,29 @@ def offer_push_only_when_accepted() -> None:
     if _push_offer_applied:
         return
     _push_offer_applied = True
-    try:
-        version = metadata.version("hypercorn")
-    except metadata.PackageNotFoundError:
-        return
-    if not version.startswith("0.18."):
+    if not _hypercorn_0_18():
         return
     from hypercorn.protocol.h2 import H2Protocol  # noqa: PLC0415
 
-    create_stream = H2Protocol._create_stream
+    _offer_push_when(H2Protocol, lambda connection: connection.remote_settings.enable_push)
+    try:
+        from hypercorn.protocol.h3 import H3Protocol  # noqa: PLC0415 - needs aioquic
+    except ImportError:  # no aioquic: no HTTP/3
+        return
+    _offer_push_when(
+        H3Protocol, lambda connection: getattr(connection, "_max_push_id", None) is not None
+    )
+
+
+def _offer_push_when(protocol: Any, accepts_push: Callable[[Any], bool]) -> None:
+    """Patch ``protocol._create_stream``: no push in the stream's scope unless ``accepts_push``.
+
+    ``accepts_push`` is given the protocol's h2 or aioquic connection when the request arrives.
+    """
+    create_stream = protocol._create_stream
 
     async def create_stream_for_the_client(self: Any, request: Any) -> None:
-        if self.connection.remote_settings.enable_push:
+        if accepts_push(self.connection):
             await create_stream(self, request)
             return
         # The stream keeps the app it is created with; restore it for the next stream.
@@ -143,26 +160,4 @@ def offer_push_only_when_accepted() -> None:
         finally:
             self.app = app
 
-    H2Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]
-    _offer_push_over_http3_only_when_accepted()
-
-
-def _offer_push_over_http3_only_when_accepted() -> None:
-    try:
-        from hypercorn.protocol.h3 import H3Protocol  # noqa: PLC0415 - needs aioquic
-    except ImportError:  # no aioquic: no HTTP/3
-        return
-    create_stream = H3Protocol._create_stream
-
-    async def create_stream_for_the_client(self: Any, request: Any) -> None:
-        if getattr(self.connection, "_max_push_id", None) is not None:
-            await create_stream(self, request)
-            return
-        app = self.app
-        self.app = _WithoutPush(app)
-        try:
-            await create_stream(self, request)
-        finally:
-            self.app = app
-
-    H3Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]
+    protocol._create_stream = create_stream_for_the_client
