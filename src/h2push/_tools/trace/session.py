@@ -37,7 +37,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from h2push._core.links import parse_link_header
+from h2push._core.links import parse_link_header, split_link_header
 from h2push._tools.check.diagnose import cache_problems
 from h2push._tools.trace.models import (
     CLIENT_PREFACE,
@@ -539,7 +539,7 @@ class _Session:
                     link
                     for name, value in headers
                     if name == "link"
-                    for link in _split_links(value)
+                    for link in split_link_header(value)
                 )
                 self.early_hints.append(EarlyHint(t_ms=t_ms, links=links, headers=headers))
         elif isinstance(event, h2.events.PushedStreamReceived):
@@ -603,33 +603,6 @@ def _decode(headers: Iterable[tuple[bytes | str, bytes | str]]) -> Headers:
 def _status(headers: Headers) -> int | None:
     value = dict(headers).get(":status")
     return int(value) if value is not None and value.isdigit() else None
-
-
-def _split_links(value: str) -> list[str]:
-    """Split a Link field value at the commas between links (RFC 8288 §3).
-
-    Commas inside ``<...>`` and inside quoted strings do not split.
-    """
-    links: list[str] = []
-    current: list[str] = []
-    in_uri = in_quotes = escaped = False
-    for char in value:
-        if in_quotes:
-            in_quotes = escaped or char != '"'
-            escaped = not escaped and char == "\\"
-        elif in_uri:
-            in_uri = char != ">"
-        elif char == "<":
-            in_uri = True
-        elif char == '"':
-            in_quotes = True
-        elif char == ",":
-            links.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    links.append("".join(current))
-    return [link.strip() for link in links if link.strip()]
 
 
 # --------------------------------------------------------------------------- public API
