@@ -20,11 +20,10 @@ its ``http2_max_header_size``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
-
-_applied = False
 
 #: The largest HPACK-encoded header block of a request ``h2push serve`` decodes (bytes): a
 #: request with more is refused, its connection closed. nginx's ``http2_max_header_size``
@@ -42,14 +41,25 @@ def _hypercorn_0_18() -> bool:
     return version.startswith("0.18.")
 
 
+def _once_on_hypercorn_0_18(patch: Callable[[], None]) -> Callable[[], None]:
+    """Make ``patch`` process-wide and idempotent: it runs once, and only on Hypercorn 0.18."""
+    applied = False
+
+    @functools.wraps(patch)
+    def apply_once() -> None:
+        nonlocal applied
+        if applied:
+            return
+        applied = True
+        if _hypercorn_0_18():
+            patch()
+
+    return apply_once
+
+
+@_once_on_hypercorn_0_18
 def apply() -> None:
     """Patch Hypercorn 0.18's ``H2Protocol`` (idempotent; a no-op for other versions)."""
-    global _applied  # noqa: PLW0603 - a process-wide patch, applied once
-    if _applied:
-        return
-    _applied = True
-    if not _hypercorn_0_18():
-        return
     from hpack import Decoder, OversizedHeaderListError  # noqa: PLC0415
     from hypercorn.events import Closed  # noqa: PLC0415
     from hypercorn.protocol.events import StreamClosed  # noqa: PLC0415
@@ -92,9 +102,6 @@ def apply() -> None:
     H2Protocol.stream_send = send_unless_closed  # type: ignore[method-assign]
 
 
-_push_offer_applied = False
-
-
 class _WithoutPush:
     """Hypercorn's app wrapper for one stream whose client refused push: no push in the scope."""
 
@@ -110,6 +117,7 @@ class _WithoutPush:
         await self.app(scope, *args)
 
 
+@_once_on_hypercorn_0_18
 def offer_push_only_when_accepted() -> None:
     """Patch Hypercorn 0.18 so a client that refused push is not offered ``http.response.push``.
 
@@ -123,12 +131,6 @@ def offer_push_only_when_accepted() -> None:
     MAX_PUSH_ID (RFC 9114 §4.6; Chromium never does): push is offered only then (aioquic's
     ``H3Connection._max_push_id``). Idempotent; other Hypercorn versions are left alone.
     """
-    global _push_offer_applied  # noqa: PLW0603 - a process-wide patch, applied once
-    if _push_offer_applied:
-        return
-    _push_offer_applied = True
-    if not _hypercorn_0_18():
-        return
     from hypercorn.protocol.h2 import H2Protocol  # noqa: PLC0415
 
     _offer_push_when(H2Protocol, lambda connection: connection.remote_settings.enable_push)
