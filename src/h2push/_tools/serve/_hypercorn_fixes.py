@@ -21,9 +21,12 @@ its ``http2_max_header_size``.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
+
+from h2push._delivery.ledger import CONNECTION_EXTENSION
 
 #: The largest HPACK-encoded header block of a request ``h2push serve`` decodes (bytes): a
 #: request with more is refused, its connection closed. nginx's ``http2_max_header_size``
@@ -143,20 +146,51 @@ def offer_push_only_when_accepted() -> None:
     )
 
 
+class _OnConnection:
+    """Hypercorn's app wrapper for one stream of a client that takes push: names its connection.
+
+    ASGI gives an application no handle on its connection, and a connection's two addresses
+    are not unique over time (a closed connection's client port is reused at once on
+    loopback). The scope's ``extensions["h2push.connection"]`` gets ``{"id": N}``, N unique
+    per connection in this process, so the push ledger (``h2push._delivery.ledger``) never
+    mistakes a new connection for an old one.
+    """
+
+    __slots__ = ("app", "serial")
+
+    def __init__(self, app: Any, serial: int) -> None:
+        self.app = app
+        self.serial = serial
+
+    async def __call__(self, scope: Any, *args: Any) -> None:
+        extensions = scope.get("extensions")
+        if isinstance(extensions, dict):
+            extensions[CONNECTION_EXTENSION] = {"id": self.serial}
+        await self.app(scope, *args)
+
+
+_serials = itertools.count(1)
+
+
 def _offer_push_when(protocol: Any, accepts_push: Callable[[Any], bool]) -> None:
     """Patch ``protocol._create_stream``: no push in the stream's scope unless ``accepts_push``.
 
     ``accepts_push`` is given the protocol's h2 or aioquic connection when the request arrives.
+    A stream that is offered push also gets its connection's serial (:class:`_OnConnection`).
     """
     create_stream = protocol._create_stream
 
     async def create_stream_for_the_client(self: Any, request: Any) -> None:
-        if accepts_push(self.connection):
-            await create_stream(self, request)
-            return
-        # The stream keeps the app it is created with; restore it for the next stream.
         app = self.app
-        self.app = _WithoutPush(app)
+        if accepts_push(self.connection):
+            serial = self.__dict__.get("_h2push_serial")
+            if serial is None:
+                serial = self._h2push_serial = next(_serials)
+            wrapped: Any = _OnConnection(app, serial)
+        else:
+            wrapped = _WithoutPush(app)
+        # The stream keeps the app it is created with; restore it for the next stream.
+        self.app = wrapped
         try:
             await create_stream(self, request)
         finally:
