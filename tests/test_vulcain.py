@@ -202,6 +202,9 @@ def test_select_any_document(document: Any, pointers: list[str]) -> None:
         ("/a\r\nSet-Cookie: x", None),
         ("/a>", None),
         ("/a,b", None),
+        ("/caf\u00e9", None),  # non-ASCII: a :path and a Link target must be percent-encoded
+        ("/a\x80", None),
+        ("/caf%C3%A9", "/caf%C3%A9"),
         ("", None),
         ("/" + "a" * 3000, None),
         ("javascript:alert(1)", None),
@@ -220,3 +223,4 @@ def test_same_origin_path_never_leaves_the_origin(url: str) -> None:
         assert found.startswith("/")
         assert not found.startswith("//")
         assert not any(c in found for c in "\r\n\0 <>,")
+        assert found.isascii()

@@ -51,8 +51,9 @@ _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,3})?")
 _BYTES = re.compile(r":[A-Za-z0-9+/=]*:")
-# Characters a selected URL may not hold: controls, space, and what would break a Link value.
-_BAD_URL = re.compile(r"[\x00-\x20\x7f<>\"\\,;]")
+# Characters a selected URL may not hold: anything but visible ASCII (a push's :path and a Link
+# target are ASCII; a non-ASCII URL must come percent-encoded), and what would break a Link value.
+_BAD_URL = re.compile(r"[^\x21-\x7e]|[<>\"\\,;]")
 
 
 class PreloadHeaderError(H2PushError, ValueError):
