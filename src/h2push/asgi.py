@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from h2push import vulcain
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
+from h2push.learning import Learner, PageLesson, StylesheetLesson, route_resolver
 from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
 from h2push.manifest import Manifest
 from h2push.plan import (
@@ -231,6 +232,7 @@ class _RequestState:
         "delivered",
         "facts",
         "known",
+        "learning",
         "preloads",
         "scope",
         "send",
@@ -247,6 +249,7 @@ class _RequestState:
         self.known: frozenset[str] = frozenset()
         self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
+        self.learning = False  # no declaration: hinted from, and teaching, h2push.learning
 
 
 def push(
@@ -358,6 +361,12 @@ class H2PushMiddleware:
             preloads count as delivered. None or False: no proxy.
         max_ledger_bytes: The memory the per-connection push ledger may take (bytes, default
             8 MiB); the least recently used connections are forgotten beyond it.
+        learn: Learn each route's critical resources from its own HTML responses and hint
+            them for a route with no manifest entry and no ``preloads`` declaration
+            (:mod:`h2push.learning`, docs/learning.md): True (default) for a per-process
+            :class:`~h2push.learning.Learner` keyed by ``app``'s routes when h2push knows
+            its framework (else by path), a :class:`~h2push.learning.Learner` (e.g. with a
+            :class:`~h2push.learning.RedisStore`), or False.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -382,6 +391,7 @@ class H2PushMiddleware:
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
         proxy: ProxyMode | bool | None = None,
         max_ledger_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
+        learn: bool | Learner = True,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -420,6 +430,11 @@ class H2PushMiddleware:
         # Kept by id with the tuple itself, so that an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
         self._reported: set[str] = set()
+        self.learner = (
+            (learn if isinstance(learn, Learner) else Learner(route=route_resolver(app)))
+            if learn
+            else None
+        )
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
                 self._learn_paths(entries)
@@ -454,6 +469,8 @@ class H2PushMiddleware:
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
         request.client_fields = client_fields
         candidates = self._candidates(facts)
+        if not candidates and self.learner is not None:
+            candidates = await self._learned_candidates(request)
         if candidates:
             await self._learn(request, candidates)
         # No await from the budget to the reservation: concurrent streams of one connection
@@ -484,10 +501,19 @@ class H2PushMiddleware:
         await self._send_pushes(request, before)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
+        lesson: PageLesson | StylesheetLesson | None = None
 
         async def send_with_links(message: Message) -> None:
+            nonlocal lesson
             if message["type"] == "http.response.start":
+                if self.learner is not None and facts.method == "GET":
+                    lesson = self._lesson(request, message)
                 message = await self._start_response(request, message)
+            elif lesson is not None and message["type"] == "http.response.body":
+                # A copy of the head only; the chunk goes out as it is, right below.
+                lesson.feed(message.get("body", b""), more=message.get("more_body", False))
+                if lesson.done:
+                    lesson = None
             elif message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
@@ -625,6 +651,45 @@ class H2PushMiddleware:
             # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
             declared = (*declared, *routed) if declared else routed
         return declared
+
+    # ------------------------------------------------------------------ learning
+
+    async def _learned_candidates(self, request: _RequestState) -> Sequence[Preload]:
+        """What the request's route learned, for a GET navigation with no declaration."""
+        facts = request.facts
+        learner = self.learner
+        if learner is None or not facts.navigation or facts.method != "GET" or facts.pushed:
+            return ()
+        if self.preloads is not None and self.preloads(facts.path, True) is None:
+            return ()  # no route
+        request.learning = True
+        if learner.store.blocking:
+            found = await asyncio.to_thread(learner.preloads, facts.path)
+        else:
+            found = learner.preloads(facts.path)
+        self._learn_paths(found)
+        return found
+
+    def _lesson(
+        self, request: _RequestState, start: Message
+    ) -> PageLesson | StylesheetLesson | None:
+        """What this response teaches (:mod:`h2push.learning`), as it starts."""
+        assert self.learner is not None
+        scope = request.scope
+        origin = f"{scope.get('scheme', 'https')}://{_authority(scope) or 'localhost'}"
+        status = int(start.get("status", 200))
+        headers = start.get("headers", ())
+        if request.learning:
+            return self.learner.page(
+                request.facts.path,
+                origin=origin,
+                status=status,
+                headers=headers,
+                pushed=request.preloads,
+            )
+        query = scope.get("query_string", b"")
+        path = request.facts.path + ("?" + query.decode("latin-1") if query else "")
+        return self.learner.stylesheet(path, origin=origin, status=status, headers=headers)
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
