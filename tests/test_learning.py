@@ -77,7 +77,7 @@ def test_stylesheets_name_their_fonts_and_imports() -> None:
     assert urls(found) == [
         "</static/base.css>; rel=preload; as=style",
         "</static/other.css>; rel=preload; as=style",
-        "</static/a.woff2>; rel=preload; as=font; type=\"font/woff2\"; crossorigin",
+        '</static/a.woff2>; rel=preload; as=font; type="font/woff2"; crossorigin',
     ]
 
 

@@ -77,6 +77,7 @@ from django.urls import Resolver404, resolve
 from h2push import asgi
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
+from h2push.learning import learner_from_setting
 from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
@@ -355,6 +356,11 @@ def get_asgi_application() -> ASGIApp:
         push=settings.push,
         hinted_max_age_s=settings.hinted_max_age_s,
         proxy=settings.proxy,
+        # Learn each URL pattern's critical resources from its pages (h2push.learning).
+        learn=learner_from_setting(
+            getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
+        )
+        or False,
     )
 
 

@@ -45,6 +45,10 @@ H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwa
                                                     or ``"pushes-from-link"`` / True (nginx
                                                     < 1.25.1, h2o 2.2: no 103, Link preloads
                                                     count as delivered); None or False: none
+H2PUSH_LEARN       (none; default True)             learn each endpoint's critical resources
+                                                    from its pages (:mod:`h2push.learning`,
+                                                    under ``h2push serve``); a ``redis://``
+                                                    URL shares them; False turns it off
 ================== ================================ ============================================
 
 Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
@@ -95,6 +99,7 @@ from werkzeug.wrappers import Response
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
+from h2push.learning import Learner, learner_from_setting, route_resolver
 from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
@@ -203,6 +208,8 @@ class _AppState:
     # The same-origin paths h2push preloads (manifests, push()), and those already reported.
     hinted_paths: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
+    # What h2push learns from the app's pages (H2PUSH_LEARN, h2push.learning), or None.
+    learner: Learner | None = None
 
     def learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
@@ -390,6 +397,7 @@ class H2Push:
         state.hinted_max_age_s = _hinted_max_age(
             config.get("H2PUSH_HINTED_MAX_AGE", DEFAULT_HINTED_MAX_AGE_S)
         )
+        state.learner = learner_from_setting(config.get("H2PUSH_LEARN", True), "H2PUSH_LEARN", app)
         state.view_manifests = _view_manifests(app)
         _learn_manifest_paths(state)
         app.before_request(_before_request)
@@ -637,7 +645,10 @@ def _after_request(response: Response) -> Response:
     if isinstance(state, _RequestState):
         _finish(state, response)
     app_state = current_app.extensions.get(_EXTENSION_KEY)
-    if isinstance(app_state, _AppState) and request.path in app_state.hinted_paths:
+    if isinstance(app_state, _AppState) and (
+        request.path in app_state.hinted_paths
+        or (app_state.learner is not None and app_state.learner.hints(request.path))
+    ):
         _make_reusable(app_state, response)
     return response
 
@@ -886,9 +897,11 @@ def middleware_options(app: object) -> dict[str, Any]:
     options: dict[str, Any] = {
         "preloads": preloads_resolver(app),
         "versions": versions_resolver(app),
+        "learn": Learner(route=route_resolver(app)),  # keyed by endpoint (h2push.learning)
     }
     state = app.extensions.get(_EXTENSION_KEY)
     if isinstance(state, _AppState):
+        options["learn"] = state.learner or False
         options.update(
             max_pushes=state.max_pushes,
             early_hints=state.early_hints,

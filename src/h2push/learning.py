@@ -64,6 +64,7 @@ __all__ = [
     "RedisStore",
     "StylesheetLesson",
     "learned_manifest",
+    "learner_from_setting",
     "route_resolver",
     "stylesheet_preloads",
 ]
@@ -864,6 +865,33 @@ def _preloads_in(text: str) -> list[Preload]:
             except ValueError:
                 continue
     return found
+
+
+def learner_from_setting(setting: object, name: str, app: object = None) -> Learner | None:
+    """The learner an ``H2PUSH_LEARN`` setting asks for.
+
+    Args:
+        setting: True (a per-process learner), False or None (off), a ``redis://`` or
+            ``rediss://`` URL (a learner sharing its sets through :class:`RedisStore`), or a
+            :class:`Learner`.
+        name: The setting's name, for the error message.
+        app: The application, whose routes key the sets (:func:`route_resolver`).
+
+    Raises:
+        TypeError: The setting is none of these.
+    """
+    if isinstance(setting, Learner):
+        return setting
+    if setting is None or setting is False:
+        return None
+    route = route_resolver(app) if app is not None else None
+    if setting is True:
+        return Learner(route=route)
+    if isinstance(setting, str) and setting.startswith(("redis://", "rediss://", "unix://")):
+        return Learner(store=RedisStore(setting), route=route)
+    raise TypeError(
+        f"{name} must be True, False, a redis:// URL or an h2push.learning.Learner, not {setting!r}"
+    )
 
 
 # --------------------------------------------------------------------------- routes
