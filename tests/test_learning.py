@@ -265,3 +265,48 @@ def test_routes_are_the_frameworks_and_the_manifest_reads_back() -> None:
     assert learned_manifest(app.learner, ["/items/x"]) == {
         "/items/x": {"/static/b.css": {"type": "style", "weight": 1}}
     }
+
+
+def test_each_chunk_goes_out_before_its_copy_is_read() -> None:
+    sent_before_learning: list[int] = []
+    sent: list[dict[str, Any]] = []
+
+    class Watching(MemoryStore):
+        def put(self, key: str, values: tuple[str, ...]) -> None:
+            sent_before_learning.append(len(sent))
+            super().put(key, values)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        start = {"type": "http.response.start", "status": 200}
+        await send({**start, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": HEAD, "more_body": True})
+        await send({"type": "http.response.body", "body": b"</p>"})
+
+    middleware = H2PushMiddleware(app, push=False, learn=Learner(store=Watching()))
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    request = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/",
+        "query_string": b"",
+        "headers": NAVIGATE,
+        "extensions": H2,
+    }
+    asyncio.run(middleware(request, receive, send))
+    assert sent_before_learning == [2]  # the head was read after its chunk was sent
+
+
+def test_an_outer_middleware_leaves_learning_to_the_inner_one() -> None:
+    inner = H2PushMiddleware(site({"/": HEAD}), push=False)
+    outer = H2PushMiddleware(inner, push=False)
+    assert inner.learner is not None
+    assert outer.learner is None
+    get(outer, "/")
+    assert len([m for m in get(outer, "/") if m["type"] == "http.response.early_hint"]) == 1

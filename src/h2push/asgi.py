@@ -430,11 +430,7 @@ class H2PushMiddleware:
         # Kept by id with the tuple itself, so that an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
         self._reported: set[str] = set()
-        self.learner = (
-            (learn if isinstance(learn, Learner) else Learner(route=route_resolver(app)))
-            if learn
-            else None
-        )
+        self.learner = _learner(app, learn)
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
                 self._learn_paths(entries)
@@ -510,10 +506,12 @@ class H2PushMiddleware:
                     lesson = self._lesson(request, message)
                 message = await self._start_response(request, message)
             elif lesson is not None and message["type"] == "http.response.body":
-                # A copy of the head only; the chunk goes out as it is, right below.
+                # The chunk goes out first, as it is; then a copy of the head is read.
+                await send(message)
                 lesson.feed(message.get("body", b""), more=message.get("more_body", False))
                 if lesson.done:
                     lesson = None
+                return
             elif message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
@@ -896,6 +894,22 @@ class H2PushMiddleware:
         else:
             client.add(keys)
         return client.response_headers()
+
+
+def _learner(app: object, learn: bool | Learner) -> Learner | None:
+    """The middleware's learner: None when off, or when an inner H2PushMiddleware learns."""
+    if isinstance(learn, Learner):
+        return learn
+    if not learn:
+        return None
+    inner = app
+    for _ in range(8):  # e.g. h2push serve around Django's get_asgi_application()
+        if isinstance(inner, H2PushMiddleware) and inner.learner is not None:
+            return None
+        inner = getattr(inner, "app", None)
+        if inner is None:
+            break
+    return Learner(route=route_resolver(app))
 
 
 def _directives(cache_control: bytes) -> dict[str, str]:
