@@ -310,3 +310,42 @@ def test_an_outer_middleware_leaves_learning_to_the_inner_one() -> None:
     assert outer.learner is None
     get(outer, "/")
     assert len([m for m in get(outer, "/") if m["type"] == "http.response.early_hint"]) == 1
+
+
+LEARN_APP = """
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+
+async def page(request):
+    return HTMLResponse('<head><link rel=stylesheet href=/static/app.css></head><body>')
+
+
+async def css(request):
+    return Response(CSS, media_type="text/css")
+
+
+app = Starlette(routes=[Route("/", page), Route("/static/app.css", css)])
+"""
+
+
+def test_the_manifest_command_writes_what_was_learned(tmp_path: Any, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from h2push.manifest import Manifest
+    from h2push.manifest_cli import manifest_command
+
+    (tmp_path / "learnapp.py").write_text(f"CSS = {CSS!r}\n{LEARN_APP}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    output = tmp_path / "learned.json"
+    command = ["--app", "learnapp:app", "--learned", "2", "-o", str(output), "/"]
+    result = CliRunner().invoke(manifest_command, command)
+    assert result.exit_code == 0, result.output
+    manifest = Manifest.load(output)
+    assert urls(manifest.preloads_for("/")) == [
+        "</static/app.css>; rel=preload; as=style",
+        "</static/base.css>; rel=preload; as=style",
+        "</static/other.css>; rel=preload; as=style",
+        "</static/a.woff2>; rel=preload; as=font; crossorigin",
+    ]
