@@ -249,7 +249,8 @@ class _RequestState:
         self.known: frozenset[str] = frozenset()
         self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
         self.preloads: list[Preload] = []
-        self.learning = False  # no declaration: hinted from, and teaching, h2push.learning
+        # The route's key in h2push.learning when it has no declaration: hinted from, teaching.
+        self.learning: str | None = None
 
 
 def push(
@@ -660,12 +661,17 @@ class H2PushMiddleware:
             return ()
         if self.preloads is not None and self.preloads(facts.path, True) is None:
             return ()  # no route
-        request.learning = True
+        key = request.learning = learner.key(facts.path)
+        if key is None:
+            return ()
         if learner.store.blocking:
-            found = await asyncio.to_thread(learner.preloads, facts.path)
+            found = await asyncio.to_thread(learner.preloads, facts.path, key=key)
         else:
-            found = learner.preloads(facts.path)
-        self._learn_paths(found)
+            found = learner.preloads(facts.path, key=key)
+        if found and id(found) not in self._learned:  # the same tuple while nothing changes
+            self._learn_paths(found)
+            if len(self._learned) < _MAX_HINTED_PATHS:
+                self._learned[id(found)] = found
         return found
 
     def _lesson(
@@ -684,6 +690,7 @@ class H2PushMiddleware:
                 status=status,
                 headers=headers,
                 pushed=request.preloads,
+                key=request.learning,
             )
         query = scope.get("query_string", b"")
         path = request.facts.path + ("?" + query.decode("latin-1") if query else "")

@@ -37,7 +37,6 @@ shares what was learned across workers and machines. This module imports no web 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -103,6 +102,8 @@ _CSS: Final = "css:"
 
 def _same_origin_path(url: str, base: str, origin: str) -> str | None:
     """``url`` resolved against ``base`` (an absolute URL), as a path if on ``origin``."""
+    if url[:1] == "/" and url[1:2] != "/" and "/." not in url and "\\" not in url:
+        return url.partition("#")[0] or None  # the common case, without urljoin's cost
     try:
         joined = urljoin(base, url.strip())
         parts = urlsplit(joined)
@@ -238,17 +239,21 @@ def _cors(values: dict[str, str]) -> str | None:
     return "use-credentials" if values["crossorigin"].lower() == "use-credentials" else "anonymous"
 
 
-def _head_end(data: bytes) -> int:
-    """Where the head ends in ``data`` (after ``</head>`` or before ``<body``), or -1."""
-    lowered = data.lower()
-    end = lowered.find(b"</head")
-    body = lowered.find(b"<body")
-    found = [i for i in (end, body) if i >= 0]
-    if not found:
+def _head_end(data: bytes, limit: int) -> int:
+    """Where the head ends in ``data[:limit]`` (after ``</head>``, before ``<body``), or -1.
+
+    Searched without copying ``data``; a marker in mixed case or split across two chunks is
+    not seen (the head is then read up to the next marker, or the cap).
+    """
+    end = -1
+    for marker in (b"</head", b"</HEAD", b"<body", b"<BODY"):
+        found = data.find(marker, 0, limit if end < 0 else end)
+        if found >= 0:
+            end = found
+    if end < 0:
         return -1
-    first = min(found)
-    close = data.find(b">", first)
-    return len(data) if close < 0 else close + 1
+    close = data.find(b">", end, limit)
+    return limit if close < 0 else close + 1
 
 
 def stylesheet_preloads(css: bytes | str, stylesheet_url: str) -> list[Preload]:
@@ -496,18 +501,6 @@ def _parse(values: tuple[str, ...]) -> tuple[Preload, ...]:
     return tuple(found)
 
 
-def _is_private(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"set-cookie":
-            return True
-        if lowered == b"cache-control":
-            directives = value.lower()
-            if b"private" in directives or b"no-store" in directives:
-                return True
-    return False
-
-
 def _header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
     for name, value in headers:
         if name.lower() == wanted:
@@ -550,43 +543,68 @@ class Learner:
         # Per process: parsed sets by their text, what each page's head hashed to last,
         # which stylesheet versions were read, which paths were ever hinted. All bounded.
         self._parsed: OrderedDict[tuple[str, ...], tuple[Preload, ...]] = OrderedDict()
-        self._digests: OrderedDict[str, bytes] = OrderedDict()
+        self._digests: OrderedDict[str, int] = OrderedDict()
         self._read: OrderedDict[str, bytes] = OrderedDict()
         self._wanted: OrderedDict[str, None] = OrderedDict()
         self._hinted: OrderedDict[str, None] = OrderedDict()
+        self._keys: OrderedDict[str, str | None] = OrderedDict()
+        self._results: OrderedDict[str, tuple[Any, Any, tuple[Preload, ...], list[str]]] = (
+            OrderedDict()
+        )
 
     # ---------------------------------------------------------------- before the view
 
     def key(self, path: str) -> str | None:
-        """The store key of the page at ``path`` (its route), or None when no route takes it."""
+        """The store key of the page at ``path`` (its route), or None when no route takes it.
+
+        A path's route is asked once and remembered (bounded; least recently used out).
+        """
         if self.route is None:
             return _PAGE + path
+        try:
+            return self._keys[path]
+        except KeyError:
+            pass
         route = self.route(path)
-        return None if route is None else _PAGE + route
+        key = None if route is None else _PAGE + route
+        self._remember(self._keys, path, key)
+        return key
 
-    def preloads(self, path: str) -> tuple[Preload, ...]:
+    def preloads(self, path: str, *, key: str | None = None) -> tuple[Preload, ...]:
         """What the route of ``path`` learned: the page's set, then its stylesheets' fonts.
 
         Call it only for a ``GET`` navigation to a route with no manifest entry or decorator.
         The result stays under ``max_hint_bytes`` of Link field lines (the first resources
-        in page order that fit).
+        in page order that fit). While nothing changes, the same tuple is returned.
+
+        Args:
+            path: The request path (str, no query string).
+            key: Its :meth:`key`, when the caller has it already.
 
         Returns:
             The preloads (empty when nothing is learned or no route takes ``path``).
         """
-        key = self.key(path)
+        key = key or self.key(path)
         if key is None:
             return ()
         (page_values,) = self.store.get_many([key])
         if not page_values:
             return ()
+        memo = self._results.get(key)
+        if memo is not None and memo[0] == page_values:
+            css_keys = memo[3]
+        else:
+            memo = None
+            page = self._parsed_set(page_values)
+            css_keys = [_CSS + p.url for p in page if p.as_ == "style" and p.same_origin]
+        css_values = tuple(self.store.get_many(css_keys)) if css_keys else ()
+        if memo is not None and memo[1] == css_values:
+            return memo[2]
         page = self._parsed_set(page_values)
-        css_keys = [_CSS + p.url for p in page if p.as_ == "style" and p.same_origin]
         extra: list[Preload] = []
-        if css_keys:
-            for values in self.store.get_many(css_keys):
-                if values:
-                    extra.extend(self._parsed_set(values))
+        for values in css_values:
+            if values:
+                extra.extend(self._parsed_set(values))
         found: list[Preload] = []
         seen: set[str] = set()
         used = 0
@@ -602,7 +620,9 @@ class Learner:
         for preload in found:
             if preload.same_origin and preload.rel != "preconnect":
                 self._remember(self._hinted, preload.url.partition("?")[0], None)
-        return tuple(found)
+        result = tuple(found)
+        self._remember(self._results, key, (page_values, css_values, result, css_keys))
+        return result
 
     def hints(self, path: str) -> bool:
         """Whether ``path`` (no query) was hinted from learning in this process (bounded)."""
@@ -631,6 +651,7 @@ class Learner:
         status: int,
         headers: Sequence[tuple[bytes, bytes]],
         pushed: Iterable[Preload] = (),
+        key: str | None = None,
     ) -> PageLesson | None:
         """Start learning from a response to a ``GET`` navigation to ``path``, or not.
 
@@ -643,6 +664,7 @@ class Learner:
             status: The response status.
             headers: The response's header fields as the application set them (bytes pairs).
             pushed: The ``push()`` calls made for this response.
+            key: The page's :meth:`key`, when the caller has it already.
 
         Returns:
             A lesson, or None when this response teaches nothing (not a ``2xx`` HTML
@@ -650,17 +672,28 @@ class Learner:
         """
         if not 200 <= status < 300:
             return None
-        content_type = (_header(headers, b"content-type") or b"").lower()
+        content_type = b""
+        private = False
+        links: list[bytes] = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                content_type = value.lower()
+            elif lowered == b"link":
+                links.append(value)
+            elif lowered == b"set-cookie":
+                private = True
+            elif lowered == b"cache-control":
+                private = private or b"private" in value.lower() or b"no-store" in value.lower()
+            elif lowered == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                return None  # a compressed body cannot be read as it streams
         if not content_type.startswith(_HTML_TYPES):
             return None
-        encoding = _header(headers, b"content-encoding")
-        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
-            return None
-        key = self.key(path)
+        key = key or self.key(path)
         if key is None:
             return None
         linked: list[Preload] = list(pushed)
-        for value in (v for n, v in headers if n.lower() == b"link"):
+        for value in links:
             linked.extend(_preloads_in(value.decode("latin-1")))
         charset = "utf-8"
         if b"charset=" in content_type:
@@ -676,10 +709,10 @@ class Learner:
             page_url=origin + path,
             charset=charset,
             linked=linked,
-            private=_is_private(headers),
+            private=private,
         )
 
-    def _learn_page(self, key: str, digest: bytes, preloads: Sequence[Preload]) -> None:
+    def _learn_page(self, key: str, digest: int, preloads: Sequence[Preload]) -> None:
         if self._digests.get(key) == digest:
             return  # the same head and the same Link values as last time: nothing new
         kept: list[str] = []
@@ -765,26 +798,24 @@ class PageLesson:
         """Take one body chunk (bytes); ``more=False`` for the last one."""
         if self.done:
             return
-        start = len(self._head)
-        self._head += chunk[: MAX_HEAD_BYTES - start]
-        # Look for the end only in the new bytes (and a little before, for a split tag).
-        end = _head_end(bytes(self._head[max(0, start - 8) :]))
+        limit = min(len(chunk), MAX_HEAD_BYTES - len(self._head))
+        end = _head_end(chunk, limit)
         if end >= 0:
-            del self._head[max(0, start - 8) + end :]
+            self._head += chunk[:end]
             self._finish()
-        elif not more or len(self._head) >= MAX_HEAD_BYTES:
+            return
+        self._head += chunk[:limit]
+        if not more or len(self._head) >= MAX_HEAD_BYTES:
             self._finish()
 
     def _finish(self) -> None:
         self.done = True
         head = bytes(self._head)
         self._head = bytearray()
-        digest = hashlib.blake2b(head, digest_size=16)
-        digest.update(str(self.private).encode())
-        for preload in self.linked:
-            digest.update(preload.hint_text.encode("ascii"))
+        # Per process only: Python's hash is enough to tell this head from the last one.
+        digest = hash((head, self.private, tuple(p.hint_text for p in self.linked)))
         learner = self._learner
-        if learner._digests.get(self.key) == digest.digest():
+        if learner._digests.get(self.key) == digest:
             return
         try:
             text = head.decode(self.charset, "replace")
@@ -811,7 +842,7 @@ class PageLesson:
                 continue  # a per-user page teaches only its shared code
             seen.add(preload.url)
             found.append(preload)
-        learner._learn_page(self.key, digest.digest(), found)
+        learner._learn_page(self.key, digest, found)
 
 
 class StylesheetLesson:
