@@ -349,3 +349,38 @@ def test_the_manifest_command_writes_what_was_learned(tmp_path: Any, monkeypatch
         "</static/other.css>; rel=preload; as=style",
         "</static/a.woff2>; rel=preload; as=font; crossorigin",
     ]
+
+
+def test_a_flask_app_under_a_wsgi_server_learns_by_endpoint() -> None:
+    from flask import Flask
+
+    from h2push.flask import H2Push
+    from h2push.flask import push as flask_push
+
+    app = Flask(__name__)
+    names = {"css": "/static/app.1111.css"}
+
+    @app.get("/items/<int:item>")
+    def item(item: int) -> str:
+        flask_push("/static/late.js", as_="script")
+        return f"<head><link rel=stylesheet href={names['css']}></head><body>{item}"
+
+    H2Push(app)
+    sent: list[list[tuple[str, str]]] = []
+
+    def navigate(path: str) -> list[str]:
+        sent.clear()
+        response = app.test_client().get(
+            path,
+            headers={"Sec-Fetch-Mode": "navigate"},
+            environ_base={"wsgi.early_hints": sent.append},
+        )
+        assert response.status_code == 200
+        assert response.data.endswith(path.rsplit("/", 1)[1].encode())  # the body, whole
+        return [value.split(">")[0][1:] for hints in sent for _, value in hints]
+
+    assert navigate("/items/1") == []
+    assert navigate("/items/2") == ["/static/app.1111.css", "/static/late.js"]
+    names["css"] = "/static/app.2222.css"
+    navigate("/items/3")
+    assert navigate("/items/4") == ["/static/app.2222.css", "/static/late.js"]

@@ -80,7 +80,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -99,7 +99,14 @@ from werkzeug.wrappers import Response
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.learning import Learner, learner_from_setting, route_resolver
+from h2push.learning import (
+    Learner,
+    PageLesson,
+    StylesheetLesson,
+    TeachingBody,
+    learner_from_setting,
+    route_resolver,
+)
 from h2push.links import Preload, merge_link_header, user_preload
 from h2push.manifest import Manifest, ManifestError
 from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
@@ -239,6 +246,7 @@ class _RequestState:
     hinted: tuple[Preload, ...] = ()
     client: ClientState | None = None
     known: frozenset[str] = frozenset()
+    learning: str | None = None  # the route's key in h2push.learning (no declaration)
 
 
 def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
@@ -642,15 +650,41 @@ def _before_request() -> None:
 
 def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
+    app_state = current_app.extensions.get(_EXTENSION_KEY)
+    if isinstance(app_state, _AppState) and app_state.learner is not None:
+        _teach(app_state.learner, state, response)  # the app's own Link values, not ours
     if isinstance(state, _RequestState):
         _finish(state, response)
-    app_state = current_app.extensions.get(_EXTENSION_KEY)
     if isinstance(app_state, _AppState) and (
         request.path in app_state.hinted_paths
         or (app_state.learner is not None and app_state.learner.hints(request.path))
     ):
         _make_reusable(app_state, response)
     return response
+
+
+def _teach(learner: Learner, state: object, response: Response) -> None:
+    """Let the response teach h2push.learning as it goes out (a page, or a stylesheet)."""
+    if request.method != "GET" or _under_middleware(request.environ):
+        return
+    origin = f"{request.scheme}://{request.host}"
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    if isinstance(state, _RequestState) and state.learning:
+        lesson: PageLesson | StylesheetLesson | None = learner.page(
+            request.path,
+            origin=origin,
+            status=response.status_code,
+            headers=headers,
+            pushed=state.preloads,
+            key=state.learning,
+        )
+    else:
+        path = request.full_path.rstrip("?") if request.query_string else request.path
+        lesson = learner.stylesheet(
+            path, origin=origin, status=response.status_code, headers=headers
+        )
+    if lesson is not None:
+        response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)
 
 
 def _hinted_max_age(value: object) -> int | None:
@@ -759,6 +793,17 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         ),
     )
     setattr(g, _G_KEY, state)
+    learner = app_state.learner
+    if (
+        not candidates
+        and learner is not None
+        and not under_middleware
+        and facts.navigation
+        and facts.method == "GET"
+    ):  # no declaration: what h2push.learning learned for the route
+        state.learning = learner.key(facts.path)
+        if state.learning is not None:
+            candidates = state.candidates = learner.preloads(facts.path, key=state.learning)
     if candidates:
         _learn(state, candidates)
     if candidates and callable(send_hints):

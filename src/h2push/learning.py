@@ -41,7 +41,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from typing import Any, Final, Protocol
@@ -62,6 +62,7 @@ __all__ = [
     "PageLesson",
     "RedisStore",
     "StylesheetLesson",
+    "TeachingBody",
     "learned_manifest",
     "learner_from_setting",
     "route_resolver",
@@ -881,6 +882,37 @@ class StylesheetLesson:
             finally:
                 self._body = bytearray()
             self._learner._learn_stylesheet(self.path, self.version, found)
+
+
+class TeachingBody:
+    """A WSGI response body (PEP 3333) that teaches a lesson as it goes out.
+
+    Each chunk is yielded first, unchanged, and then fed to ``lesson``; ``close()`` is passed
+    on to the body. Used by WSGI adapters, which get the body as an iterable.
+
+    Args:
+        body: The response body (an iterable of bytes).
+        lesson: The :class:`PageLesson` or :class:`StylesheetLesson` to feed.
+    """
+
+    def __init__(self, body: Iterable[bytes], lesson: PageLesson | StylesheetLesson) -> None:
+        self.body = body
+        self.lesson = lesson
+
+    def __iter__(self) -> Iterator[bytes]:
+        lesson = self.lesson
+        for chunk in self.body:
+            yield chunk
+            if not lesson.done:
+                lesson.feed(chunk)
+        if not lesson.done:
+            lesson.feed(b"", more=False)
+
+    def close(self) -> None:
+        """Close the body, when it can be (PEP 3333)."""
+        close = getattr(self.body, "close", None)
+        if callable(close):
+            close()
 
 
 def _preloads_in(text: str) -> list[Preload]:
