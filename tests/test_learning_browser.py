@@ -11,6 +11,7 @@ is hinted by whichever serves the next navigation.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from tutorial import flaskr_project
 
 pytestmark = pytest.mark.peer
 
+REPO = Path(__file__).resolve().parents[1]
 LOADS = 10
 REQUIRED_SHARE = 0.95
 RTT_MS = "50"
@@ -128,7 +130,22 @@ def _learned_loads(browser: Chromium, url: str) -> tuple[int, int, list[str]]:
     return used, total, misses
 
 
-@pytest.mark.parametrize(("name", "page"), [("flaskr", "/"), ("django_admin", "/admin/login/")])
+@pytest.fixture(scope="module")
+def fastapi_fonts(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Iterator[str]:
+    """This project's FastAPI example without its site manifest: a stylesheet with a web font."""
+    site = tmp_path_factory.mktemp("fastapi-learn")
+    shutil.copytree(REPO / "examples" / "fastapi_app" / "static", site / "static")
+    source = (REPO / "examples" / "fastapi_app" / "app.py").read_text()
+    shutil.copy(REPO / "examples" / "fastapi_app" / "about_manifest.json", site)
+    line = next(line for line in source.splitlines(True) if '"push_manifest.json"' in line)
+    (site / "app.py").write_text(source.replace(line, ""))
+    yield from _serve(site, "app:app", tls_files)
+
+
+@pytest.mark.parametrize(
+    ("name", "page"),
+    [("flaskr", "/"), ("django_admin", "/admin/login/"), ("fastapi_fonts", "/")],
+)
 def test_a_page_with_no_manifest_is_hinted_from_the_second_navigation(
     browser: Chromium, request: pytest.FixtureRequest, name: str, page: str
 ) -> None:

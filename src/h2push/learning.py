@@ -966,10 +966,12 @@ def route_resolver(app: object) -> Callable[[str], str | None] | None:
     * Flask: the endpoint the path matches as a GET (view arguments not included);
     * Starlette, FastAPI (an app or router with ``routes``): the matching route's path
       template, e.g. ``/items/{item_id}``, through mounts;
-    * Django (its ``ASGIHandler``, or ``"django"``): the URL pattern
+    * Django (its handler, or ``"django"``): the URL pattern
       (``resolver_match.route``), else the view's dotted name.
 
-    A path no route takes gives None (a 404, a redirect: nothing to learn or hint).
+    A path no route takes gives None (a 404, a redirect: nothing to learn or hint). Middleware
+    around the app (an ``app`` attribute, as Starlette's ``add_middleware`` wraps it) is looked
+    through.
 
     Args:
         app: The application; a framework is imported only for an app of it.
@@ -977,13 +979,19 @@ def route_resolver(app: object) -> Callable[[str], str | None] | None:
     Returns:
         The function, or None for another kind of application (the raw path is the key then).
     """
-    module = type(app).__module__
-    if module.startswith("flask") or hasattr(app, "url_map"):
-        return _flask_routes(app)
-    if app == "django" or module.startswith("django"):
+    if app == "django":
         return _django_routes()
-    if isinstance(getattr(app, "routes", None), list):
-        return _starlette_routes(app)
+    for _ in range(8):  # through middleware: an app wrapped as Starlette's add_middleware does
+        module = type(app).__module__
+        if module.startswith("flask") or hasattr(app, "url_map"):
+            return _flask_routes(app)
+        if module.startswith("django.core.handlers"):
+            return _django_routes()
+        if isinstance(getattr(app, "routes", None), list):
+            return _starlette_routes(app)
+        app = getattr(app, "app", None)
+        if app is None:
+            break
     return None
 
 
