@@ -499,21 +499,28 @@ class H2PushMiddleware:
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
         lesson: PageLesson | StylesheetLesson | None = None
+        started: Message | None = None  # a GET response's start, while it may teach
 
         async def send_with_links(message: Message) -> None:
-            nonlocal lesson
+            nonlocal lesson, started
             if message["type"] == "http.response.start":
+                await send(await self._start_response(request, message))
                 if self.learner is not None and facts.method == "GET":
-                    lesson = self._lesson(request, message)
-                message = await self._start_response(request, message)
-            elif lesson is not None and message["type"] == "http.response.body":
+                    started = message  # the app's own headers; read after the first chunk
+                return
+            if started is not None and message["type"] == "http.response.body":
                 # The chunk goes out first, as it is; then a copy of the head is read.
                 await send(message)
+                if lesson is None:
+                    lesson = self._lesson(request, started)
+                    if lesson is None:
+                        started = None
+                        return
                 lesson.feed(message.get("body", b""), more=message.get("more_body", False))
                 if lesson.done:
-                    lesson = None
+                    started = None
                 return
-            elif message["type"] == _PUSH:  # the application's own push promise
+            if message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}

@@ -95,6 +95,7 @@ _CLASSIC_SCRIPT_TYPES: Final = frozenset(
     {"", "text/javascript", "application/javascript", "application/ecmascript", "module"}
 )
 _PAGE: Final = "page:"
+_CHARSETS: dict[bytes, str] = {}  # Content-Type value to charset, for the few an app sends
 _CSS: Final = "css:"
 
 
@@ -696,14 +697,18 @@ class Learner:
         linked: list[Preload] = list(pushed)
         for value in links:
             linked.extend(_preloads_in(value.decode("latin-1")))
-        charset = "utf-8"
-        if b"charset=" in content_type:
-            charset = (
-                content_type.split(b"charset=", 1)[1]
-                .split(b";")[0]
-                .strip(b"\"' ")
-                .decode("ascii", "replace")
-            )
+        charset = _CHARSETS.get(content_type)
+        if charset is None:
+            charset = "utf-8"
+            if b"charset=" in content_type:
+                charset = (
+                    content_type.split(b"charset=", 1)[1]
+                    .split(b";")[0]
+                    .strip(b"\"' ")
+                    .decode("ascii", "replace")
+                )
+            if len(_CHARSETS) < 64:
+                _CHARSETS[content_type] = charset
         return PageLesson(
             self,
             key,
@@ -802,16 +807,15 @@ class PageLesson:
         limit = min(len(chunk), MAX_HEAD_BYTES - len(self._head))
         end = _head_end(chunk, limit)
         if end >= 0:
-            self._head += chunk[:end]
-            self._finish()
+            # The usual case, a head in the first chunk: one copy of it, not two.
+            self._finish(chunk[:end] if not self._head else bytes(self._head + chunk[:end]))
             return
         self._head += chunk[:limit]
         if not more or len(self._head) >= MAX_HEAD_BYTES:
-            self._finish()
+            self._finish(bytes(self._head))
 
-    def _finish(self) -> None:
+    def _finish(self, head: bytes) -> None:
         self.done = True
-        head = bytes(self._head)
         self._head = bytearray()
         # Per process only: Python's hash is enough to tell this head from the last one.
         digest = hash((head, self.private, tuple(p.hint_text for p in self.linked)))
