@@ -6,7 +6,8 @@ second on, at least 95 % of the head's same-origin stylesheets and scripts, and 
 name, must be reported by Chromium with ``initiatorType == "early-hints"`` over ten loads, each
 with an empty cache and no cookies. What the head names is read by Chromium from the DOM, not
 by h2push's scanner. Two Hypercorn workers sharing a Redis server: a page learned through one
-is hinted by whichever serves the next navigation.
+is hinted by whichever serves the next navigation. A renamed (hashed) stylesheet is hinted by
+its new name after one response, and never by the old one again (nghttp, `h2push serve`).
 """
 
 from __future__ import annotations
@@ -241,3 +242,44 @@ def test_two_workers_sharing_redis_hint_what_either_learned(
 def _stream(log: Log) -> int:
     """The stream of the request nghttp made (the first HEADERS frame it sent)."""
     return next(f.stream_id for f in log.frames if f.direction == "send" and f.type == "HEADERS")
+
+
+RENAMING_APP = """
+from pathlib import Path
+from flask import Flask
+from h2push.flask import H2Push
+
+app = Flask(__name__)
+H2Push(app)
+
+
+@app.get("/")
+def index():
+    name = Path("name.txt").read_text().strip()
+    return f'<head><link rel="stylesheet" href="/static/{name}"></head><body>'
+"""
+
+
+def test_a_renamed_stylesheet_is_hinted_by_its_new_name_after_one_response(
+    tmp_path: Path, tls_files: TLSFiles
+) -> None:
+    (tmp_path / "renaming.py").write_text(RENAMING_APP)
+    (tmp_path / "name.txt").write_text("app.1111.css")
+    port = free_port()
+    certificate = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
+    command = h2push_command("serve", "renaming:app", *certificate, "--bind", f"127.0.0.1:{port}")
+    url = f"https://127.0.0.1:{port}/"
+
+    def hinted() -> str:
+        log = nghttp(url, "-H", "accept: text/html", "--no-push")
+        return " ".join(v for f in log.informational for n, v in f.headers if n == "link")
+
+    with running(command, port=port, cwd=tmp_path):
+        assert hinted() == ""
+        assert "/static/app.1111.css" in hinted()
+        (tmp_path / "name.txt").write_text("app.2222.css")
+        assert "/static/app.1111.css" in hinted()  # went out before the view named the new one
+        for _ in range(5):
+            links = hinted()
+            assert "/static/app.2222.css" in links
+            assert "app.1111" not in links
