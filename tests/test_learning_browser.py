@@ -1,4 +1,4 @@
-"""Learning with real apps, no manifest, in Chromium: flaskr and Django's admin login.
+"""Learning with real apps, no manifest, in Chromium: flaskr, Django admin, a web font.
 
 Each app is set up as the README says but with **no manifest**, served by ``h2push serve`` over
 an emulated 50 ms round trip. The first navigation gets no 103 (as without h2push); from the
