@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz load lint typecheck check peers clean
+.PHONY: demo test upstream bench fuzz load lint layers typecheck check peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
+## layers: the import contracts of pyproject.toml [tool.importlinter] (core, adapters, tools)
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## test: lint, type-check and run the whole suite against the real peers
-test: $(STAMP) peers lint typecheck
+test: $(STAMP) peers lint layers typecheck
 	$(BIN)/python -m pytest
+
+## upstream: the old extensions' own test suites against h2push.compat (they are on GitHub only)
+UPSTREAM ?= .upstream
+upstream: $(STAMP)
+	@mkdir -p $(UPSTREAM)
+	@test -d $(UPSTREAM)/flask-firehose || git clone -q --branch v0.2.3 https://github.com/shreyanshk/flask-firehose $(UPSTREAM)/flask-firehose
+	@test -d $(UPSTREAM)/flask-http2-push || git clone -q https://github.com/jdaroesti/flask-http2-push $(UPSTREAM)/flask-http2-push
+	H2PUSH_UPSTREAM_SUITES=$(UPSTREAM) $(BIN)/python -m pytest -m upstream tests/test_compat_upstream.py
 
 ## bench: page-load, overhead and end-to-end benchmarks; writes docs/performance/
 bench: $(STAMP) peers
@@ -69,4 +81,4 @@ load: $(STAMP) peers
 	$(BIN)/python benchmarks/load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .upstream .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

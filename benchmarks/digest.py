@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from h2push.digest import CacheDigest
+from h2push._core.digest import CacheDigest
 
 REPEATS = 11
 RUN_TIME_S = 0.005

@@ -6,7 +6,8 @@ per run, as ``tests/test_hostile_serve.py`` runs it). It needs ``h2load`` and ``
 
 The server is ``h2push serve hostile_app:app`` on a free loopback port: a small Flask app with
 :class:`h2push.flask.H2Push`, a multi-page manifest (``index.html`` with three entries, and
-``big.html`` declaring 5,000, of which a page keeps :data:`h2push.manifest.MAX_PAGE_PRELOADS`),
+``big.html`` declaring 5,000, of which a page keeps
+:data:`h2push._core.manifest.MAX_PAGE_PRELOADS`),
 and a page whose template pushes user data, ``push(request.args['u'], as='style')``, without
 echoing it (so every page has the same size). One run of ordinary navigations comes first; then
 each attack, with the same number of requests, on the same server:

@@ -39,8 +39,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
 
 HEAD = """<!doctype html><html lang=en><head><meta charset=utf-8><title>Page</title>
 <link rel=preconnect href="https://fonts.example">

@@ -4,7 +4,8 @@ Run as ``python benchmarks/load.py [-n REQUESTS] [-c CLIENTS] [-m STREAMS] [--wo
 the defaults are the load test's ``-n 50000 -c 50 -m 10`` on 2 workers. It needs ``h2load``
 (Debian's ``nghttp2-client``). ``tests/test_load.py`` runs the same code at a bounded size.
 
-The server is ``h2push serve h2push.demo:app --manifest <the demo's manifest> --workers N`` on a
+The server is ``h2push serve h2push._tools.demo:app --manifest <the demo's manifest> --workers N``
+on a
 free loopback port, with a development certificate made in a temporary ``H2PUSH_CACHE_DIR``.
 Every request is a navigation (``accept: text/html``): h2push plans it, sends a 103 Early Hints
 and asks Hypercorn to push the demo's resources. h2load refuses push (its SETTINGS carry
@@ -42,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from h2push.demo import MANIFEST_PATH
+from h2push._tools.demo import MANIFEST_PATH
 
 REQUESTS, CLIENTS, STREAMS, WORKERS = 50_000, 50, 10, 2
 WARMUP_SHARE = 0.1
@@ -191,7 +192,7 @@ def _free_port() -> int:
 def serve_demo(
     *, workers: int, cache_dir: Path, log: Path, timeout_s: float = 30.0
 ) -> Iterator[Server]:
-    """Run ``h2push serve h2push.demo:app`` with the demo's manifest on a free loopback port.
+    """Run ``h2push serve h2push._tools.demo:app`` with the demo's manifest on a free loopback port.
 
     Stops it (SIGTERM, then SIGKILL after 15 s) on exit.
 
@@ -200,7 +201,7 @@ def serve_demo(
     """
     port = _free_port()
     command = [
-        *(sys.executable, "-m", "h2push", "serve", "h2push.demo:app"),
+        *(sys.executable, "-m", "h2push", "serve", "h2push._tools.demo:app"),
         *("--manifest", str(MANIFEST_PATH), "--workers", str(workers)),
         *("--bind", f"127.0.0.1:{port}"),
     ]
@@ -356,7 +357,7 @@ def main() -> None:
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     print(
         f"h2load -n {args.requests} -c {args.clients} -m {args.streams} -H '{NAVIGATION}'"
-        f" against h2push serve h2push.demo:app --workers {args.workers}"
+        f" against h2push serve h2push._tools.demo:app --workers {args.workers}"
     )
     with tempfile.TemporaryDirectory(prefix="h2push-load-") as tmp:
         with serve_demo(

@@ -21,8 +21,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from h2push.manifest import Manifest
-from h2push.manifest_cli import manifest_command
+from h2push._core.manifest import Manifest
+from h2push._tools.discover.command import manifest_command
 
 PAGES = 1000
 SECTIONS = 10

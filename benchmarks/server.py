@@ -1,7 +1,7 @@
 """End-to-end throughput: h2load against Hypercorn serving the demo, with and without h2push.
 
 Run as ``python benchmarks/server.py [--runs N] [--duration S]``. For each scenario the demo
-site (:mod:`h2push.demo`) is served by Hypercorn over TLS (ALPN ``h2``, one worker, in a
+site (:mod:`h2push._tools.demo`) is served by Hypercorn over TLS (ALPN ``h2``, one worker, in a
 process of its own) once bare and once wrapped in ``H2PushMiddleware`` with the demo's
 manifest, exactly as ``h2push demo`` builds it (default cookie-digest tracker). ``h2load``
 (one thread) then loads it for ``--duration`` seconds after a one-second warm-up, each run
@@ -79,10 +79,12 @@ def serve(variant: str, bind: str, certfile: str, keyfile: str, think_ms: float)
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
-    import h2push.demo as demo
+    import h2push._tools.demo as demo
+    from h2push._core.manifest import Manifest
+    from h2push._tools.serve.server import apply_hypercorn_fixes, build_app
     from h2push.asgi import H2PushMiddleware
-    from h2push.manifest import Manifest
-    from h2push.server import build_app
+
+    apply_hypercorn_fixes()  # as h2push serve does: the server this process runs is h2push's
 
     demo.THINK_TIME_S = think_ms / 1000  # type: ignore[misc] # read on every request
     manifest = Manifest.load(demo.MANIFEST_PATH)
@@ -233,7 +235,7 @@ def run_h2load(
 
 
 def dev_certificate(directory: Path) -> tuple[Path, Path]:
-    from h2push.devcert import ensure_dev_certificate
+    from h2push._tools.serve.devcert import ensure_dev_certificate
 
     dev = ensure_dev_certificate(directory)
     return dev.cert_file, dev.key_file

@@ -7,11 +7,13 @@ installs every peer first.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import trustme
@@ -28,6 +30,22 @@ def require_program(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """Import module ``name``; skip when it is not installed, or fail on CI.
+
+    The counterpart of :func:`require_program` for Python packages: ``make test`` installs the
+    ``dev`` extra, which has every framework, so under ``CI=true`` a missing one is an error,
+    not a skipped test. Works at module level too.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        message = f"{name} is not installed ({error}); pip install -e '.[dev]' installs it"
+        if ON_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 def free_port() -> int:
@@ -59,3 +77,17 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     # The chain goes in the certificate file so that clients given only the CA can verify it.
     files.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     return files
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the ``upstream`` tests unless ``H2PUSH_UPSTREAM_SUITES`` names their checkouts.
+
+    They run the old extensions' own suites, which live on GitHub only (``make upstream``).
+    Left out, they are reported as deselected, not skipped.
+    """
+    if os.environ.get("H2PUSH_UPSTREAM_SUITES"):
+        return
+    upstream = [item for item in items if item.get_closest_marker("upstream")]
+    if upstream:
+        config.hook.pytest_deselected(items=upstream)
+        items[:] = [item for item in items if not item.get_closest_marker("upstream")]

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from api_servers import TESTS, h2push_serve
 from conftest import TLSFiles, free_port
 from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
+from h2push._tools.bench.api import serve_api
 from h2push.asgi import H2PushMiddleware
-from h2push.bench_api import serve_api
 from h2push.httpx import AsyncPushTransport, PushTransport
 from nghttp import Log, nghttp
 from processes import SRC, h2push_command, running

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 
 from fuzzing import fuzz, raised_by_h2push, with_line_breaker
 from h2push import Manifest, ManifestError
-from h2push.asgi import H2PushMiddleware, _Connections, push
-from h2push.links import parse_link_header
+from h2push._delivery.ledger import Connections
+from h2push.asgi import H2PushMiddleware, push
 
 MANIFEST = Manifest.from_dict(
     {
@@ -379,33 +380,33 @@ _header_names = st.sampled_from(
         b"x-any",
     ]
 )
+# Each sampled Link header, with the same-origin paths it asks to preload (RFC 8288 §3: a
+# target starting with one "/", rel preload or modulepreload, no nopush), written out.
+_APP_LINK_PUSHABLE: dict[bytes, set[str]] = {
+    b"</app.css>; rel=preload; as=style": {"/app.css"},
+    b"</own.js>; rel=preload; as=script, <//evil.example/x.js>; rel=preload; as=script": {
+        "/own.js"
+    },
+    b"<https://evil.example/y.js>; rel=preload; as=script, </n.js>; rel=preload; nopush": set(),
+    b'</q.css>; rel="preload next"; as=style, <http://a/>; rel=preconnect': {"/q.css"},
+}
 _app_links = st.one_of(
     st.none(),
-    st.sampled_from(
-        [
-            b"</app.css>; rel=preload; as=style",
-            b"</own.js>; rel=preload; as=script, <//evil.example/x.js>; rel=preload; as=script",
-            b"<https://evil.example/y.js>; rel=preload; as=script, </n.js>; rel=preload; nopush",
-            b'</q.css>; rel="preload next"; as=style, <http://a/>; rel=preconnect',
-        ]
-    ),
+    st.sampled_from(sorted(_APP_LINK_PUSHABLE)),
     st.binary(max_size=80).map(lambda b: b.translate(None, b"\r\n\0")),
 )
-_MANIFEST_PUSHABLE = {p.url for p in MANIFEST.preloads_for("/") if p.pushable}
+# MANIFEST's pushable paths: /logo.png is nopush.
+_MANIFEST_PUSHABLE = {"/app.css", "/app.js"}
 
 
 def _app_preload_paths(link: bytes | None) -> set[str]:
-    """Same-origin paths an app's Link header asks to preload: all push_preload may push."""
+    """Same-origin paths an app's Link header may have push_preload push (a superset)."""
     if link is None:
         return set()
-    return {
-        value.target
-        for value in parse_link_header(link.decode("latin-1"))
-        if value.target.startswith("/")
-        and not value.target.startswith("//")
-        and value.rels & {"preload", "modulepreload"}
-        and not value.has("nopush")
-    }
+    if link in _APP_LINK_PUSHABLE:
+        return _APP_LINK_PUSHABLE[link]
+    # Random bytes: at most the targets written between "<" and ">" that start with one "/".
+    return {target.decode("latin-1") for target in re.findall(rb"<(/(?!/)[^>]*)>", link)}
 
 
 @fuzz
@@ -556,7 +557,7 @@ def test_negative_limits_are_refused() -> None:
 
 def test_the_ledger_forgets_idle_connections_and_stays_bounded() -> None:
     now = [0.0]
-    ledger = _Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
+    ledger = Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
     a = (("192.0.2.1", 1), None)
     ledger.get(a).pushed.add("/a.css")
     now[0] = 29.0
@@ -768,3 +769,39 @@ def test_push_arguments_raise_at_the_call_or_go_out_safely(url: str, attrs: dict
         assert url.startswith("/")
         assert not url.startswith("//")
     assert links_of(start)[0].startswith(f"<{url}>".encode())
+
+
+def test_each_middleware_makes_its_own_default_tracker() -> None:
+    from h2push.trackers import DEFAULT_TRACKER, CookieDigestTracker
+
+    first = H2PushMiddleware(page(), manifest=MANIFEST)
+    second = H2PushMiddleware(page(), manifest=MANIFEST, tracker=DEFAULT_TRACKER)
+    assert isinstance(first.tracker, CookieDigestTracker)
+    assert isinstance(second.tracker, CookieDigestTracker)
+    assert first.tracker is not second.tracker  # no caches shared between apps
+    # Both still deliver and remember: the second visit with the cookie pushes nothing.
+    sent, cookie = visit(first, None)
+    assert pushed_paths(sent) == ["/app.css", "/app.js"]
+    assert cookie is not None
+    assert pushed_paths(visit(second, cookie.split(b";")[0])[0]) == []
+
+
+def test_plans_are_kept_by_the_middleware_that_made_them() -> None:
+    import sys
+
+    plan_module = sys.modules[
+        "h2push._core.plan"
+    ]  # h2push._core.plan, the attribute, is the function
+    mutable = [
+        name
+        for name, value in vars(plan_module).items()
+        if isinstance(value, (dict, list, set))
+        and not name.startswith("__")
+        and name != "_ACCEPT_FOR"
+    ]
+    assert mutable == []  # plan.py keeps no memo: caches live on their owners
+    first = H2PushMiddleware(page(), manifest=MANIFEST)
+    second = H2PushMiddleware(page(), manifest=MANIFEST)
+    visit(first, None)
+    assert first._delivery._memo
+    assert not second._delivery._memo

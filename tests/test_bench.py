@@ -19,33 +19,27 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.bench import (
+from h2push._tools.bench.app import _without_preloads, prepare_page, run_app_bench
+from h2push._tools.bench.clients import parse_nghttp, run_page_bench
+from h2push._tools.bench.command import bench_command
+from h2push._tools.bench.report import format_table, format_targets, write_results, write_waterfalls
+from h2push._tools.bench.results import (
     CLIENTS,
     STRATEGIES,
     BenchError,
-    BenchServer,
-    BenchSite,
     CaseResult,
     PageBenchOptions,
     PageBenchResult,
     RunResult,
-    _without_preloads,
-    bench_command,
     check_targets,
-    format_table,
-    format_targets,
-    parse_nghttp,
     physical_limit_ms,
-    prepare_page,
-    run_app_bench,
-    run_page_bench,
-    write_results,
-    write_waterfalls,
 )
+from h2push._tools.bench.servers import BenchServer
+from h2push._tools.bench.site import BenchSite
+from h2push._tools.bench.waterfall import Waterfall
+from h2push._tools.serve.devcert import DevCertificate, ensure_dev_certificate
+from h2push._tools.trace.session import trace
 from h2push.cli import main
-from h2push.client import trace
-from h2push.devcert import DevCertificate, ensure_dev_certificate
-from h2push.waterfall import Waterfall
 from processes import h2push_command, running
 
 SUBRESOURCES = {
@@ -263,7 +257,7 @@ def test_nghttp_output_becomes_streams_times_and_marks() -> None:
 
 
 def test_nghttp_output_without_a_finished_page_is_an_error() -> None:
-    from h2push.bench import BenchError
+    from h2push._tools.bench.results import BenchError
 
     with pytest.raises(BenchError, match="Connected"):
         parse_nghttp("[  0.1] send HEADERS frame <length=1, flags=0x25, stream_id=13>\n")

@@ -17,16 +17,16 @@ import pytest
 
 from apps import hint_app
 from conftest import TLSFiles, free_port, require_program
-from h2push.browser import (
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import (
     BrowserError,
     BrowserTimeoutError,
     Chromium,
     PageLoad,
     ResourceTiming,
     chromium_command,
-    find_chromium,
-    spki_sha256_base64,
 )
+from h2push._tools.serve.devcert import spki_sha256_base64
 from pixels import png_pixels
 from processes import running
 

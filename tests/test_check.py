@@ -2,7 +2,7 @@
 
 The browser tests run the command as a user does, against ``tests.apps.check_app`` (one page per
 finding) served by Hypercorn over TLS, or an app it starts itself with ``--app``. The tests of
-:func:`h2push.check.diagnose.diagnose` feed it facts and need no browser.
+:func:`h2push._tools.check.diagnose.diagnose` feed it facts and need no browser.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.check.diagnose import cache_problems, diagnose, manifest_entry
-from h2push.check.model import LinkFact, PageFacts, ProbeFact, RequestFact, TimingFact
-from h2push.check.run import link_facts
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
+from h2push._tools.check.diagnose import cache_problems, diagnose, manifest_entry
+from h2push._tools.check.model import LinkFact, PageFacts, ProbeFact, RequestFact, TimingFact
+from h2push._tools.check.run import link_facts
 from processes import SRC, running
 
 REPO = Path(__file__).resolve().parent.parent

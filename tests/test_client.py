@@ -31,15 +31,10 @@ from h2.errors import ErrorCodes
 
 from apps import trace_app
 from conftest import TLSFiles, free_port
-from h2push.client import (
-    CookieJarError,
-    CookieJarFile,
-    Frame,
-    TraceError,
-    parse_header_line,
-    trace,
-    trace_command,
-)
+from h2push._tools.trace.command import trace_command
+from h2push._tools.trace.cookies import CookieJarError, CookieJarFile
+from h2push._tools.trace.models import Frame, TraceError
+from h2push._tools.trace.session import parse_header_line, trace
 from nghttp import nghttp
 from processes import running
 

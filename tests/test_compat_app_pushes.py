@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from conftest import TLSFiles, free_port
+from conftest import TLSFiles, free_port, require_module
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
 from h2push.testing import ServeFactory
 from nghttp import Log, nghttp
 from processes import h2push_command, running
@@ -67,7 +67,7 @@ def client_resets(log: Log) -> list[str]:
 
 @pytest.fixture(scope="module")
 def fastapi_server(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Any:
-    pytest.importorskip("fastapi")
+    require_module("fastapi")
     directory = tmp_path_factory.mktemp("fastapi_own_pushes")
     (directory / "push_manifest.json").write_text(json.dumps(MANIFEST))
     (directory / "own_pushes.py").write_text(FASTAPI_APP)
@@ -118,7 +118,7 @@ def test_two_pages_on_one_connection_promise_each_url_once_in_all(fastapi_server
 def test_a_quart_view_promising_a_manifest_url_itself_gets_it_promised_once(
     tmp_path: Path, h2push_serve: ServeFactory
 ) -> None:
-    quart = pytest.importorskip("quart")
+    quart = require_module("quart")
     from h2push.quart import H2Push
 
     (tmp_path / "push_manifest.json").write_text(json.dumps(MANIFEST))

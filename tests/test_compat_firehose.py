@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from flask import Flask, render_template_string
 
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
+from h2push._core.links import parse_link_header
 from h2push.compat.flask_firehose import Connector, Firehose, push
 from h2push.flask import H2Push
-from h2push.links import parse_link_header
 from nghttp import nghttp
 from processes import running
 
@@ -295,7 +295,7 @@ def firehose_behind_nginx(
 ) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     sbin = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
     program = shutil.which("nginx", path=sbin) or require_program("nginx")
-    pytest.importorskip("gunicorn")
+    require_module("gunicorn")
     target, headers = SITES[request.param]
     upstream = free_port()
     gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{upstream}"]

@@ -24,11 +24,11 @@ import pytest
 from flask import Flask
 
 from conftest import TLSFiles, free_port
+from h2push._core.manifest import ManifestError
 from h2push.compat import flask_http2_push
 from h2push.compat.flask_http2_push import http2push
 from h2push.flask import H2Push, preloads_resolver
 from h2push.flask import http2push as h2push_http2push
-from h2push.manifest import ManifestError
 from nghttp import nghttp
 from processes import h2push_command, running
 

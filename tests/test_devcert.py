@@ -10,7 +10,6 @@ import datetime
 import ipaddress
 import os
 import shlex
-import shutil
 import socket
 import ssl
 import stat
@@ -25,12 +24,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from h2push.devcert import (
+from conftest import require_program
+from h2push._tools.serve.devcert import (
     CACHE_DIR_ENV,
     LEAF_VALIDITY_DAYS,
     DevCertificate,
     cache_dir,
-    chromium_command,
+    chromium_shell_command,
     ensure_dev_certificate,
     spki_sha256_base64,
 )
@@ -249,8 +249,7 @@ def test_the_ca_cannot_vouch_for_other_sites(cache: Path, tmp_path: Path) -> Non
 
 
 def test_spki_hash_equals_the_openssl_pipeline(cache: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    require_program("openssl")
     dev = ensure_dev_certificate()
     pipeline = (
         f"openssl x509 -in {shlex.quote(str(dev.cert_file))} -pubkey -noout"
@@ -297,7 +296,7 @@ def test_cache_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_chromium_command_trusts_the_key_in_a_fresh_profile() -> None:
     spki = "it5tQQqPYdAXpx4yI7uFUmF9Bwb8koiOgCLRTKfRqkU="
 
-    line = chromium_command("https://127.0.0.1:8443/", [spki], executable="chromium")
+    line = chromium_shell_command("https://127.0.0.1:8443/", [spki], executable="chromium")
 
     assert shlex.split(line) == [
         "chromium",
@@ -307,4 +306,4 @@ def test_chromium_command_trusts_the_key_in_a_fresh_profile() -> None:
     ]
     assert "--ignore-certificate-errors " not in line
     with pytest.raises(ValueError, match="spki"):
-        chromium_command("https://127.0.0.1:8443/", ["a,b"])
+        chromium_shell_command("https://127.0.0.1:8443/", ["a,b"])

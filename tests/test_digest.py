@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import ON_CI
 from fuzzing import fuzz
-from h2push.digest import (
+from h2push._core.digest import (
     DEFAULT_LOG2_P,
     MAX_DIGEST_BYTES,
     MAX_LOG2,
@@ -181,7 +181,7 @@ def test_n_changes_where_the_count_crosses_2_to_the_k_plus_half(log2_n: int) -> 
 
 def test_n_matches_round_log2_for_many_counts() -> None:
     # from_urls counts exactly with integers; compare with the floating-point formula.
-    from h2push import digest as module
+    from h2push._core import digest as module
 
     for count in range(1, 20_000):
         assert module._nearest_log2(count) == round(math.log2(count)), count

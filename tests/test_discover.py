@@ -9,30 +9,28 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from h2push.discover import (
+from h2push._core.links import Preload
+from h2push._core.manifest import Manifest
+from h2push._tools.discover.collect import (
+    build_manifest,
+    cap_preloads,
+    discover_page,
+    link_value,
+    manifest_entries,
+    merge_pages,
+    page_key,
+)
+from h2push._tools.discover.css import scan_css
+from h2push._tools.discover.html import decode_html, parse_srcset, pick_srcset, scan_html
+from h2push._tools.discover.models import (
     CssScan,
     DiscoverOptions,
     InlineStyle,
     PageResult,
     Reference,
     Weight,
-    build_manifest,
-    cap_preloads,
-    decode_html,
-    discover_page,
-    guess_destination,
-    link_value,
-    manifest_entries,
-    merge_pages,
-    normalize_origin,
-    page_key,
-    parse_srcset,
-    pick_srcset,
-    scan_css,
-    scan_html,
 )
-from h2push.links import Preload
-from h2push.manifest import Manifest
+from h2push._tools.discover.urls import guess_destination, normalize_origin
 
 ORIGIN = "https://localhost"
 PAGE = f"{ORIGIN}/index.html"

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("django")
+from conftest import require_module
+
+require_module("django")
 
 import django
 from django.conf import settings
@@ -27,7 +29,7 @@ from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.urls import path
 from django.views import View
 
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
 from h2push.testing import ServeFactory, assert_hinted, assert_linked, assert_pushed
 
 pytest_plugins = ["h2push.testing"]
@@ -64,11 +66,11 @@ if not settings.configured:
     )
     django.setup()
 
-from django.core.asgi import get_asgi_application as django_asgi_application  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.shortcuts import render  # noqa: E402
+from django.core.asgi import get_asgi_application as django_asgi_application
+from django.core.wsgi import get_wsgi_application
+from django.shortcuts import render
 
-from h2push.django import (  # noqa: E402
+from h2push.django import (
     H2PushMiddleware,
     get_asgi_application,
     http2push,

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
 from nghttp import Log, nghttp
 from processes import SRC, h2push_command, running
 
-pytest.importorskip("flask")
+require_module("flask")
 
 # (path, type, weight, nopush): weights are distinct so the push order is known.
 RESOURCES = [

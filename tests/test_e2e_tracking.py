@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TLSFiles, free_port
+from conftest import TLSFiles, free_port, require_module
 from h2push.versions import StaticVersions
 from nghttp import Log, nghttp
 from processes import h2push_command, running
 
-pytest.importorskip("flask")
+require_module("flask")
 
 APP_SOURCE = """
 import os

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TLSFiles, free_port, require_program
+from conftest import TLSFiles, free_port, require_module, require_program
 from nghttp import Log, nghttp
 from pixels import png_pixels
 from processes import SRC, h2push_command, stop, wait_for_port
@@ -64,7 +64,7 @@ class Running:
 
 
 def _serve(example: Example, tls_files: TLSFiles, tmp_path: Path, *extra: str) -> Iterator[Running]:
-    pytest.importorskip({"django": "django"}.get(example.name, example.name))
+    require_module({"django": "django"}.get(example.name, example.name))
     port = free_port()
     command = h2push_command(
         "serve",
@@ -199,7 +199,8 @@ def test_chromium_takes_the_stylesheet_font_and_script_from_the_103(
     served_far: Running, tls_files: TLSFiles
 ) -> None:
     require_program("chromium")
-    from h2push.browser import Chromium, spki_sha256_base64
+    from h2push._tools.browser import Chromium
+    from h2push._tools.serve.devcert import spki_sha256_base64
 
     with Chromium(spki=[spki_sha256_base64(tls_files.cert.read_bytes())]) as browser:
         load = browser.load(served_far.url + "/", settle_s=0.3)

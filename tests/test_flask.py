@@ -17,9 +17,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from fuzzing import fuzz, raised_by_h2push, with_line_breaker
+from h2push._core.links import PreloadError
+from h2push._core.manifest import Manifest, ManifestError
 from h2push.flask import H2Push, SessionTracker, http2push, preloads_resolver, push
-from h2push.links import PreloadError
-from h2push.manifest import Manifest, ManifestError
 
 MAIN_CSS = "</static/css/main.css>; rel=preload; as=style"
 APP_JS = "</static/js/app.js>; rel=preload; as=script"
@@ -109,6 +109,24 @@ def test_decorator_with_explicit_path_and_appending_to_the_views_link(tmp_path: 
         "</x.css>; rel=preload; as=style",
         "</static/img/a.png>; rel=preload; as=image",
     ]
+
+
+def test_decorated_views_of_two_apps_without_extension_keep_their_own_state(
+    tmp_path: Path,
+) -> None:
+    write_manifest(tmp_path, {"/static/app.css": {"type": "style"}})
+    apps = [make_app(tmp_path), make_app(tmp_path)]
+    for app in apps:
+
+        @app.route("/")
+        @http2push()
+        def index() -> str:
+            return "home"
+
+    for app in apps:
+        assert links(app.test_client().get("/")) == ["</static/app.css>; rel=preload; as=style"]
+    first, second = (app.extensions["h2push.standalone"] for app in apps)
+    assert first is not second
 
 
 def test_decorator_without_extension_sends_early_hints_before_the_view(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TLSFiles, free_port, require_program
-from h2push.server import AppLoadError, detect_interface, import_app
+from conftest import TLSFiles, free_port, require_module, require_program
+from h2push._tools.serve.server import AppLoadError, detect_interface, import_app
 from nghttp import nghttp
 from processes import h2push_command, running
 from tutorial import flaskr_project
@@ -209,7 +209,7 @@ def test_the_access_log_has_one_line_per_request(tmp_path: Path, tls_files: TLSF
 def test_the_flags_reach_djangos_own_wrapper(
     tls_files: TLSFiles, flags: tuple[str, ...], banner: str, hints: bool, most_pushes: int | None
 ) -> None:
-    pytest.importorskip("django")
+    require_module("django")
     command, port = _serve(tls_files, "mysite.asgi:application", *flags)
 
     with running(command, port=port, cwd=DJANGO_PROJECT) as log:
@@ -257,7 +257,7 @@ def test_manifest_for_flaskr_from_its_factory(tmp_path: Path, spec: str) -> None
 
 
 def test_a_missing_h2push_manifest_names_the_file_and_the_command(tmp_path: Path) -> None:
-    pytest.importorskip("django")
+    require_module("django")
     project = tmp_path / "django_project"
     shutil.copytree(DJANGO_PROJECT, project)
     manifest = project / "push_manifest.json"
@@ -309,8 +309,8 @@ def _edit(path: Path, replacements: dict[str, str], append: str = "") -> None:
 
 
 def test_django_admin_under_asgi_needs_its_static_files_served(tmp_path: Path) -> None:
-    pytest.importorskip("django")
-    pytest.importorskip("whitenoise")
+    require_module("django")
+    require_module("whitenoise")
     run = functools.partial(subprocess.run, cwd=tmp_path, env=_environment(), timeout=120)
     run([sys.executable, "-m", "django", "startproject", "mysite", "."], check=True)
     _edit(

@@ -91,5 +91,8 @@ def test_the_103_arrives_while_the_view_thinks(gunicorn_port: int) -> None:
     print(f"103 after {early_ms:.1f} ms, 200 after {final_ms:.1f} ms")
     head = received.split(b"\r\n\r\n")[0].decode("latin-1")
     assert head.splitlines()[1:] == list(HINTS)
-    assert early_ms < 150
+    # The 103 leaves before the view starts thinking, the 200 after it is done: the gap between
+    # them is the think time. A slow start (a loaded machine) delays both alike, so the bound is
+    # on the gap, not on the 103's absolute arrival: half the think time is still "early".
     assert final_ms >= THINK_TIME_S * 1000
+    assert final_ms - early_ms >= THINK_TIME_S * 1000 / 2

@@ -3,7 +3,7 @@
 What a client sends (headers, cookies, ``Cache-Digest``), what an app copies from users into
 ``push()``, and what a manifest file holds, each at its worst: too long, malformed, spelled to
 name another origin, or built to make decoding expensive. Each test checks h2push's *own*
-rejection (a :class:`~h2push.links.PreloadError`, a :class:`~h2push.ManifestError`, a
+rejection (a :class:`~h2push._core.links.PreloadError`, a :class:`~h2push.ManifestError`, a
 ``DigestError``, a value left out), never a framework's. ``test_hostile_serve.py`` runs the same
 attacks against ``h2push serve``.
 """
@@ -27,14 +27,13 @@ from ada_url import URL
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import require_module
 from fuzzing import fuzz
 from h2push import Manifest, ManifestError, Preload
-from h2push.asgi import H2PushMiddleware, _Connections, push
-from h2push.digest import CacheDigest, DigestError
-from h2push.links import MAX_URL_CHARS, LinkValue, PreloadError, parse_link_header
-from h2push.manifest import MAX_PAGE_PRELOADS
-from h2push.plan import (
-    _PLANS,
+from h2push._core.digest import CacheDigest, DigestError
+from h2push._core.links import MAX_URL_CHARS, LinkValue, PreloadError, parse_link_header
+from h2push._core.manifest import MAX_PAGE_PRELOADS
+from h2push._core.plan import (
     MAX_EARLY_HINTS_BYTES,
     MAX_INHERITED_VALUE_BYTES,
     MAX_LINK_BYTES,
@@ -42,6 +41,8 @@ from h2push.plan import (
     plan,
     push_headers,
 )
+from h2push._delivery.ledger import Connections
+from h2push.asgi import H2PushMiddleware, push
 from h2push.trackers import (
     MAX_CACHE_DIGEST_ENTRIES,
     MAX_CACHE_DIGEST_LOG2_N,
@@ -276,7 +277,7 @@ def test_line_breakers_in_push_drop_the_preload_with_h2pushs_log_line(
 def test_line_breakers_in_flask_push_are_h2pushs_to_refuse(
     char: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
     from h2push.flask import push as flask_push
 
@@ -477,7 +478,7 @@ def test_a_requests_state_is_freed_when_it_ends_without_the_cycle_collector() ->
 
 def test_the_push_ledger_is_bounded_in_bytes_and_swept_of_idle_connections() -> None:
     now = [0.0]
-    ledger = _Connections(idle_s=30.0, capacity=10_000, max_bytes=1_000_000, clock=lambda: now[0])
+    ledger = Connections(idle_s=30.0, capacity=10_000, max_bytes=1_000_000, clock=lambda: now[0])
     for port in range(4000):
         entry = ledger.get((("10.0.0.1", port), ("127.0.0.1", 443)))
         ledger.record(entry, [f"/{port}/{'u' * 2000}-{i}" for i in range(3)])
@@ -510,12 +511,17 @@ def test_static_versions_keep_a_bounded_cache(tmp_path: Path) -> None:
     assert versions("/static/a.css") is not None
 
 
-def test_plan_memo_takes_no_hostile_paths() -> None:
+def test_the_plan_memo_is_bounded_and_keeps_no_path() -> None:
+    app = H2PushMiddleware(pushing_page([]))
     candidates = (Preload(url="/a.css", as_="style"),)
     for i in range(50):
         facts = RequestFacts(path=f"/{'p' * 5000}{i}", navigation=True, can_early_hint=True)
-        plan(facts, candidates)
-    assert all(len(key[1].path) <= 256 for key in _PLANS)  # type: ignore[attr-defined]
+        assert app._delivery.prepare(facts, candidates).plan == plan(facts, candidates)
+    # Long paths are planned afresh: the memo keeps none of them.
+    assert not app._delivery._memo
+    for i in range(3000):
+        app._delivery.prepare(RequestFacts(), (Preload(url=f"/{i}.css"),))
+    assert len(app._delivery._memo) <= 1024
 
 
 # --- manifests -------------------------------------------------------------------------------
@@ -622,7 +628,8 @@ def test_any_document_is_a_manifest_or_one_manifest_error(document: object) -> N
 
 
 def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> None:
-    from h2push.discover import FetchError, FileSite
+    from h2push._tools.discover.models import FetchError
+    from h2push._tools.discover.sites import FileSite
 
     (tmp_path / "index.html").write_text('<link rel="stylesheet" href="/a.css">')
     os.mkfifo(tmp_path / "a.css")
@@ -637,7 +644,7 @@ def test_discovery_reads_no_fifo_or_device_as_a_site_file(tmp_path: Path) -> Non
 
 
 def test_the_flask_adapter_reads_a_hostile_digest_at_a_bounded_cost(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
 
     (tmp_path / "push_manifest.json").write_text(

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from conftest import require_program
 from fuzzing import fuzz
-from h2push.plan import MAX_EARLY_HINTS_BYTES, MAX_LINK_BYTES
+from h2push._core.plan import MAX_EARLY_HINTS_BYTES, MAX_LINK_BYTES
 from nghttp import Log, parse
 from processes import h2push_command
 

@@ -8,7 +8,8 @@ and loads each page ten times with an empty cache and no cookies: every load and
 resource must come over ``h3``, and at least 95 % of the hinted resources must be reported with
 ``initiatorType == "early-hints"``.
 
-The emulated round trip of the other browser tests (:mod:`h2push.netem`) relays TCP only, so
+The emulated round trip of the other browser tests (:mod:`h2push._tools.serve.netem`) relays TCP
+only, so
 QUIC goes over the bare loopback here. Measured: Chromium used the 103 in every load all the
 same (over QUIC its request is sent before the server can answer it).
 
@@ -34,7 +35,9 @@ import pytest
 
 from apps.proxy_site import HINTED
 from conftest import ON_CI, TLSFiles, free_port, require_program
-from h2push.browser import Chromium, find_chromium, spki_sha256_base64
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import Chromium
+from h2push._tools.serve.devcert import spki_sha256_base64
 from nghttp import nghttp
 from processes import SRC, running
 from proxies import ROOT, Origin, Running, error_lines, proxy, upstream

@@ -1,4 +1,4 @@
-"""Learning each route's critical resources from its own responses (h2push.learning).
+"""Learning each route's critical resources from its own responses (h2push._delivery.learning).
 
 The reading (head scanner, stylesheet reader), the bounded store, and the ASGI middleware
 learning in process: no hint on the first navigation, the page's head, Link header and
@@ -14,8 +14,7 @@ import itertools
 from typing import Any
 
 from h2push import Manifest
-from h2push.asgi import H2PushMiddleware, push
-from h2push.learning import (
+from h2push._delivery.learning import (
     DEFAULT_MAX_HINT_BYTES,
     HeadScanner,
     Learner,
@@ -24,6 +23,7 @@ from h2push.learning import (
     route_resolver,
     stylesheet_preloads,
 )
+from h2push.asgi import H2PushMiddleware, push
 
 H2 = {"http.response.push": {}, "http.response.early_hint": {}}
 NAVIGATE = [(b"sec-fetch-mode", b"navigate"), (b"accept", b"text/html")]
@@ -333,8 +333,8 @@ app = Starlette(routes=[Route("/", page), Route("/static/app.css", css)])
 def test_the_manifest_command_writes_what_was_learned(tmp_path: Any, monkeypatch: Any) -> None:
     from click.testing import CliRunner
 
-    from h2push.manifest import Manifest
-    from h2push.manifest_cli import manifest_command
+    from h2push._core.manifest import Manifest
+    from h2push._tools.discover.command import manifest_command
 
     (tmp_path / "learnapp.py").write_text(f"CSS = {CSS!r}\n{LEARN_APP}")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.browser import Chromium, find_chromium, spki_sha256_base64
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import Chromium
+from h2push._tools.serve.devcert import spki_sha256_base64
 from nghttp import Log, nghttp
 from processes import h2push_command, running
 from tutorial import flaskr_project

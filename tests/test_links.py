@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import FORBIDDEN_IN_HEADERS, fuzz
-from h2push.links import (
+from h2push._core.links import (
     PRELOAD_DESTINATIONS,
     LinkValue,
     Preload,
@@ -287,19 +288,54 @@ def test_merging_into_any_app_link_header_is_safe(
     if nopush:
         additions = [p.as_nopush for p in additions]
     extra = link_additions(existing, additions)
-    # The application's value goes out as it is (its own to get right); h2push's part is safe,
-    # well-formed, and holds every addition the application's value did not already have.
+    # The application's value goes out as it is (its own to get right); h2push's part is safe
+    # and well-formed (what it holds: the next test, where the application's value is known).
     assert merge_link_header(existing, additions) == (
         ", ".join(part for part in (existing, extra) if part) or None
     )
-    had = {(v.target, rel) for v in parse_link_header(existing or "") for rel in v.rels}
+    if extra is not None:
+        assert not any(c in extra for c in FORBIDDEN_IN_HEADERS)
+        assert extra.isascii()
+        assert parse_link_header(extra, strict=True)  # well-formed, every link-value kept
+
+
+_RELS = ["preload", "modulepreload", "preconnect", "preload next", "next"]
+
+
+def _read_target_rels(header: str) -> list[tuple[str, str]]:
+    """``(target, rel)`` of each link-value of a header h2push wrote (the test's own reading).
+
+    Targets never hold ``<>,;`` (they are percent-encoded) and h2push's parameters never hold a
+    comma, so a regular expression reads them (RFC 8288 §3).
+    """
+    found = []
+    for target, params in re.findall(r"<([^>]*)>((?:\s*;[^,;]*)*)", header):
+        rel = re.search(r';\s*rel="?([^";]*)"?', params)
+        assert rel is not None, header
+        found.append((target, rel.group(1)))
+    return found
+
+
+@fuzz
+@given(
+    existing=st.lists(st.tuples(_paths, st.sampled_from(_RELS)), max_size=4),
+    additions=st.lists(_preloads, max_size=4),
+    nopush=st.booleans(),
+)
+def test_merging_adds_each_preload_the_app_link_header_lacks_once(
+    existing: list[tuple[str, str]], additions: list[Preload], nopush: bool
+) -> None:
+    if nopush:
+        additions = [p.as_nopush for p in additions]
+    # The application's header, written out by the test; what it already has, by construction.
+    text = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in existing) or None
+    had = {(url, rel) for url, rels in existing for rel in rels.split()}
     wanted = {(p.url, p.rel) for p in additions} - had
+    extra = link_additions(text, additions)
     if extra is None:
         assert not wanted
         return
-    assert not any(c in extra for c in FORBIDDEN_IN_HEADERS)
-    assert extra.isascii()
-    added = [(v.target, v.get("rel")) for v in parse_link_header(extra, strict=True)]
+    added = _read_target_rels(extra)
     assert set(added) == wanted
     assert len(added) == len(wanted)  # each once
 

@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import TLSFiles, free_port, require_program
-from h2push.browser import Chromium, spki_sha256_base64
-from h2push.links import parse_link_header
-from h2push.manifest import Manifest
-from h2push.manifest_cli import manifest_command
+from h2push._core.links import parse_link_header
+from h2push._core.manifest import Manifest
+from h2push._tools.browser import Chromium
+from h2push._tools.discover.command import manifest_command
+from h2push._tools.serve.devcert import spki_sha256_base64
 from processes import running
 
 REPO = Path(__file__).resolve().parent.parent

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from conftest import TLSFiles, free_port, require_program
-from h2push import netem
-from h2push.netem import LatencyRelay
+from h2push._tools.serve import netem
+from h2push._tools.serve.netem import LatencyRelay
 
 TIMEOUT_S = 5.0
 RTT_MS = 100.0

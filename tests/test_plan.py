@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from h2push import Preload, RequestFacts, plan
-from h2push.plan import is_navigation, push_headers
+from h2push._core.plan import is_navigation, push_headers
 
 CSS = Preload(url="/app.css", as_="style", weight=5)
 FONT = Preload(url="/f.woff2", as_="font", weight=4)

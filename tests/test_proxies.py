@@ -5,7 +5,8 @@ h2o 2.2, nghttpx 1.52) x HTTP/2 to the client. The app is :mod:`apps.proxy_site`
 ``H2PUSH_PROXY = "forwards-103"``, a page that thinks 200 ms, three hinted static files).
 
 * Gunicorn serving WSGI (``wsgi.early_hints``) and Hypercorn under ``h2push serve``: Chromium
-  reaches each proxy over an emulated 50 ms round trip (:mod:`h2push.netem`) and loads the page
+  reaches each proxy over an emulated 50 ms round trip (:mod:`h2push._tools.serve.netem`) and loads
+  the page
   ten times, each with an empty cache and no cookies. Through a proxy that forwards the 103
   (Caddy, Apache httpd, nghttpx) at least 95 % of the hinted same-origin resources must be
   reported with ``initiatorType == "early-hints"``. Gunicorn writes its 103 over HTTP/1.1 to the
@@ -28,7 +29,6 @@ response and the page is lost, which is why that mode exists. (Over nginx's defa
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,9 +37,11 @@ from pathlib import Path
 import pytest
 
 from apps.proxy_site import HINTED
-from conftest import TLSFiles, free_port, require_program
-from h2push.browser import Chromium, PageLoad, find_chromium, spki_sha256_base64
-from h2push.netem import LatencyRelay
+from conftest import TLSFiles, free_port, require_module, require_program
+from h2push._tools._common import find_chromium
+from h2push._tools.browser import Chromium, PageLoad
+from h2push._tools.serve.devcert import spki_sha256_base64
+from h2push._tools.serve.netem import LatencyRelay
 from nghttp import nghttp
 from processes import stop, wait_for_port
 from proxies import (
@@ -159,8 +161,7 @@ def asgi_origins(
 ) -> Iterator[dict[Upstream, Origin]]:
     """Gunicorn's ASGI worker and Uvicorn (HTTP/2 over TLS), each serving apps.proxy_site."""
     for module in ("uvicorn", "zttp"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+        require_module(module)
     directory = tmp_path_factory.mktemp("asgi-origins")
     with (
         upstream("gunicorn-asgi", directory, tls_files) as gunicorn,

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import TLSFiles, free_port
+from conftest import TLSFiles, free_port, require_module
 from h2push._proxy import proxy_mode
 from h2push.asgi import H2PushMiddleware
 from h2push.flask import H2Push
@@ -134,7 +134,7 @@ def test_asgi_pushes_from_link_sends_neither_and_tracks(proxy: object) -> None:
 
 
 def test_quart_passes_its_proxy_setting_to_the_middleware(tmp_path: Path) -> None:
-    pytest.importorskip("quart")
+    require_module("quart")
     from quart import Quart
 
     from h2push.quart import H2Push as QuartH2Push
@@ -161,7 +161,7 @@ def test_quart_passes_its_proxy_setting_to_the_middleware(tmp_path: Path) -> Non
 
 
 def test_django_reads_h2push_proxy() -> None:
-    pytest.importorskip("django")
+    require_module("django")
     from django.core.exceptions import ImproperlyConfigured
     from django.test import override_settings
 

@@ -119,10 +119,10 @@ def error_lines(log: Path) -> list[str]:
 
 
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    from h2push.demo import MANIFEST_PATH
+    from h2push._tools.demo import MANIFEST_PATH
 
     pushes = tuple(json.loads(MANIFEST_PATH.read_text()))
-    return Site("h2push.demo:app", ("--manifest", str(MANIFEST_PATH)), ROOT, pushes)
+    return Site("h2push._tools.demo:app", ("--manifest", str(MANIFEST_PATH)), ROOT, pushes)
 
 
 def flask_site(tmp_path_factory: pytest.TempPathFactory) -> Site:

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("quart")
+from conftest import require_module
+
+require_module("quart")
 
 from quart import Quart, make_push_promise, render_template_string
 
+from h2push._core.manifest import Manifest, ManifestError
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest, ManifestError
 from h2push.quart import H2Push, http2push, preloads_resolver, push
 from h2push.testing import ServeFactory, assert_hinted, assert_linked, assert_pushed
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_program
+from conftest import free_port, require_module, require_program
 from h2push.trackers import ClientState, RedisTracker
 
 CSS = ("/static/app.css", '"v1"')
@@ -230,7 +230,7 @@ def test_a_full_set_starts_again(redis_server: RedisServer, prefix: str, client:
 
 
 def test_cache_digest_header_wins(tracker: RedisTracker) -> None:
-    from h2push.digest import CacheDigest
+    from h2push._core.digest import CacheDigest
 
     cookie = id_cookie(request(tracker, [], JS).response_headers())
     digest = CacheDigest.from_urls(["https://example.com/static/app.css"]).to_base64url()
@@ -331,7 +331,7 @@ def test_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
-    pytest.importorskip("redis")
+    require_module("redis")
     with pytest.raises(ValueError, match=message):
         RedisTracker(**kwargs)  # type: ignore[arg-type]
 

@@ -24,20 +24,20 @@ from typing import Any, cast
 import pytest
 from click.testing import CliRunner
 
-from conftest import TLSFiles, free_port, require_program
-from h2push.asgi import H2PushMiddleware
-from h2push.cli import main
-from h2push.demo import MANIFEST_PATH, THINK_TIME_S, static_paths
-from h2push.demo import app as demo_app
-from h2push.devcert import spki_sha256_base64
-from h2push.manifest import Manifest
-from h2push.server import (
+from conftest import TLSFiles, free_port, require_module, require_program
+from h2push._core.manifest import Manifest
+from h2push._tools.demo import MANIFEST_PATH, THINK_TIME_S, static_paths
+from h2push._tools.demo import app as demo_app
+from h2push._tools.serve.devcert import spki_sha256_base64
+from h2push._tools.serve.server import (
     AppLoadError,
     build_app,
     detect_interface,
     import_app,
     parse_bind,
 )
+from h2push.asgi import H2PushMiddleware
+from h2push.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -119,13 +119,13 @@ def test_detect_interface(target: object, interface: str) -> None:
 
 
 def test_a_flask_app_is_wsgi() -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
 
     assert detect_interface(flask.Flask(__name__)) == "wsgi"
 
 
 def test_a_starlette_app_is_asgi() -> None:
-    applications = pytest.importorskip("starlette.applications")
+    applications = require_module("starlette.applications")
 
     assert detect_interface(applications.Starlette()) == "asgi"
 
@@ -214,7 +214,7 @@ def test_build_app_wraps_asgi_as_it_is() -> None:
 
 
 def test_build_app_bridges_wsgi_and_pushes_its_link_preloads() -> None:
-    a2wsgi = pytest.importorskip("a2wsgi")
+    a2wsgi = require_module("a2wsgi")
 
     wrapped = build_app(_wsgi_function, "wsgi")
 
@@ -225,7 +225,7 @@ def test_build_app_bridges_wsgi_and_pushes_its_link_preloads() -> None:
 
 
 def test_build_app_plans_a_flask_apps_declarations_before_the_view(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push
 
     (tmp_path / "push_manifest.json").write_text(json.dumps(TINY_MANIFEST))
@@ -244,7 +244,7 @@ def test_build_app_plans_a_flask_apps_declarations_before_the_view(tmp_path: Pat
 
 
 def test_build_app_carries_a_flask_apps_h2push_settings(tmp_path: Path) -> None:
-    flask = pytest.importorskip("flask")
+    flask = require_module("flask")
     from h2push.flask import H2Push, SessionTracker
     from h2push.trackers import CookieDigestTracker
 
@@ -702,7 +702,7 @@ def test_demo_pushes_its_manifest_to_a_client_that_accepts_push(
 @pytest.mark.peer
 def test_demo_page_reports_early_hints_in_chromium(tmp_path: Path, servers: list[Server]) -> None:
     require_program("chromium")
-    from h2push.browser import Chromium
+    from h2push._tools.browser import Chromium
 
     server = _start(["demo"], tmp_path)
     servers.append(server)
@@ -719,3 +719,35 @@ def test_demo_page_reports_early_hints_in_chromium(tmp_path: Path, servers: list
     assert rows["/static/dejavu-serif-bold.woff2"] == "103 Early Hints"
     assert rows["/static/demo.js"] == "103 Early Hints"
     assert not load.console_errors
+
+
+def test_build_app_leaves_hypercorn_unpatched() -> None:
+    # build_app runs inside a user's test process (h2push.testing): no process-wide patch there.
+    probe = (
+        "from hypercorn.protocol.h2 import H2Protocol; "
+        "before = H2Protocol._create_stream; "
+        "from h2push._tools.serve.server import build_app; "
+        "build_app(lambda scope, receive, send: None, 'asgi'); "
+        "print(H2Protocol._create_stream is before)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True"
+
+
+def test_apply_hypercorn_fixes_patches_the_server_h2push_starts() -> None:
+    probe = (
+        "from importlib import metadata; "
+        "from hypercorn.protocol.h2 import H2Protocol; "
+        "before = H2Protocol._create_stream; "
+        "from h2push._tools.serve.server import apply_hypercorn_fixes; "
+        "apply_hypercorn_fixes(); "
+        "print(metadata.version('hypercorn').startswith('0.18.'), "
+        "H2Protocol._create_stream is before)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    patched_series, unchanged = result.stdout.split()
+    assert unchanged == ("False" if patched_series == "True" else "True")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ON_CI, TLSFiles, free_port, require_program
+from conftest import ON_CI, TLSFiles, free_port, require_module, require_program
 from h2push.asgi import H2PushMiddleware
 from nghttp import Log, nghttp
 from processes import SRC, stop, wait_for_port
@@ -117,7 +117,7 @@ def _gunicorn(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hypercorn_quart(tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("quart")
+    require_module("quart")
     port = free_port()
     tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
     command = [sys.executable, "-m", "hypercorn", *tls, "--bind", f"127.0.0.1:{port}", "app:app"]
@@ -164,7 +164,7 @@ def uvicorn_starlette(
 ) -> Iterator[str]:
     _require_version("uvicorn", (0, 54), "for HTTP/2 and its 103 (--http zttp --http2)")
     _require_module("zttp", "for Uvicorn's HTTP/2 (--http zttp)")
-    pytest.importorskip("starlette")
+    require_module("starlette")
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "--http", "zttp", "--http2",
@@ -245,7 +245,7 @@ def _trace_times(output: str) -> dict[str, float]:
 def test_gunicorn_wsgi_103_reaches_curl_before_the_views_sleep_ends(
     example: str, app: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip("django" if example == "django_project" else "flask")
+    require_module("django" if example == "django_project" else "flask")
     with _gunicorn_wsgi(example, app, tmp_path) as port:
         # The first request also loads the app's lazy parts (Django's URLconf): time the second.
         head = _curl("-i", "--http1.1", "-H", "accept: text/html", f"http://127.0.0.1:{port}/")
@@ -265,7 +265,7 @@ def test_gunicorn_wsgi_103_reaches_curl_before_the_views_sleep_ends(
 
 
 def test_gunicorn_wsgi_sends_the_103_over_http2_too(tmp_path: Path, tls_files: TLSFiles) -> None:
-    pytest.importorskip("flask")
+    require_module("flask")
     _require_module("h2", "for Gunicorn's HTTP/2")
     tls = ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
     with _gunicorn_wsgi(
@@ -288,7 +288,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
+from h2push._core.manifest import Manifest
 
 MANIFEST = Manifest.from_dict({
     "/static/app.css": {"type": "style", "weight": 3},
@@ -314,7 +314,7 @@ INFORMATIONAL = "informational" in inspect.signature(H2PushMiddleware).parameter
 def gunicorn_asgi(tls_files: TLSFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_version("gunicorn", (25, 0), "for its ASGI worker")
     _require_module("h2", "for Gunicorn's HTTP/2")
-    pytest.importorskip("starlette")
+    require_module("starlette")
     directory = tmp_path_factory.mktemp("gunicorn-asgi")
     options = ", informational=True" if INFORMATIONAL else ""
     (directory / "asgi_app.py").write_text(

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("starlette")
+from conftest import require_module
+
+require_module("starlette")
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,7 +27,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from h2push.manifest import Manifest, ManifestError
+from h2push._core.manifest import Manifest, ManifestError
 from h2push.starlette import H2PushMiddleware, http2push, preloads_resolver, push, route_manifest
 from h2push.testing import ServeFactory, assert_hinted, assert_linked, assert_pushed
 
@@ -207,7 +209,7 @@ def test_resolver_is_none_for_what_has_no_starlette_routes() -> None:
 
 
 def test_fastapi_routes_added_after_the_middleware_count() -> None:
-    fastapi = pytest.importorskip("fastapi")
+    fastapi = require_module("fastapi")
     app = fastapi.FastAPI()
     app.add_middleware(H2PushMiddleware, preloads=preloads_resolver(app))
 
@@ -273,8 +275,8 @@ def test_push_takes_flags_and_reduces_a_same_origin_url_to_its_path() -> None:
 
 
 def test_push_in_a_jinja_template_through_the_request() -> None:
-    templating = pytest.importorskip("starlette.templating")
-    jinja2 = pytest.importorskip("jinja2")
+    templating = require_module("starlette.templating")
+    jinja2 = require_module("jinja2")
     loader = jinja2.DictLoader(
         {
             "page.html": (
@@ -382,7 +384,7 @@ def test_starlettes_own_push_promise_and_early_hints_work_beside_it(
 
 @pytest.mark.peer
 def test_fastapi_app_over_http2(h2push_serve: ServeFactory) -> None:
-    fastapi = pytest.importorskip("fastapi")
+    fastapi = require_module("fastapi")
     app = fastapi.FastAPI()
     app.add_middleware(H2PushMiddleware, manifest=SITE, preloads=preloads_resolver(app))
 

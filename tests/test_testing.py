@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from h2push.manifest import Manifest
-from h2push.server import AppLoadError
+from h2push._core.manifest import Manifest
+from h2push._tools.serve.server import AppLoadError
 from h2push.testing import (
     Served,
     ServeFactory,

@@ -1,4 +1,5 @@
-"""h2push.vulcain: the Preload header codec, JSON Pointer selection, same-origin resolution."""
+"""h2push._core.vulcain: the Preload header codec, JSON Pointer selection, same-origin
+resolution."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import fuzz
-from h2push.vulcain import (
+from h2push._core.vulcain import (
     MAX_HEADER_BYTES,
     MAX_POINTER_TOKENS,
     MAX_POINTERS,
-    PreloadError,
+    PreloadHeaderError,
     Selected,
     format_pointer,
     format_preload,
@@ -64,25 +65,25 @@ def test_parse_preload(value: str | bytes, pointers: tuple[str, ...]) -> None:
     ],
 )
 def test_malformed_preload_is_refused(value: str) -> None:
-    with pytest.raises(PreloadError, match="Preload"):
+    with pytest.raises(PreloadHeaderError, match="Preload"):
         parse_preload(value)
 
 
 def test_limits() -> None:
     many = ", ".join(f'"/{i}"' for i in range(MAX_POINTERS + 1))
-    with pytest.raises(PreloadError, match="more than"):
+    with pytest.raises(PreloadHeaderError, match="more than"):
         parse_preload(many)
     deep = '"' + "/a" * (MAX_POINTER_TOKENS + 1) + '"'
-    with pytest.raises(PreloadError, match="deeper"):
+    with pytest.raises(PreloadHeaderError, match="deeper"):
         parse_preload(deep)
     long = '"/' + "a" * MAX_HEADER_BYTES + '"'
-    with pytest.raises(PreloadError, match="longer"):
+    with pytest.raises(PreloadHeaderError, match="longer"):
         parse_preload(long)
 
 
 def test_fields_has_the_same_syntax() -> None:
     assert parse_fields('"/name", "/price"') == ("/name", "/price")
-    with pytest.raises(PreloadError, match="Fields"):
+    with pytest.raises(PreloadHeaderError, match="Fields"):
         parse_fields("name")
 
 
@@ -104,7 +105,7 @@ def test_format_then_parse_round_trips(pointers: list[str]) -> None:
 def test_any_value_parses_or_raises_preload_error(value: str | bytes) -> None:
     try:
         pointers = parse_preload(value)
-    except PreloadError:
+    except PreloadHeaderError:
         return
     assert len(pointers) <= MAX_POINTERS
     assert all(len(parse_pointer(p)) <= MAX_POINTER_TOKENS for p in pointers)

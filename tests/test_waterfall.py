@@ -1,7 +1,7 @@
 """Waterfall SVGs: from hand-made rows, from a real ``h2push trace``, and rendered by Chromium.
 
 The real trace loads the benchmark site served by Hypercorn with ``H2PushMiddleware`` sending a
-103 and six pushes (:class:`h2push.bench.BenchServer`, strategy ``push+103``).
+103 and six pushes (:class:`h2push._tools.bench.servers.BenchServer`, strategy ``push+103``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import require_program
-from h2push.bench import BenchServer, BenchSite
-from h2push.browser import Chromium, NavigationTiming, PageLoad, ResourceTiming
-from h2push.client import Trace, trace
-from h2push.devcert import DevCertificate, ensure_dev_certificate
-from h2push.waterfall import (
+from h2push._tools.bench.servers import BenchServer
+from h2push._tools.bench.site import BenchSite
+from h2push._tools.bench.waterfall import (
     DELIVERY_COLOURS,
     MARK_COLOURS,
     ChartBar,
@@ -31,6 +29,10 @@ from h2push.waterfall import (
     render_chart_svg,
     render_svg,
 )
+from h2push._tools.browser import Chromium, NavigationTiming, PageLoad, ResourceTiming
+from h2push._tools.serve.devcert import DevCertificate, ensure_dev_certificate
+from h2push._tools.trace.models import Trace
+from h2push._tools.trace.session import trace
 
 SVG = "{http://www.w3.org/2000/svg}"
 

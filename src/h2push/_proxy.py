@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["FORWARDS_103", "PROXY_MODES", "PUSHES_FROM_LINK", "ProxyMode", "proxy_mode"]
-
 ProxyMode = Literal["forwards-103", "pushes-from-link"]
 
 FORWARDS_103: Final = "forwards-103"

@@ -1,6 +1,6 @@
 """ASGI middleware: 103 Early Hints, HTTP/2 server push and Link preload for any ASGI app.
 
-For a request it gathers the facts, asks :func:`h2push.plan.plan` what to send, and carries the
+For a request it gathers the facts, asks :func:`h2push.plan` what to send, and carries the
 plan out with the ASGI HTTP extensions (the ASGI extensions spec, "HTTP/2 Server Push" and
 "Early Hints"): before the application runs, one ``http.response.early_hint`` message and the
 ``http.response.push`` messages, so the pushed responses are produced while the application is
@@ -22,22 +22,17 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import logging
 import os
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from h2push import vulcain
-from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.learning import Learner, PageLesson, StylesheetLesson, route_resolver
-from h2push.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import (
+from h2push._core import vulcain
+from h2push._core.links import LinkValue, Preload, link_additions, parse_link_header, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import (
     DEFAULT_MAX_PUSHES,
     Plan,
     RequestFacts,
@@ -47,17 +42,34 @@ from h2push.plan import (
     plan,
     push_headers,
 )
+from h2push._delivery.asgi_types import ASGIApp, Headers, Message, Receive, Scope, Send
+from h2push._delivery.engine import (
+    MAX_HINTED_PATHS,
+    Delivery,
+    Visit,
+    heuristic_floor,
+    records_delivery,
+    reusable_problem,
+)
+from h2push._delivery.learning import (
+    Learner,
+    PageLesson,
+    RedisStore,
+    StylesheetLesson,
+    route_resolver,
+)
+from h2push._delivery.ledger import (
+    DEFAULT_MAX_LEDGER_BYTES,
+    Connection,
+    Connections,
+    connection_key,
+)
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    ClientState,
-    FirehoseConnector,
-    Tracker,
+    TrackerSetting,
     as_tracker,
-    carries_client_state,
-    may_be_stored_by_shared_cache,
-    tracks,
 )
-from h2push.versions import resource_keys
 
 __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
@@ -68,17 +80,14 @@ __all__ = [
     "PUSHED_HEADER",
     "SCOPE_KEY",
     "H2PushMiddleware",
+    "Learner",
+    "RedisStore",
     "push",
+    "route_resolver",
 ]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = Sequence[tuple[bytes, bytes]]
-
 _EMPTY_PLAN = Plan()
+_EMPTY: frozenset[str] = frozenset()
 _STATE_FIELDS = frozenset({b"content-type", b"cache-control"})
 _CLIENT_FIELDS = frozenset({b"cookie", b"cache-digest"})
 
@@ -112,145 +121,36 @@ DEFAULT_MAX_PUSHES_PER_CONNECTION = 100
 #: The shortest lifetime, in seconds, h2push gives a hinted response that the application
 #: left to the browser's heuristics (WhiteNoise's lifetime for unversioned files).
 DEFAULT_HINTED_MAX_AGE_S = 60
-_MAX_HINTED_PATHS = 4096  # paths whose caching the middleware watches
-_HEURISTIC_FRACTION = 0.1  # of the time since Last-Modified (RFC 9111 §4.2.2, browsers)
 
 
-class _Connection:
-    """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""
-
-    __slots__ = ("last_seen", "pushed")
-
-    def __init__(self, now: float) -> None:
-        self.last_seen = now
-        self.pushed: set[str] = set()
-
-
-_ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
-
-#: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
-#: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
-DEFAULT_MAX_LEDGER_BYTES = 8 << 20
-# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
-# the dict slot and key tuples, the _Connection, a set slot and the str header).
-_ENTRY_BYTES = 400
-_URL_BYTES = 100
-
-
-class _Connections:
-    """The push ledger of the connections one process serves: a budget and a memory.
-
-    ASGI gives an application no handle on its connection (the ASGI HTTP spec), so a
-    connection is known by its two ends, ``(scope["client"], scope["server"])``: no two open
-    TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
-    being reused for a while (60 s on Linux). Memory stays bounded in entries and in bytes:
-    entries idle for ``idle_s`` seconds are dropped whenever any connection is planned for
-    (oldest first, so the sweep costs what it drops), and the least recently used ones while
-    more than ``capacity`` connections are known or the URLs remembered take more than
-    ``max_bytes``. A new connection mistaken for an old one is pushed less; a connection
-    forgotten while open starts a new budget (each response is still held to ``max_pushes``).
-    """
-
-    __slots__ = ("_entries", "_now", "bytes", "capacity", "idle_s", "max_bytes")
-
-    def __init__(
-        self,
-        *,
-        idle_s: float = 30.0,
-        capacity: int = 10_000,
-        max_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.idle_s = idle_s
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
-        self._now = clock
-        self._entries: OrderedDict[_ConnectionKey, _Connection] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: _ConnectionKey) -> _Connection:
-        """The entry of connection ``key``, new if it is unknown or was idle too long."""
-        now = self._now()
-        self._sweep(now)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = _Connection(now)
-            self.bytes += _ENTRY_BYTES
-            self._evict(keep=key)
-        else:
-            entry.last_seen = now
-            self._entries.move_to_end(key)
-        return entry
-
-    def record(self, entry: _Connection, urls: Iterable[str]) -> None:
-        """Add ``urls`` to what ``entry``'s connection was pushed, within the byte budget."""
-        for url in urls:
-            if url not in entry.pushed:
-                entry.pushed.add(url)
-                self.bytes += _URL_BYTES + len(url)
-        self._evict(keep=None)
-
-    def _drop(self, key: _ConnectionKey) -> None:
-        entry = self._entries.pop(key)
-        self.bytes -= _ENTRY_BYTES + sum(_URL_BYTES + len(url) for url in entry.pushed)
-
-    def _sweep(self, now: float) -> None:
-        """Drop the entries idle for longer than ``idle_s`` (least recently used first)."""
-        while self._entries:
-            key, oldest = next(iter(self._entries.items()))
-            if now - oldest.last_seen <= self.idle_s:
-                return
-            self._drop(key)
-
-    def _evict(self, *, keep: _ConnectionKey | None) -> None:
-        while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
-            key = next(iter(self._entries))
-            if key == keep:
-                return
-            self._drop(key)
-
-
-def _connection_key(scope: Scope) -> _ConnectionKey | None:
-    """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
-    client, server = scope.get("client"), scope.get("server")
-    if not client:
-        return None
-    return (tuple(client), tuple(server) if server else None)
-
-
-class _RequestState:
-    """One request in flight: facts, what went out before the app ran, ``push()`` calls."""
+class _RequestState(Visit):
+    """One request in flight: the engine's visit, what went out before the app ran, its scope."""
 
     __slots__ = (
         "before",
-        "client",
         "client_fields",
         "connection",
-        "delivered",
-        "facts",
-        "known",
-        "learning",
-        "preloads",
+        "link_bytes",
+        "linked_urls",
         "scope",
         "send",
     )
 
-    def __init__(self, scope: Scope, send: Send, facts: RequestFacts) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        send: Send,
+        facts: RequestFacts,
+        client_fields: list[tuple[bytes, bytes]],
+    ) -> None:
+        super().__init__(facts)
         self.scope = scope
         self.send = send
-        self.facts = facts
         self.before = _EMPTY_PLAN
-        self.client: ClientState | None = None
-        self.client_fields: list[tuple[bytes, bytes]] = []
-        self.connection: _Connection | None = None
-        self.known: frozenset[str] = frozenset()
-        self.delivered: set[str] = set()  # URLs that actually went out (hinted or pushed)
-        self.preloads: list[Preload] = []
-        # The route's key in h2push.learning when it has no declaration: hinted from, teaching.
-        self.learning: str | None = None
+        self.link_bytes: bytes | None = None  # the before-plan's Link value, made once per plan
+        self.linked_urls = _EMPTY  # what its Link values deliver to an HTTP/2 navigation
+        self.client_fields = client_fields
+        self.connection: Connection | None = None
 
 
 def push(
@@ -266,7 +166,7 @@ def push(
     Call it from an application wrapped by :class:`H2PushMiddleware` before the response
     starts. The resource is pushed when the server and client allow it (RFC 9113 §8.4) and is
     added to the response's Link header (RFC 8288) as its budget allows
-    (:data:`h2push.plan.MAX_LINK_BYTES`).
+    (:data:`h2push._core.plan.MAX_LINK_BYTES`).
 
     A value that cannot be sent (a URL from user data that is too long, holds CR, LF, NUL, a
     backslash or white space, or names another origin by a relative spelling; an unknown
@@ -289,7 +189,7 @@ def push(
 
     Raises:
         ValueError: Only with ``strict=True``: the URL or an attribute cannot be sent (see
-            :class:`~h2push.Preload`; :class:`~h2push.links.PreloadError` names the field).
+            :class:`~h2push.Preload`; :class:`~h2push.PreloadError` names the field).
         TypeError: An attribute of the wrong type or an unknown attribute name.
         RuntimeError: The request does not pass through :class:`H2PushMiddleware`.
     """
@@ -364,10 +264,9 @@ class H2PushMiddleware:
             8 MiB); the least recently used connections are forgotten beyond it.
         learn: Learn each route's critical resources from its own HTML responses and hint
             them for a route with no manifest entry and no ``preloads`` declaration
-            (:mod:`h2push.learning`, docs/learning.md): True (default) for a per-process
-            :class:`~h2push.learning.Learner` keyed by ``app``'s routes when h2push knows
-            its framework (else by path), a :class:`~h2push.learning.Learner` (e.g. with a
-            :class:`~h2push.learning.RedisStore`), or False.
+            (docs/learning.md): True (default) for a per-process :class:`Learner` keyed by
+            ``app``'s routes when h2push knows its framework (else by path), a
+            :class:`Learner` (e.g. with a :class:`RedisStore`), or False.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -387,7 +286,7 @@ class H2PushMiddleware:
         push: bool = True,
         informational: bool = False,
         push_preload: bool = False,
-        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        tracker: TrackerSetting = DEFAULT_TRACKER,
         versions: Callable[[str], str | None] | None = None,
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
         proxy: ProxyMode | bool | None = None,
@@ -410,7 +309,7 @@ class H2PushMiddleware:
         self.max_pushes = max_pushes
         self.max_pushes_per_connection = max_pushes_per_connection
         self.connections = (
-            _Connections(max_bytes=max_ledger_bytes)
+            Connections(max_bytes=max_ledger_bytes)
             if max_pushes_per_connection is not None
             else None
         )
@@ -425,12 +324,18 @@ class H2PushMiddleware:
         if hinted_max_age_s is not None and hinted_max_age_s < 0:
             raise ValueError(f"hinted_max_age_s {hinted_max_age_s} must not be negative")
         self.hinted_max_age_s = hinted_max_age_s
-        # The same-origin paths h2push preloads, the preload tuples already read, and the
-        # paths whose caching was reported: bounded, shared by every request.
-        self._hinted_paths: set[str] = set()
-        # Kept by id with the tuple itself, so that an id is never reused while it is here.
+        # This middleware's plans, tracker and hinted paths (the request flow's engine).
+        self._delivery = Delivery(
+            max_pushes=max_pushes,
+            early_hints=self.early_hints,
+            push=self.push,
+            tracker=self.tracker,
+            pushing_proxy=self.proxy == PUSHES_FROM_LINK,
+        )
+        self._hinted_paths = self._delivery.hinted.paths
+        # The route preload tuples already read, kept by id with the tuple itself, so that
+        # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
-        self._reported: set[str] = set()
         self.learner = _learner(app, learn)
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
@@ -445,6 +350,7 @@ class H2PushMiddleware:
         sec_fetch_mode = accept = None
         pushed = False
         client_fields: list[tuple[bytes, bytes]] = []  # what a tracker reads
+        preload_fields: list[bytes] = []  # a Vulcain Preload
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
                 sec_fetch_mode = value.decode("latin-1")
@@ -454,61 +360,109 @@ class H2PushMiddleware:
                 client_fields.append((name, value))
             elif name == PUSHED_HEADER[0]:
                 pushed = True
-        extensions = scope.get("extensions") or {}
-        facts = RequestFacts(
-            method=scope["method"],
-            path=scope["path"],
-            navigation=is_navigation(sec_fetch_mode, accept),
-            can_early_hint=_EARLY_HINT in extensions or self.informational,
-            can_push=_PUSH in extensions,
-            pushed=pushed,
+            elif name == b"preload":
+                preload_fields.append(value)
+        extensions = scope.get("extensions") or ()
+        can_push = _PUSH in extensions
+        facts = self._delivery.facts(
+            (
+                scope["method"],
+                scope["path"],
+                is_navigation(sec_fetch_mode, accept),
+                _EARLY_HINT in extensions or self.informational,
+                can_push,
+                pushed,
+            )
         )
-        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts)
-        request.client_fields = client_fields
-        candidates = self._candidates(facts)
+        request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, client_fields)
+        if self.preloads is None:  # the manifest's tuple, as it is
+            manifest = self.manifest
+            candidates: Sequence[Preload] = (
+                manifest.preloads_for(facts.path, navigation=facts.navigation)
+                if manifest is not None
+                else ()
+            )
+        else:
+            candidates = self._candidates(facts)
         if not candidates and self.learner is not None:
             candidates = await self._learned_candidates(request)
         if candidates:
-            await self._learn(request, candidates)
-        # No await from the budget to the reservation: concurrent streams of one connection
-        # cannot both spend the same pushes.
-        max_pushes = self._push_budget(request, self.max_pushes) if candidates else 0
-        request.before = before = plan(
-            facts,
-            candidates,
-            known=request.known,
-            max_pushes=max_pushes,
-            early_hints=self.early_hints,
-            push=self.push,
-        )
-        if before.pushes and request.connection is not None and self.connections is not None:
-            self.connections.record(request.connection, (p.url for p in before.pushes))
-        if before.early_hints:
-            message: Message = (
-                {"type": _EARLY_HINT, "links": before.early_hint_links}
-                if _EARLY_HINT in extensions
-                else {
-                    "type": _INFORMATIONAL,
-                    "status": 103,
-                    "headers": [(b"link", link) for link in before.early_hint_links],
-                }
+            if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
+                await self._learn(request, candidates)
+            # No await from the budget to the reservation: concurrent streams of one
+            # connection cannot both spend the same pushes.
+            max_pushes = (
+                self._push_budget(request, self.max_pushes) if can_push else self.max_pushes
             )
-            if await _send_extension(send, message):
-                request.delivered.update(p.url for p in before.early_hints)
-        await self._send_pushes(request, before)
+            prepared = self._delivery.prepare(
+                facts,
+                candidates,
+                known=request.known,
+                max_pushes=max_pushes,
+                early_hints=self.early_hints,
+                push=self.push,
+            )
+            request.before = before = prepared.plan
+            request.link_bytes = prepared.link_bytes
+            request.linked_urls = prepared.linked_urls
+            if before.pushes and request.connection is not None and self.connections is not None:
+                self.connections.record(request.connection, (p.url for p in before.pushes))
+            if before.early_hints:
+                message: Message = (
+                    {"type": _EARLY_HINT, "links": list(prepared.hint_links)}
+                    if _EARLY_HINT in extensions
+                    else {
+                        "type": _INFORMATIONAL,
+                        "status": 103,
+                        "headers": [(b"link", link) for link in prepared.hint_links],
+                    }
+                )
+                if await _send_extension(send, message):
+                    request.delivered.update(p.url for p in before.early_hints)
+            if prepared.push_accepts:
+                inherited = push_headers(before.pushes[0], scope["headers"])[1:]
+                sent = request.delivered
+                for resource, accept_field in prepared.push_accepts:
+                    url = resource.url
+                    message = {
+                        "type": _PUSH,
+                        "path": url,
+                        "headers": [accept_field, *inherited, PUSHED_HEADER],
+                    }
+                    try:
+                        await send(message)
+                    except Exception:  # a refused push must never fail the request
+                        logger.debug("h2push: push of %s not sent", url, exc_info=True)
+                    else:
+                        sent.add(url)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
         lesson: PageLesson | StylesheetLesson | None = None
         started: Message | None = None  # a GET response's start, while it may teach
+        # Most responses need only the plan's Link value appended: no push() calls, no
+        # tracker, no caching rule for the path, no Link header of the app's own.
+        plain = (
+            request.client is None
+            and not self.push_preload
+            and facts.path not in self._hinted_paths
+        )
 
         async def send_with_links(message: Message) -> None:
             nonlocal lesson, started
             if message["type"] == "http.response.start":
-                await send(await self._start_response(request, message))
                 if self.learner is not None and facts.method == "GET":
                     started = message  # the app's own headers; read after the first chunk
-                return
-            if started is not None and message["type"] == "http.response.body":
+                if plain and not request.preloads:
+                    headers = message.get("headers", ())
+                    if request.link_bytes is None or message.get("status", 200) >= 400:
+                        pass
+                    elif not any(name.lower() == b"link" for name, _ in headers):
+                        message = {**message, "headers": [*headers, (b"link", request.link_bytes)]}
+                    else:
+                        message = await self._start_response(request, message)
+                else:
+                    message = await self._start_response(request, message)
+            elif started is not None and message["type"] == "http.response.body":
                 # The chunk goes out first, as it is; then a copy of the head is read.
                 await send(message)
                 if lesson is None:
@@ -520,16 +474,16 @@ class H2PushMiddleware:
                 if lesson.done:
                     started = None
                 return
-            if message["type"] == _PUSH:  # the application's own push promise
+            elif message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
 
         app_send: Send = send_with_links
-        preload = _header(scope, b"preload") if facts.method == "GET" else None
-        if preload is not None:  # a Vulcain request: push what the JSON response names
-            app_send = self._vulcain_send(request, preload, send_with_links)
+        if preload_fields and facts.method == "GET":
+            # A Vulcain request: push what the JSON response names.
+            app_send = self._vulcain_send(request, b", ".join(preload_fields), send_with_links)
         try:
             await self.app(scope, receive, app_send)
         finally:
@@ -543,7 +497,7 @@ class H2PushMiddleware:
     def _vulcain_send(self, request: _RequestState, preload: bytes, send: Send) -> Send:
         """Hold a JSON response to a ``Preload`` request until its pushes are promised.
 
-        A GET with a Vulcain ``Preload`` header (draft-dunglas-vulcain, :mod:`h2push.vulcain`)
+        A GET with a Vulcain ``Preload`` header (draft-dunglas-vulcain, :mod:`h2push._core.vulcain`)
         whose response is a successful ``application/json`` (or ``+json``) body of at most
         :data:`MAX_PRELOAD_BODY_BYTES` has ``http.response.start`` delayed until the body is
         complete: the URLs its pointers select are then pushed (:meth:`_vulcain_push`), before
@@ -551,7 +505,7 @@ class H2PushMiddleware:
         """
         try:
             pointers = vulcain.parse_preload(preload)
-        except vulcain.PreloadError as error:
+        except vulcain.PreloadHeaderError as error:
             logger.debug("h2push: Preload ignored: %s", error)
             return send
         if not pointers:
@@ -652,7 +606,7 @@ class H2PushMiddleware:
         if routed:
             if id(routed) not in self._learned:  # a route's manifest: read once
                 self._learn_paths(routed)
-                if len(self._learned) < _MAX_HINTED_PATHS:
+                if len(self._learned) < MAX_HINTED_PATHS:
                     self._learned[id(routed)] = routed
             # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
             declared = (*declared, *routed) if declared else routed
@@ -677,14 +631,14 @@ class H2PushMiddleware:
             found = learner.preloads(facts.path, key=key)
         if found and id(found) not in self._learned:  # the same tuple while nothing changes
             self._learn_paths(found)
-            if len(self._learned) < _MAX_HINTED_PATHS:
+            if len(self._learned) < MAX_HINTED_PATHS:
                 self._learned[id(found)] = found
         return found
 
     def _lesson(
         self, request: _RequestState, start: Message
     ) -> PageLesson | StylesheetLesson | None:
-        """What this response teaches (:mod:`h2push.learning`), as it starts."""
+        """What this response teaches (:class:`Learner`), as it starts."""
         assert self.learner is not None
         scope = request.scope
         origin = f"{scope.get('scheme', 'https')}://{_authority(scope) or 'localhost'}"
@@ -717,7 +671,7 @@ class H2PushMiddleware:
         ):
             return per_response
         if request.connection is None:
-            key = _connection_key(request.scope)
+            key = connection_key(request.scope)
             if key is None:
                 return 0  # no way to hold this connection to its limit
             request.connection = self.connections.get(key)
@@ -737,7 +691,7 @@ class H2PushMiddleware:
         if not isinstance(path, str):
             return True  # the server judges a malformed message
         if request.connection is None and self.connections is not None:
-            key = _connection_key(request.scope)
+            key = connection_key(request.scope)
             if key is not None:
                 request.connection = self.connections.get(key)
         if request.connection is not None and self.connections is not None:
@@ -764,29 +718,26 @@ class H2PushMiddleware:
             self.tracker is None
             or request.client is not None
             or request.facts.pushed
-            or not tracks(
-                can_push=request.facts.can_push and self.push,
-                proxy=self.proxy == PUSHES_FROM_LINK,
-            )
+            or not self._delivery.tracks(can_push=request.facts.can_push)
         ):
             return
         scope = request.scope
         load = functools.partial(
-            self.tracker.load,
+            self._delivery.load_client,
+            request,
             request.client_fields,
             authority=_authority(scope),
             scheme=scope.get("scheme", "https"),
         )
-        request.client = await asyncio.to_thread(load) if self.tracker.blocking else load()
+        if self.tracker.blocking:
+            await asyncio.to_thread(load)
+        else:
+            load()
 
     async def _learn(self, request: _RequestState, preloads: Iterable[Preload]) -> None:
         """Add to ``request.known`` which of ``preloads`` the client has."""
         await self._load_client(request)
-        if request.client is not None:
-            versions = self.versions
-            # A generator: a client with nothing recorded answers without asking for versions.
-            keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
-            request.known |= request.client.known_urls(keys)
+        self._delivery.learn(request, preloads, self.versions)
 
     async def _send_pushes(self, request: _RequestState, todo: Plan) -> None:
         if not todo.pushes:
@@ -799,11 +750,7 @@ class H2PushMiddleware:
 
     def _learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Remember the same-origin paths of ``preloads``, whose caching matters (bounded)."""
-        for preload in preloads:
-            if len(self._hinted_paths) >= _MAX_HINTED_PATHS:
-                return
-            if preload.same_origin and preload.rel != "preconnect":
-                self._hinted_paths.add(preload.url.partition("?")[0])
+        self._delivery.hinted.learn(preloads)
 
     def _make_reusable(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
         """Give a hinted response left to heuristics a lifetime; report what cannot be reused.
@@ -815,20 +762,13 @@ class H2PushMiddleware:
         if cache_control is None:
             if self.hinted_max_age_s is None or b"expires" in fields:
                 return
-            max_age_s = _heuristic_floor(fields.get(b"last-modified"), self.hinted_max_age_s)
+            max_age_s = heuristic_floor(fields.get(b"last-modified"), self.hinted_max_age_s)
             if max_age_s is not None:
                 headers.append((b"cache-control", b"max-age=%d" % max_age_s))
             return
-        if path in self._reported or len(self._reported) >= _MAX_HINTED_PATHS:
+        reason = reusable_problem(cache_control)
+        if reason is None or not self._delivery.hinted.first_report(path):
             return
-        directives = _directives(cache_control)
-        if "no-store" in directives:
-            reason = "no-store, so browsers fetch it a second time"
-        elif "no-cache" in directives or directives.get("max-age") == "0":
-            reason = "a Cache-Control that browsers revalidate"
-        else:
-            return
-        self._reported.add(path)
         logger.warning(
             "h2push: %s is hinted but served with %s (Cache-Control: %s): the hint is wasted."
             " Let browsers keep it a while (e.g. max-age=60), or stop preloading it.",
@@ -840,21 +780,20 @@ class H2PushMiddleware:
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
         """Push what the app asked for, merge the Link header, and update the tracker."""
         before = request.before
-        headers = list(message.get("headers", ()))
         path = request.facts.path
-        if path in self._hinted_paths and 200 <= int(message.get("status", 200)) < 300:
-            self._make_reusable(path, headers)
-        app_links = ", ".join(
-            value.decode("latin-1") for name, value in headers if name.lower() == b"link"
-        )
-        late: list[Preload] = list(request.preloads)
-        if self.push_preload and app_links:
-            late.extend(_preloads_in(app_links))
-        if late:
-            self._learn_paths(late)
         status = int(message.get("status", 200))
+        if path in self._hinted_paths and 200 <= status < 300:
+            headers = list(message.get("headers", ()))
+            self._make_reusable(path, headers)
+        else:
+            headers = list(message.get("headers", ()))
+        app_links = [value for name, value in headers if name == b"link" or name.lower() == b"link"]
+        late = request.preloads
+        if self.push_preload and app_links:
+            late = [*late, *_preloads_in(b", ".join(app_links).decode("latin-1"))]
         after = _EMPTY_PLAN
         if late:
+            self._learn_paths(late)
             await self._learn(request, late)
             content_type = next((v for n, v in headers if n.lower() == b"content-type"), None)
             max_pushes = self._push_budget(request, self.max_pushes - len(before.pushes))
@@ -866,21 +805,25 @@ class H2PushMiddleware:
                 early_hints=False,
                 # Once the app has answered, only a successful page is worth pushing for.
                 push=self.push and 200 <= status < 300 and is_page(content_type),
-                link_bytes_used=len(before.link_header) + 2 if before.link_header else 0,
+                link_bytes_used=len(request.link_bytes) + 2 if request.link_bytes else 0,
             )
             if after.pushes and request.connection is not None and self.connections is not None:
                 self.connections.record(request.connection, (p.url for p in after.pushes))
             await self._send_pushes(request, after)
         if status >= 400:
             return message
-        links = (*before.links, *after.links) if after.links else before.links
+        links = before.links
         if app_links or after.links:
-            extra = link_additions(app_links or None, links)
-        else:
-            extra = before.link_header  # formatted once per plan
-        if extra is not None:
-            headers.append((b"link", extra.encode("ascii")))
-        headers.extend(await self._remember(request, links, headers))
+            if after.links:
+                links = (*links, *after.links)
+            existing = b", ".join(app_links).decode("latin-1") if app_links else None
+            extra = link_additions(existing, links)
+            if extra is not None:
+                headers.append((b"link", extra.encode("ascii")))
+        elif request.link_bytes is not None:
+            headers.append((b"link", request.link_bytes))  # formatted once per plan
+        if request.client is not None:
+            headers.extend(await self._remember(request, links, headers))
         return {**message, "headers": headers}
 
     async def _remember(
@@ -888,26 +831,32 @@ class H2PushMiddleware:
     ) -> list[tuple[bytes, bytes]]:
         """Record what this response delivered; return the tracker's headers (Set-Cookie)."""
         client = request.client
+        if client is None:
+            return []
         # A proxy that pushes from the Link header delivers a navigation's Link preloads.
         version = request.scope.get("http_version", "1.1")
         http2 = self.proxy == PUSHES_FROM_LINK or version not in ("1.0", "1.1")
-        if client is None or not (request.delivered or (http2 and request.facts.navigation)):
-            return []  # nothing can have been delivered (plan.delivered)
         fields = {n.lower(): v for n, v in headers if n.lower() in _STATE_FIELDS}
-        if not carries_client_state(fields.get(b"content-type")) or (
-            may_be_stored_by_shared_cache(fields.get(b"cache-control"))
+        facts = request.facts
+        if not records_delivery(
+            delivered_any=bool(request.delivered),
+            navigation=facts.navigation,
+            http2=http2,
+            content_type=fields.get(b"content-type"),
+            cache_control=fields.get(b"cache-control"),
         ):
             return []
-        facts = request.facts
-        urls = request.delivered | delivered(linked=links, navigation=facts.navigation, http2=http2)
-        if not urls - request.known:
-            return []
-        keys = resource_keys(sorted(urls), self.versions)
-        if self.tracker is not None and self.tracker.blocking:
-            await asyncio.to_thread(client.add, keys)
+        if http2 and facts.navigation and links is request.before.links:
+            linked = request.linked_urls  # the plan's, made once
         else:
-            client.add(keys)
-        return client.response_headers()
+            linked = delivered(linked=links, navigation=facts.navigation, http2=http2)
+        urls = request.delivered | linked if request.delivered else linked
+        record = self._delivery.record
+        if self.tracker is not None and self.tracker.blocking:
+            changed = await asyncio.to_thread(record, request, urls, self.versions)
+        else:
+            changed = record(request, urls, self.versions)
+        return client.response_headers() if changed else []
 
 
 def _learner(app: object, learn: bool | Learner) -> Learner | None:
@@ -924,37 +873,6 @@ def _learner(app: object, learn: bool | Learner) -> Learner | None:
         if inner is None:
             break
     return Learner(route=route_resolver(app))
-
-
-def _directives(cache_control: bytes) -> dict[str, str]:
-    """The directives of a ``Cache-Control`` value (RFC 9111 §5.2), lower-cased, to values."""
-    found: dict[str, str] = {}
-    for part in cache_control.decode("latin-1").split(","):
-        name, _, value = part.partition("=")
-        found.setdefault(name.strip().lower(), value.strip().strip('"'))
-    return found
-
-
-def _heuristic_floor(last_modified: bytes | None, floor_s: int) -> int | None:
-    """``max(floor_s, 10 % of the age)`` for a ``Last-Modified`` value; None without one.
-
-    The 10 % is the heuristic freshness browsers give a response with ``Last-Modified`` and
-    no lifetime (RFC 9111 §4.2.2): a response that has it keeps at least that.
-    """
-    if last_modified is None:
-        return None
-    try:
-        modified = email.utils.parsedate_to_datetime(last_modified.decode("latin-1"))
-    except (TypeError, ValueError):
-        return None
-    age_s = time.time() - modified.timestamp()
-    return max(floor_s, int(age_s * _HEURISTIC_FRACTION))
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    """The value of request header ``name`` (lower-case), its lines joined by ``, ``."""
-    values = [value for key, value in scope["headers"] if key == name]
-    return b", ".join(values) if values else None
 
 
 def _is_json_success(start: Message) -> bool:

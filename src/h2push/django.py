@@ -63,8 +63,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
@@ -75,17 +75,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
-from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.learning import (
+from h2push._core.links import Preload, merge_link_header, user_preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES, RequestFacts, is_navigation
+from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send, answer_lifespan
+from h2push._delivery.declare import manifest_marker
+from h2push._delivery.engine import Delivery, Prepared
+from h2push._delivery.learning import (
     PageLesson,
     StylesheetLesson,
     TeachingBody,
     learner_from_setting,
 )
-from h2push.links import Preload, merge_link_header, user_preload
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, is_navigation, plan
+from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
+from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 
 __all__ = [
     "H2PushMiddleware",
@@ -97,12 +100,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-ASGIApp = Callable[
-    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
 
 _VIEW_ATTR: Final = "_h2push_manifest"
 _REQUEST_ATTR: Final = "_h2push"
@@ -143,7 +140,7 @@ def _load_settings() -> _Settings:
 
     Raises:
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: The manifest is missing or invalid.
+        h2push.ManifestError: The manifest is missing or invalid.
     """
     limits = {
         name: _setting(name, int, default)
@@ -227,27 +224,10 @@ def http2push(
     The manifest is loaded here, once: a relative path from the directory of the module that
     defines the view, an absolute one as it is.
 
-    Args:
-        manifest: A ``push_manifest.json`` path or a :class:`~h2push.manifest.Manifest`.
-
-    Returns:
-        The decorator.
-
-    Raises:
-        h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
-        TypeError: Used as ``@http2push`` without parentheses.
+    Args and errors: as :func:`h2push.starlette.http2push` (the same decorator, marking
+    views instead of endpoints).
     """
-    if callable(manifest) and not isinstance(manifest, Manifest):
-        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
-
-    def decorator(view: _View) -> _View:
-        loaded = (
-            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, view)
-        )
-        setattr(view, _VIEW_ATTR, loaded)
-        return view
-
-    return decorator
+    return manifest_marker(manifest, _VIEW_ATTR)
 
 
 def _view_manifest(view: object) -> Manifest | None:
@@ -315,15 +295,10 @@ class _MarkPlanned:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] == "http":
             scope[_PLANNED_KEY] = True
         await self.app(scope, receive, send)
@@ -343,7 +318,7 @@ def get_asgi_application() -> ASGIApp:
 
     Raises:
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: A manifest is missing or invalid.
+        h2push.ManifestError: A manifest is missing or invalid.
     """
     from django.core.asgi import get_asgi_application as django_asgi  # noqa: PLC0415
 
@@ -361,7 +336,7 @@ def get_asgi_application() -> ASGIApp:
         push=settings.push,
         hinted_max_age_s=settings.hinted_max_age_s,
         proxy=settings.proxy,
-        # Learn each URL pattern's critical resources from its pages (h2push.learning).
+        # Learn each URL pattern's critical resources from its pages (h2push._delivery.learning).
         learn=learner_from_setting(
             getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
         )
@@ -385,7 +360,7 @@ class _RequestState:
     candidates: tuple[Preload, ...] = ()
     scope: Scope | None = None
     preloads: list[Preload] = field(default_factory=list)
-    learning: str | None = None  # the URL pattern's key in h2push.learning (WSGI only)
+    learning: str | None = None  # the URL pattern's key in h2push._delivery.learning (WSGI only)
     origin: str = "http://localhost"  # the scheme and Host of the request, for learning
 
     def add(self, preload: Preload) -> None:
@@ -419,10 +394,15 @@ class H2PushMiddleware:
     Put it first in ``MIDDLEWARE`` (it only adds a header to the response). It works in WSGI
     and ASGI projects, sync or async. See the module docstring for what each server gets.
 
+    A Django middleware (``get_response``), not the ASGI one of the same name,
+    :class:`h2push.asgi.H2PushMiddleware`: :func:`get_asgi_application` wraps Django's ASGI
+    handler in that one, which sends the 103 and the pushes before the view runs, and this
+    one then adds only what the view declared (:func:`push`) to the Link header.
+
     Raises:
         django.core.exceptions.MiddlewareNotUsed: ``H2PUSH_ENABLED`` is False.
         ImproperlyConfigured: A setting has the wrong type or value.
-        h2push.manifest.ManifestError: ``H2PUSH_MANIFEST`` is missing or invalid.
+        h2push.ManifestError: ``H2PUSH_MANIFEST`` is missing or invalid.
     """
 
     sync_capable = True
@@ -436,7 +416,16 @@ class H2PushMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        # Without the ASGI middleware (a WSGI server), this middleware learns (h2push.learning).
+        # The plans this middleware made, with the Link values they send (never pushes: the
+        # ASGI middleware does those).
+        self._delivery = Delivery(
+            max_pushes=self.settings.max_pushes,
+            early_hints=self.settings.early_hints,
+            push=False,
+            tracker=None,
+            pushing_proxy=False,
+        )
+        # Without the ASGI middleware (a WSGI server), this middleware learns (learning).
         self.learner = learner_from_setting(
             getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
         )
@@ -459,13 +448,18 @@ class H2PushMiddleware:
     def _start(self, request: HttpRequest) -> _RequestState:
         """Gather the request's declarations; send the 103 where only WSGI can."""
         send_hints = request.META.get("wsgi.early_hints")
-        facts = RequestFacts(
-            method=request.method or "GET",
-            path=request.path_info,
-            navigation=is_navigation(
-                request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
-            ),
-            can_early_hint=callable(send_hints),
+        navigation = is_navigation(
+            request.headers.get("Sec-Fetch-Mode"), request.headers.get("Accept")
+        )
+        facts = self._delivery.facts(
+            (
+                request.method or "GET",
+                request.path_info,
+                navigation,
+                callable(send_hints),
+                False,
+                False,
+            )
         )
         scope = _asgi_scope(request)
         state = _RequestState(facts=facts, scope=scope)
@@ -487,9 +481,9 @@ class H2PushMiddleware:
         state.candidates = declared
         if declared and callable(send_hints):
             first = self._plan(state.facts, declared)
-            if first.early_hints:
+            if first.plan.early_hints:
                 try:
-                    send_hints([("Link", str(preload)) for preload in first.early_hints])
+                    send_hints([("Link", value) for value in first.hint_values])
                 except Exception:  # the client may be gone; the final response will tell
                     logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return state
@@ -498,17 +492,25 @@ class H2PushMiddleware:
         """Merge every preload into the response's Link header, after the view's own value."""
         if state.scope is None and self.learner is not None:
             self._teach(state, response)  # the view's own Link values, before ours
-        candidates = (*state.candidates, *state.preloads)
+        candidates = (*state.candidates, *state.preloads) if state.preloads else state.candidates
         if state.scope is not None or not candidates or response.status_code >= 400:
             return  # the ASGI middleware does it, or nothing to add, or an error page
-        final = self._plan(replace(state.facts, can_early_hint=False), candidates)
+        facts = state.facts
+        if facts.can_early_hint:
+            facts = self._delivery.facts(
+                (facts.method, facts.path, facts.navigation, False, False, False)
+            )
+        final = self._plan(facts, candidates)
         existing = response.headers.get("Link")
-        merged = merge_link_header(existing, final.links)
+        if existing is None:
+            merged = final.link_text  # formatted once per plan
+        else:
+            merged = merge_link_header(existing, final.plan.links)
         if merged is not None and merged != existing:
             response.headers["Link"] = merged
 
     def _teach(self, state: _RequestState, response: HttpResponseBase) -> None:
-        """Let a page (or a stylesheet) teach h2push.learning once it has gone out.
+        """Let a page (or a stylesheet) teach h2push._delivery.learning once it has gone out.
 
         A streaming response teaches as its chunks go out; any other once the server has
         sent it and closes it (Django's resource closers), so no byte is delayed.
@@ -543,8 +545,8 @@ class H2PushMiddleware:
                 content = response.content
                 closers.append(lambda: lesson.feed(content, more=False))
 
-    def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Plan:
-        return plan(
+    def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Prepared:
+        return self._delivery.prepare(
             facts,
             candidates,
             max_pushes=self.settings.max_pushes,
@@ -570,14 +572,14 @@ def push(request: HttpRequest, url: str, *flags: str, strict: bool = False, **at
             ``weight``.
         strict: Raise for a value that cannot be sent; by default the preload is dropped
             with one log line and the page goes out without it
-            (:func:`h2push.links.user_preload`).
+            (:func:`h2push._core.links.user_preload`).
 
     Returns:
         ``url`` unchanged.
 
     Raises:
         ValueError: Only with ``strict=True``: a value that cannot be sent
-            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
+            (:class:`h2push.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: The request did not pass through h2push's middleware (and
             ``H2PUSH_ENABLED`` is not False).

@@ -13,7 +13,7 @@ Three ways to declare a page's critical resources, all delivered the same way::
     {{ push(url_for('static', filename='app.css'), as='style') }}   # ... in a template
 
 For every request the adapter gathers the candidate preloads (the app's manifest, the matched
-view's decorator manifest, the ``push()`` calls), asks :func:`h2push.plan.plan` what to send
+view's decorator manifest, the ``push()`` calls), asks :func:`h2push.plan` what to send
 and carries the plan out:
 
 * before the view runs, on navigations, one ``103 Early Hints`` (RFC 8297) through the WSGI
@@ -36,7 +36,7 @@ H2PUSH_ENABLED     (none; default True)             False turns h2push off for t
 H2PUSH_MANIFEST    ``manifest``                     path (relative: looked up in
                                                     ``app.root_path``, then the working
                                                     directory), a
-                                                    :class:`~h2push.manifest.Manifest`, or None
+                                                    :class:`~h2push.Manifest`, or None
 H2PUSH_MAX_PUSHES  ``max_pushes``                   most pushes per response (int >= 0)
 H2PUSH_EARLY_HINTS ``early_hints``                  send 103 Early Hints when the server can
 H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwards-103"``
@@ -46,7 +46,7 @@ H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwa
                                                     < 1.25.1, h2o 2.2: no 103, Link preloads
                                                     count as delivered); None or False: none
 H2PUSH_LEARN       (none; default True)             learn each endpoint's critical resources
-                                                    from its pages (:mod:`h2push.learning`,
+                                                    from its pages (docs/learning.md,
                                                     under ``h2push serve``); a ``redis://``
                                                     URL shares them; False turns it off
 ================== ================================ ============================================
@@ -78,7 +78,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final, TypeVar, cast
 
@@ -93,13 +93,19 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
-from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
-from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
-from h2push.learning import (
+from h2push._core.links import Preload, merge_link_header, user_preload
+from h2push._core.manifest import Manifest, ManifestError
+from h2push._core.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation
+from h2push._delivery.declare import (
+    DefaultManifestPath,
+    check_count,
+    check_flag,
+    check_manifest_setting,
+)
+from h2push._delivery.engine import Delivery, Prepared, Visit, records_delivery
+from h2push._delivery.learning import (
     Learner,
     PageLesson,
     StylesheetLesson,
@@ -107,21 +113,19 @@ from h2push.learning import (
     learner_from_setting,
     route_resolver,
 )
-from h2push.links import Preload, merge_link_header, user_preload
-from h2push.manifest import Manifest, ManifestError
-from h2push.plan import DEFAULT_MAX_PUSHES, Plan, RequestFacts, delivered, is_navigation, plan
+from h2push._delivery.werkzeug_routes import endpoint_of
+from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
+from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
+from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    ClientState,
-    FirehoseConnector,
     FirehoseTracker,
     Tracker,
+    TrackerSetting,
     as_tracker,
-    carries_client_state,
-    may_be_stored_by_shared_cache,
     tracks,
 )
-from h2push.versions import StaticVersions, resource_keys
+from h2push.versions import StaticVersions
 
 __all__ = [
     "DEFAULT_HINTED_MAX_AGE_S",
@@ -140,22 +144,19 @@ _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 
 _G_KEY: Final = "_h2push"
+_ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
+_EMPTY: frozenset[str] = frozenset()
+
 _VIEW_ATTR: Final = "_h2push_manifest"
-
-
-class _DefaultManifestPath(str):
-    """The default manifest path: a missing file then means "no manifest", not an error."""
-
-    __slots__ = ()
 
 
 #: The manifest :class:`H2Push` and :func:`http2push` read when given none:
 #: ``push_manifest.json`` in ``app.root_path`` or else in the working directory.
-DEFAULT_MANIFEST: Final[str] = _DefaultManifestPath("push_manifest.json")
+DEFAULT_MANIFEST: Final[str] = DefaultManifestPath("push_manifest.json")
 
 ManifestSetting = str | os.PathLike[str] | Manifest | None
 """A manifest setting: a file path (a relative one is looked up in ``app.root_path``, then in
-the working directory), a loaded :class:`~h2push.manifest.Manifest`, or None for no manifest."""
+the working directory), a loaded :class:`~h2push.Manifest`, or None for no manifest."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -200,7 +201,7 @@ class _AppState:
     max_pushes: int = DEFAULT_MAX_PUSHES
     early_hints: bool = True
     enabled: bool = True
-    tracker: Tracker | None = DEFAULT_TRACKER
+    tracker: Tracker | None = None
     proxy: bool = False  # a proxy that pushes from the Link header is in front
     proxy_mode: ProxyMode | None = None
     versions: Callable[[str], str | None] | None = None
@@ -215,8 +216,22 @@ class _AppState:
     # The same-origin paths h2push preloads (manifests, push()), and those already reported.
     hinted_paths: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
-    # What h2push learns from the app's pages (H2PUSH_LEARN, h2push.learning), or None.
+    # What h2push learns from the app's pages (H2PUSH_LEARN, h2push._delivery.learning), or None.
     learner: Learner | None = None
+    # The plans made for this app, with the Link values they send (the delivery engine).
+    delivery: Delivery = field(
+        default_factory=lambda: Delivery(
+            max_pushes=DEFAULT_MAX_PUSHES,
+            early_hints=True,
+            push=True,
+            tracker=None,
+            pushing_proxy=False,
+        )
+    )
+
+    def request_facts(self, method: str, path: str, navigation: bool, hint: bool) -> RequestFacts:
+        """The facts of a WSGI request (no push), made once per kind of request (bounded)."""
+        return self.delivery.facts((method, path, navigation, hint, False, False))
 
     def learn_paths(self, preloads: Iterable[Preload]) -> None:
         """Add the same-origin paths of ``preloads`` to :attr:`hinted_paths` (bounded)."""
@@ -227,26 +242,41 @@ class _AppState:
                 self.hinted_paths.add(preload.url.partition("?")[0])
 
 
-#: What a view decorated with :func:`http2push` gets in an app without :class:`H2Push`.
-_STANDALONE: Final = _AppState()
+# Where an app without :class:`H2Push` keeps the state of its :func:`http2push` views.
+_STANDALONE_KEY: Final = "h2push.standalone"
 
 
-@dataclass
-class _RequestState:
-    """One request's h2push state, kept in ``g._h2push``.
+def _standalone(app: Flask) -> _AppState:
+    """The state of an app's :func:`http2push` views when it has no :class:`H2Push`."""
+    state = app.extensions.get(_STANDALONE_KEY)
+    if not isinstance(state, _AppState):
+        state = app.extensions[_STANDALONE_KEY] = _AppState()
+    return state
+
+
+class _RequestState(Visit):
+    """One request's h2push state, kept in ``g._h2push``: the engine's visit, Flask's parts.
 
     ``preloads`` is the list of preloads added by :func:`push` during the request.
     """
 
-    app_state: _AppState
-    facts: RequestFacts
-    candidates: tuple[Preload, ...]
-    tracker: Tracker | None
-    preloads: list[Preload] = field(default_factory=list)
-    hinted: tuple[Preload, ...] = ()
-    client: ClientState | None = None
-    known: frozenset[str] = frozenset()
-    learning: str | None = None  # the route's key in h2push.learning (no declaration)
+    __slots__ = ("app_state", "candidates", "environ", "finished", "hinted", "tracker")
+
+    def __init__(
+        self,
+        app_state: _AppState,
+        facts: RequestFacts,
+        candidates: tuple[Preload, ...],
+        tracker: Tracker | None,
+        environ: dict[str, Any],
+    ) -> None:
+        super().__init__(facts)
+        self.app_state = app_state
+        self.candidates = candidates
+        self.tracker = tracker
+        self.environ = environ
+        self.hinted: tuple[Preload, ...] = ()
+        self.finished = False  # the Link header was merged into the Response object
 
 
 def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
@@ -259,13 +289,13 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
         {{ push(url_for('static', filename='css/main.css'), as='style') }}
 
     The preload joins the response's Link header (RFC 8288) after the view returns, as its
-    budget allows (:data:`h2push.plan.MAX_LINK_BYTES`). It is too late for a 103: only
+    budget allows (:data:`h2push._core.plan.MAX_LINK_BYTES`). It is too late for a 103: only
     manifest entries go out before the view runs.
 
     A value that cannot be sent (from user data: a URL too long or holding CR, LF, NUL, a
     backslash or white space; an unknown ``as`` or flag) drops this preload with one warning
     on the ``h2push`` logger, and the page goes out without it
-    (:func:`h2push.links.user_preload`). ``strict=True`` raises :class:`ValueError` instead.
+    (:func:`h2push._core.links.user_preload`). ``strict=True`` raises :class:`ValueError` instead.
 
     Args:
         url: An absolute path such as ``/static/app.css`` or an absolute http(s) URL (str).
@@ -284,7 +314,7 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
         ValueError: Only with ``strict=True``: a value that cannot be sent: a URL that is
             relative, too long, or holds CR, LF, ``<``, ``>``, ``,``, ``;``, ``"``, a
             backslash or white space; an unknown ``rel``, ``as`` or flag; and so on
-            (:class:`h2push.links.PreloadError` names the field).
+            (:class:`h2push.PreloadError` names the field).
         TypeError: An unknown attribute name, one given twice, or a value of the wrong type.
         RuntimeError: Called where no response will carry it: in an app without
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
@@ -311,7 +341,7 @@ class H2Push:
 
     Args:
         app: The app to initialise now, or None to call :meth:`init_app` later.
-        manifest: A ``push_manifest.json`` path, a :class:`~h2push.manifest.Manifest`, or
+        manifest: A ``push_manifest.json`` path, a :class:`~h2push.Manifest`, or
             None. A relative path is looked up in ``app.root_path``, then in the working
             directory (where flask-http2-push looked). The default file may be missing (no
             manifest then); a path given explicitly must exist. Entries of type ``document``
@@ -338,7 +368,7 @@ class H2Push:
             ``h2push serve``, for the clients that accept pushes).
 
     Raises:
-        h2push.manifest.ManifestError: The manifest cannot be read or is invalid; the message
+        h2push.ManifestError: The manifest cannot be read or is invalid; the message
             names the file, the key and the reason.
         TypeError: A setting or the tracker has the wrong type.
         ValueError: ``max_pushes`` is negative, or ``proxy`` names no proxy mode.
@@ -354,7 +384,7 @@ class H2Push:
         manifest: ManifestSetting = DEFAULT_MANIFEST,
         max_pushes: int = DEFAULT_MAX_PUSHES,
         early_hints: bool = True,
-        tracker: Tracker | FirehoseConnector | None = DEFAULT_TRACKER,
+        tracker: TrackerSetting = DEFAULT_TRACKER,
         proxy: ProxyMode | bool | None = None,
     ) -> None:
         _check_settings("max_pushes", max_pushes, "early_hints", early_hints)
@@ -374,7 +404,7 @@ class H2Push:
         ``before_request`` and ``after_request`` hooks and the ``push`` template global.
 
         Raises:
-            h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+            h2push.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
             ValueError: ``H2PUSH_MAX_PUSHES`` is negative, or ``H2PUSH_PROXY`` names no
                 proxy mode.
@@ -387,8 +417,7 @@ class H2Push:
         early_hints = config.get("H2PUSH_EARLY_HINTS", self.early_hints)
         enabled = config.get("H2PUSH_ENABLED", True)
         _check_settings("H2PUSH_MAX_PUSHES", max_pushes, "H2PUSH_EARLY_HINTS", early_hints)
-        if not isinstance(enabled, bool):
-            raise TypeError(f"H2PUSH_ENABLED must be a bool, not {type(enabled).__name__}")
+        check_flag("H2PUSH_ENABLED", enabled)
         mode = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
         # A pushing proxy (nginx < 1.25.1, h2o 2.2) gets no 103; one that forwards it does.
         proxy = mode == PUSHES_FROM_LINK
@@ -410,6 +439,9 @@ class H2Push:
         _learn_manifest_paths(state)
         app.before_request(_before_request)
         app.after_request(_after_request)
+        # The Link header goes on at the WSGI layer, as a WSGI middleware would add it: one
+        # append to the header list, without Werkzeug's header objects.
+        app.wsgi_app = _LinkHeaders(app.wsgi_app)  # type: ignore[method-assign]
         app.add_template_global(push, "push")
         app.extensions[_EXTENSION_KEY] = state
 
@@ -439,14 +471,14 @@ def http2push(
 
     Args:
         manifest: A manifest path (relative or absolute) or a
-            :class:`~h2push.manifest.Manifest`. Its ``document`` entries are linked and
+            :class:`~h2push.Manifest`. Its ``document`` entries are linked and
             pushed, never hinted (one warning when it is loaded: browsers ignore them).
 
     Returns:
         The decorator.
 
     Raises:
-        h2push.manifest.ManifestError: The manifest is missing (the message names both
+        h2push.ManifestError: The manifest is missing (the message names both
             places looked in) or invalid (when decorating for an absolute path; otherwise at
             init or the first request, as above).
         TypeError: Used as ``@http2push`` without parentheses.
@@ -469,7 +501,7 @@ def _decorator(
             if _EXTENSION_KEY in app.extensions:  # the extension's hooks deliver it
                 result: ResponseReturnValue = app.ensure_sync(view)(*args, **kwargs)
                 return result
-            state = _start(_STANDALONE, spec.load(app.root_path))
+            state = _start(_standalone(app), spec.load(app.root_path))
             response = app.make_response(app.ensure_sync(view)(*args, **kwargs))
             _finish(state, response)
             return response
@@ -500,7 +532,7 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
         disabled it returns no preloads.
 
     Raises:
-        h2push.manifest.ManifestError: A decorated view's manifest is missing or invalid.
+        h2push.ManifestError: A decorated view's manifest is missing or invalid.
     """
     if not isinstance(app, Flask):
         return None
@@ -509,15 +541,14 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
         return lambda path, navigation: ()
     manifest = state.manifest if isinstance(state, _AppState) else None
     view_manifests = _view_manifests(app)
-    adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
+    endpoint_for = endpoint_of(app.url_map, app.config)
 
     def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
-        try:
-            endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+        endpoint = endpoint_for(path)
+        if endpoint is None:
             return None
         found = manifest.preloads_for(path, navigation=navigation) if manifest is not None else ()
-        view_manifest = view_manifests.get(str(endpoint))
+        view_manifest = view_manifests.get(endpoint)
         if view_manifest is not None:
             found += view_manifest.preloads_for(path)
         return found
@@ -529,24 +560,16 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
 
 
 def _check_settings(max_name: str, max_pushes: object, hints_name: str, hints: object) -> None:
-    if isinstance(max_pushes, bool) or not isinstance(max_pushes, int):
-        raise TypeError(f"{max_name} must be an int, not {type(max_pushes).__name__}")
-    if max_pushes < 0:
-        raise ValueError(f"{max_name} {max_pushes} must not be negative")
-    if not isinstance(hints, bool):
-        raise TypeError(f"{hints_name} must be a bool, not {type(hints).__name__}")
+    check_count(max_name, max_pushes)
+    check_flag(hints_name, hints)
 
 
 def _app_manifest(root_path: str, setting: object) -> Manifest | None:
     """Load the app manifest a setting names; None for no manifest."""
-    if setting is None or isinstance(setting, Manifest):
-        return setting
-    if not isinstance(setting, (str, os.PathLike)):
-        raise TypeError(
-            f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
-        )
-    path = os.fspath(setting)
-    if isinstance(setting, _DefaultManifestPath) and _find_manifest(path, root_path) is None:
+    path = check_manifest_setting(setting)
+    if not isinstance(path, str):
+        return path
+    if isinstance(setting, DefaultManifestPath) and _find_manifest(path, root_path) is None:
         return None
     return _load_manifest(path, root_path)
 
@@ -568,7 +591,7 @@ def _load_manifest(path: str, root_path: str, *, cwd_first: bool = False) -> Man
     """Find (:func:`_find_manifest`) and load a manifest; warn once about ``document`` entries.
 
     Raises:
-        h2push.manifest.ManifestError: The file cannot be found (the message names both
+        h2push.ManifestError: The file cannot be found (the message names both
             places looked in), cannot be read, or is invalid.
     """
     file = _find_manifest(path, root_path, cwd_first=cwd_first)
@@ -638,33 +661,41 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 
 
 def _before_request() -> None:
-    state: _AppState = current_app.extensions[_EXTENSION_KEY]
-    if not state.enabled or request.routing_exception is not None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: _AppState = app.extensions[_EXTENSION_KEY]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if not state.enabled or req.routing_exception is not None:
         return  # off, or no route (404, 405, a redirect): hints would serve an error page
     if not state.views_loaded:
-        state.view_manifests = _view_manifests(current_app)
+        state.view_manifests = _view_manifests(app)
         state.views_loaded = True
         _learn_manifest_paths(state)
-    _start(state, state.view_manifests.get(request.endpoint or ""))
+    views = state.view_manifests
+    _start(state, views.get(req.endpoint or "") if views else None, req)
 
 
 def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
-    app_state = current_app.extensions.get(_EXTENSION_KEY)
-    if isinstance(app_state, _AppState) and app_state.learner is not None:
-        _teach(app_state.learner, state, response)  # the app's own Link values, not ours
     if isinstance(state, _RequestState):
-        _finish(state, response)
+        app_state: object = state.app_state
+        path = state.facts.path
+    else:
+        app_state = current_app.extensions.get(_EXTENSION_KEY)
+        path = request.path
+    learner = app_state.learner if isinstance(app_state, _AppState) else None
+    if learner is not None:
+        _teach(learner, state, response)  # the app's own Link values, not ours
+    if isinstance(state, _RequestState) and (state.tracker is not None or state.app_state.firehose):
+        _finish(state, response)  # the tracker reads the response; else _LinkHeaders
     if isinstance(app_state, _AppState) and (
-        request.path in app_state.hinted_paths
-        or (app_state.learner is not None and app_state.learner.hints(request.path))
+        path in app_state.hinted_paths or (learner is not None and learner.hints(path))
     ):
         _make_reusable(app_state, response)
     return response
 
 
 def _teach(learner: Learner, state: object, response: Response) -> None:
-    """Let the response teach h2push.learning as it goes out (a page, or a stylesheet)."""
+    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet)."""
     if request.method != "GET" or _under_middleware(request.environ):
         return
     origin = f"{request.scheme}://{request.host}"
@@ -685,6 +716,58 @@ def _teach(learner: Learner, state: object, response: Response) -> None:
         )
     if lesson is not None:
         response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)
+
+
+class _LinkHeaders:
+    """WSGI: merge the plan's Link values into the final response's header list.
+
+    For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
+    Flask-Firehose's mode need the Response object: :func:`_after_request` does those), the
+    Link value is appended as the response starts, after any the application set.
+    """
+
+    __slots__ = ("wsgi_app",)
+
+    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            state = environ.pop(_ENVIRON_KEY, None)
+            if isinstance(state, _RequestState) and not state.finished:
+                _finish_headers(state, int(status[:3]), headers)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, str]]) -> None:
+    """:func:`_finish` for an untracked client, on a WSGI header list (changed in place)."""
+    candidates = state.candidates + tuple(state.preloads) if state.preloads else state.candidates
+    if state.preloads:
+        state.app_state.learn_paths(state.preloads)
+    if not candidates or status >= 400:
+        return
+    final = _plan(state, candidates, _final_facts(state))
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
+    if not where:
+        if final.link_text is not None:
+            headers.append(("Link", final.link_text))  # formatted once per plan
+        return
+    existing = ", ".join(headers[i][1] for i in where)
+    merged = merge_link_header(existing, final.plan.links)
+    if merged is not None and merged != existing:
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Link", merged)
+
+
+def _final_facts(state: _RequestState) -> RequestFacts:
+    """The request's facts for the final response: the 103, if any, has gone out."""
+    facts = state.facts
+    if facts.can_early_hint:
+        return state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
+    return facts
 
 
 def _hinted_max_age(value: object) -> int | None:
@@ -761,20 +844,20 @@ def _make_reusable(state: _AppState, response: Response) -> None:
     )
 
 
-def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestState:
+def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None) -> _RequestState:
     """Gather the request's candidates, send the 103 if the plan has one; set ``g._h2push``."""
-    environ = request.environ
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
     send_hints = environ.get("wsgi.early_hints")
-    facts = RequestFacts(
-        method=request.method,
-        path=request.path,
-        navigation=is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
-        can_early_hint=callable(send_hints),
-        can_push=False,  # WSGI has no server push
-        pushed=False,
+    facts = app_state.request_facts(  # WSGI has no server push
+        req.method,
+        req.path,
+        is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
+        callable(send_hints),
     )
     candidates: tuple[Preload, ...] = ()
-    under_middleware = _under_middleware(environ)
+    under_middleware = "asgi.scope" in environ and _under_middleware(environ)
     if not under_middleware:  # else H2PushMiddleware planned the declarations and tracks
         if app_state.manifest is not None:
             candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
@@ -782,17 +865,19 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
             # A decorator's manifest applies to every request of its view (flask-http2-push).
             candidates += view_manifest.preloads_for(facts.path)
     state = _RequestState(
-        app_state=app_state,
-        facts=facts,
-        candidates=candidates,
+        app_state,
+        facts,
+        candidates,
         # WSGI cannot push: the client is tracked only for a pushing proxy in front.
-        tracker=(
+        (
             app_state.tracker
             if not under_middleware and tracks(can_push=False, proxy=app_state.proxy)
             else None
         ),
+        environ,
     )
     setattr(g, _G_KEY, state)
+    environ[_ENVIRON_KEY] = state
     learner = app_state.learner
     if (
         not candidates
@@ -800,16 +885,16 @@ def _start(app_state: _AppState, view_manifest: Manifest | None) -> _RequestStat
         and not under_middleware
         and facts.navigation
         and facts.method == "GET"
-    ):  # no declaration: what h2push.learning learned for the route
+    ):  # no declaration: what the route learned (h2push._delivery.learning)
         state.learning = learner.key(facts.path)
         if state.learning is not None:
             candidates = state.candidates = learner.preloads(facts.path, key=state.learning)
-    if candidates:
+    if candidates and state.tracker is not None:
         _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
-        if first.early_hints and _send_early_hints(send_hints, first):
-            state.hinted = first.early_hints
+        if first.plan.early_hints and _send_early_hints(send_hints, first.hint_values):
+            state.hinted = first.plan.early_hints
     return state
 
 
@@ -825,7 +910,7 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
         return
     if state.client is None:
         # A tracker reads only these two: WSGI joins a request's cookie fields into one.
-        environ = request.environ
+        environ = state.environ
         headers = [
             (name, value)
             for name, key in (("cookie", "HTTP_COOKIE"), ("cache-digest", "HTTP_CACHE_DIGEST"))
@@ -834,54 +919,58 @@ def _learn(state: _RequestState, preloads: Iterable[Preload]) -> None:
         state.client = state.tracker.load(
             headers, authority=environ.get("HTTP_HOST"), scheme=environ["wsgi.url_scheme"]
         )
-    versions = state.app_state.versions
-    # A generator: a client with nothing recorded answers without asking for any version.
-    keys = ((p.url, versions(p.url) if versions else None) for p in preloads)
-    state.known |= state.client.known_urls(keys)
+    Delivery.learn(state, preloads, state.app_state.versions)
 
 
 def _finish(state: _RequestState, response: Response) -> None:
     """Merge the plan's Link values into ``response`` after the view's own; update the tracker."""
-    candidates = state.candidates + tuple(state.preloads)
+    state.finished = True
+    candidates = state.candidates + tuple(state.preloads) if state.preloads else state.candidates
     if state.preloads:
         state.app_state.learn_paths(state.preloads)
     if not candidates or response.status_code >= 400:
         return
     if state.preloads:
         _learn(state, state.preloads)
-    # The 103, if any, went out before the view ran; this plan is for the final response.
-    final = _plan(state, candidates, replace(state.facts, can_early_hint=False))
-    existing = ", ".join(response.headers.getlist("Link")) or None
+    final = _plan(state, candidates, _final_facts(state))
+    headers = response.headers
+    existing = ", ".join(headers.getlist("Link")) or None
     if state.app_state.firehose:  # what the client has is not linked at all
-        merged = merge_link_header(existing, (p for p in final.links if p.url not in state.known))
+        merged = merge_link_header(
+            existing, (p for p in final.plan.links if p.url not in state.known)
+        )
     elif existing is None:
-        merged = final.link_header
+        if final.link_text is not None:
+            headers.add("Link", final.link_text)  # formatted once per plan
+        merged = None
     else:
-        merged = merge_link_header(existing, final.links)
+        merged = merge_link_header(existing, final.plan.links)
     if merged is not None and merged != existing:
-        response.headers["Link"] = merged
-    _remember(state, final, response)
+        headers["Link"] = merged
+    if state.client is not None:
+        _remember(state, final.plan, response)
 
 
-def _plan(state: _RequestState, candidates: Iterable[Preload], facts: RequestFacts) -> Plan:
+def _plan(state: _RequestState, candidates: tuple[Preload, ...], facts: RequestFacts) -> Prepared:
     settings = state.app_state
-    return plan(
+    return settings.delivery.prepare(
         facts,
         candidates,
         known=state.known,
         max_pushes=settings.max_pushes,
         early_hints=settings.early_hints,
+        push=True,
     )
 
 
-def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
+def _send_early_hints(send_hints: Callable[..., object], values: list[str]) -> bool:
     """Send one 103 with one Link field line per preload (Gunicorn writes them all).
 
     Returns:
         Whether the WSGI server took it.
     """
     try:
-        send_hints([("Link", value) for value in first.early_hint_values])
+        send_hints([("Link", value) for value in values])
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return False
@@ -889,28 +978,29 @@ def _send_early_hints(send_hints: Callable[..., object], first: Plan) -> bool:
 
 
 def _remember(state: _RequestState, final: Plan, response: Response) -> None:
-    """Tell the tracker what this response delivered (:func:`h2push.plan.delivered`)."""
+    """Tell the tracker what this response delivered (:func:`h2push._core.plan.delivered`)."""
     client = state.client
     if client is None:
         return
     # Behind a proxy that pushes from the Link header (nginx, h2o), the proxy delivers a
     # navigation's Link preloads, over whatever protocol the app itself is reached by.
-    http2 = state.app_state.proxy or request.environ.get("SERVER_PROTOCOL", "").upper().startswith(
+    http2 = state.app_state.proxy or state.environ.get("SERVER_PROTOCOL", "").upper().startswith(
         "HTTP/2"
     )
     navigation = state.facts.navigation
     if state.app_state.firehose:  # the proxy pushed every Link preload
         http2 = navigation = True
-    if not state.hinted and not (http2 and navigation):
-        return  # nothing can have been delivered (plan.delivered)
-    if not carries_client_state(response.content_type) or may_be_stored_by_shared_cache(
-        response.headers.get("Cache-Control")
+    if not records_delivery(
+        delivered_any=bool(state.hinted),
+        navigation=navigation,
+        http2=http2,
+        content_type=response.content_type,
+        cache_control=response.headers.get("Cache-Control"),
     ):
         return
     urls = delivered(hinted=state.hinted, linked=final.links, navigation=navigation, http2=http2)
-    if not urls - state.known:
+    if not Delivery.record(state, urls, state.app_state.versions):
         return
-    client.add(resource_keys(sorted(urls), state.app_state.versions))
     for name, value in client.response_headers():
         response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
@@ -935,14 +1025,16 @@ def middleware_options(app: object) -> dict[str, Any]:
         A dict of keyword arguments (str to value); empty when ``app`` is not a Flask app.
 
     Raises:
-        h2push.manifest.ManifestError: A decorated view's manifest is missing or invalid.
+        h2push.ManifestError: A decorated view's manifest is missing or invalid.
     """
     if not isinstance(app, Flask):
         return {}
     options: dict[str, Any] = {
         "preloads": preloads_resolver(app),
         "versions": versions_resolver(app),
-        "learn": Learner(route=route_resolver(app)),  # keyed by endpoint (h2push.learning)
+        "learn": Learner(
+            route=route_resolver(app)
+        ),  # keyed by endpoint (h2push._delivery.learning)
     }
     state = app.extensions.get(_EXTENSION_KEY)
     if isinstance(state, _AppState):

@@ -44,12 +44,18 @@ event loop thread.
 
 from __future__ import annotations
 
+from h2push._extras import missing
+
 try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+    import h2.settings
     import httpx
-except ImportError as error:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        "h2push.httpx needs httpx: install it with  pip install 'h2push[httpx]'"
-    ) from error
+    from h2.errors import ErrorCodes
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the installation
+    raise missing(error, "httpx", "h2push.httpx") from error
 
 import asyncio
 import concurrent.futures
@@ -63,12 +69,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Final, TypeVar
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
-from h2.errors import ErrorCodes
+from h2push._core.errors import H2PushError
 
 __all__ = [
     "DEFAULT_MAX_PUSHED_BYTES",
@@ -222,7 +223,7 @@ class _PushCache:
 # --------------------------------------------------------------------------- connection
 
 
-class _ConnectionGoneError(Exception):
+class _ConnectionGoneError(H2PushError):
     """The connection closed before the server began to answer: the request may be retried."""
 
 

@@ -55,14 +55,21 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
 from quart import Quart, current_app, has_request_context, request
-from werkzeug.exceptions import HTTPException
 
 from h2push import asgi
+from h2push._core.links import Preload, user_preload
+from h2push._core.manifest import Manifest
+from h2push._core.plan import DEFAULT_MAX_PUSHES
+from h2push._delivery.asgi_types import ASGIApp, Scope
+from h2push._delivery.declare import (
+    DefaultManifestPath,
+    check_count,
+    check_flag,
+    check_manifest_setting,
+)
+from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import ProxyMode, proxy_mode
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload, user_preload
-from h2push.manifest import Manifest
-from h2push.plan import DEFAULT_MAX_PUSHES
 
 __all__ = ["DEFAULT_MANIFEST", "H2Push", "http2push", "preloads_resolver", "push"]
 
@@ -70,14 +77,8 @@ _EXTENSION_KEY: Final = "h2push"
 _VIEW_ATTR: Final = "_h2push_manifest"
 
 
-class _DefaultManifestPath(str):
-    """The default manifest path: a missing file then means "no manifest", not an error."""
-
-    __slots__ = ()
-
-
 #: The manifest read when none is given, relative to ``app.root_path``.
-DEFAULT_MANIFEST: Final[str] = _DefaultManifestPath("push_manifest.json")
+DEFAULT_MANIFEST: Final[str] = DefaultManifestPath("push_manifest.json")
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -109,7 +110,7 @@ class H2Push:
     Args:
         app: The app to initialise now, or None to call :meth:`init_app` later.
         manifest: A ``push_manifest.json`` path relative to ``app.root_path`` (or absolute), a
-            :class:`~h2push.manifest.Manifest`, or None. The default file may be missing (no
+            :class:`~h2push.Manifest`, or None. The default file may be missing (no
             manifest then); a path given explicitly must exist.
         max_pushes: The most pushes per response (int >= 0).
         max_pushes_per_connection: The most pushes per HTTP/2 connection (int >= 0); a URL is
@@ -121,7 +122,7 @@ class H2Push:
             (nginx < 1.25.1, h2o 2.2: no 103, no push), None (``H2PushMiddleware``'s ``proxy``).
 
     Raises:
-        h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+        h2push.ManifestError: A manifest cannot be read or is invalid.
         TypeError: A setting has the wrong type.
         ValueError: ``max_pushes`` or ``max_pushes_per_connection`` is negative, or ``proxy``
             names no proxy mode.
@@ -138,10 +139,10 @@ class H2Push:
         push: bool = True,
         proxy: ProxyMode | bool | None = None,
     ) -> None:
-        _check_int("max_pushes", max_pushes)
-        _check_int("max_pushes_per_connection", max_pushes_per_connection)
-        _check_bool("early_hints", early_hints)
-        _check_bool("push", push)
+        check_count("max_pushes", max_pushes)
+        check_count("max_pushes_per_connection", max_pushes_per_connection)
+        check_flag("early_hints", early_hints)
+        check_flag("push", push)
         self.manifest = manifest
         self.max_pushes = max_pushes
         self.max_pushes_per_connection = max_pushes_per_connection
@@ -158,7 +159,7 @@ class H2Push:
         ones before the app serves (``before_serving``) or on their first request.
 
         Raises:
-            h2push.manifest.ManifestError: A manifest cannot be read or is invalid.
+            h2push.ManifestError: A manifest cannot be read or is invalid.
             TypeError: A setting has the wrong type.
             ValueError: ``H2PUSH_MAX_PUSHES`` or ``H2PUSH_MAX_PUSHES_PER_CONNECTION`` is
                 negative, or ``H2PUSH_PROXY`` names no proxy mode.
@@ -177,12 +178,12 @@ class H2Push:
         proxy = proxy_mode(config.get("H2PUSH_PROXY", self.proxy), "H2PUSH_PROXY")
         hinted_max_age = config.get("H2PUSH_HINTED_MAX_AGE", asgi.DEFAULT_HINTED_MAX_AGE_S)
         if hinted_max_age is not None:
-            _check_int("H2PUSH_HINTED_MAX_AGE", hinted_max_age)
-        _check_bool("H2PUSH_ENABLED", enabled)
-        _check_int("H2PUSH_MAX_PUSHES", max_pushes)
-        _check_int("H2PUSH_MAX_PUSHES_PER_CONNECTION", per_connection)
-        _check_bool("H2PUSH_EARLY_HINTS", early_hints)
-        _check_bool("H2PUSH_PUSH", push_enabled)
+            check_count("H2PUSH_HINTED_MAX_AGE", hinted_max_age)
+        check_flag("H2PUSH_ENABLED", enabled)
+        check_count("H2PUSH_MAX_PUSHES", max_pushes)
+        check_count("H2PUSH_MAX_PUSHES_PER_CONNECTION", per_connection)
+        check_flag("H2PUSH_EARLY_HINTS", early_hints)
+        check_flag("H2PUSH_PUSH", push_enabled)
         setting = config.get("H2PUSH_MANIFEST", self.manifest)
         state = _AppState(
             root_path=app.root_path,
@@ -202,7 +203,7 @@ class H2Push:
         app.asgi_app = cast(  # type: ignore[method-assign]
             Any,
             H2PushMiddleware(
-                cast(asgi.ASGIApp, app.asgi_app),
+                cast(ASGIApp, app.asgi_app),
                 manifest=state.manifest,
                 preloads=preloads_resolver(app),
                 max_pushes=max_pushes,
@@ -226,7 +227,7 @@ def http2push(
     the view the entries of the path it serves.
 
     Args:
-        manifest: A manifest path or a :class:`~h2push.manifest.Manifest`.
+        manifest: A manifest path or a :class:`~h2push.Manifest`.
 
     Returns:
         The decorator.
@@ -265,14 +266,13 @@ def preloads_resolver(app: object) -> Callable[[str, bool], Sequence[Preload] | 
     state = app.extensions.get(_EXTENSION_KEY)
     if not isinstance(state, _AppState):
         return None
-    adapter = app.url_map.bind(app.config.get("SERVER_NAME") or "localhost")
+    endpoint_for = endpoint_of(app.url_map, app.config)
 
     def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
-        try:
-            endpoint, _ = adapter.match(path, method="GET")
-        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect: no page here
+        endpoint = endpoint_for(path)
+        if endpoint is None:
             return None
-        view_manifest = state.view_manifest(app.view_functions.get(str(endpoint)))
+        view_manifest = state.view_manifest(app.view_functions.get(endpoint))
         # A view's manifest applies to every request of it, as flask-http2-push's decorator.
         return () if view_manifest is None else view_manifest.preloads_for(path)
 
@@ -303,9 +303,9 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
         ``url`` unchanged.
 
     Raises:
-        ValueError: Only with ``strict=True``: a value that cannot be sent
-            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
-        TypeError: An unknown attribute, or one given twice.
+        ValueError: Only with ``strict=True``: the value cannot be sent (an unknown flag, or
+            what :class:`h2push.PreloadError` names).
+        TypeError: An attribute that is unknown or given twice.
         RuntimeError: Outside a request, or in an app without :class:`H2Push`.
     """
     if not has_request_context():
@@ -314,7 +314,7 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     if not isinstance(state, _AppState):
         raise RuntimeError("push() needs H2Push(app) to deliver it")
     if state.enabled:
-        asgi.push(cast(asgi.Scope, request.scope), url, *flags, strict=strict, **attrs)
+        asgi.push(cast(Scope, request.scope), url, *flags, strict=strict, **attrs)
     else:  # still check it: a bad call fails (or logs) whether or not enabled
         user_preload(url, flags, attrs, strict=strict)
     return url
@@ -323,28 +323,13 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
 # --- settings and manifests -------------------------------------------------------------
 
 
-def _check_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} {value} must not be negative")
-
-
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-
-
 def _app_manifest(root_path: str, setting: object) -> Manifest | None:
     """Load the app manifest a setting names; None for none or a missing default file."""
-    if setting is None or isinstance(setting, Manifest):
-        return setting
-    if not isinstance(setting, (str, os.PathLike)):
-        raise TypeError(
-            f"H2PUSH_MANIFEST must be a path, a Manifest or None, not {type(setting).__name__}"
-        )
-    path = os.path.join(root_path, os.fspath(setting))
-    if isinstance(setting, _DefaultManifestPath) and not os.path.exists(path):
+    checked = check_manifest_setting(setting)
+    if not isinstance(checked, str):
+        return checked
+    path = os.path.join(root_path, checked)
+    if isinstance(setting, DefaultManifestPath) and not os.path.exists(path):
         return None
     return Manifest.load(path)
 

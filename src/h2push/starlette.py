@@ -49,9 +49,10 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match, Mount
 
 from h2push import asgi
+from h2push._core.links import Preload
+from h2push._core.manifest import Manifest
+from h2push._delivery.declare import manifest_marker
 from h2push.asgi import H2PushMiddleware
-from h2push.links import Preload
-from h2push.manifest import Manifest
 
 __all__ = ["H2PushMiddleware", "http2push", "preloads_resolver", "push", "route_manifest"]
 
@@ -75,26 +76,16 @@ def http2push(
     it is.
 
     Args:
-        manifest: A ``push_manifest.json`` path or a :class:`~h2push.manifest.Manifest`.
+        manifest: A ``push_manifest.json`` path or a :class:`~h2push.Manifest`.
 
     Returns:
         The decorator.
 
     Raises:
-        h2push.manifest.ManifestError: The file is missing or invalid (naming file, key, reason).
+        h2push.ManifestError: The file is missing or invalid (naming file, key, reason).
         TypeError: Used as ``@http2push`` without parentheses.
     """
-    if callable(manifest) and not isinstance(manifest, Manifest):
-        raise TypeError("use @http2push() or @http2push('path/to/manifest.json')")
-
-    def decorator(endpoint: _Endpoint) -> _Endpoint:
-        loaded = (
-            manifest if isinstance(manifest, Manifest) else Manifest.load_beside(manifest, endpoint)
-        )
-        setattr(endpoint, _ATTR, loaded)
-        return endpoint
-
-    return decorator
+    return manifest_marker(manifest, _ATTR)
 
 
 def route_manifest(endpoint: object) -> Manifest | None:
@@ -196,7 +187,7 @@ def push(
 
     Raises:
         ValueError: Only with ``strict=True``: the URL or an attribute cannot be sent
-            (:class:`h2push.links.PreloadError` names the field), or an unknown flag.
+            (:class:`h2push.PreloadError` names the field), or an unknown flag.
         TypeError: An unknown attribute, or one given twice.
         RuntimeError: The app is not wrapped in :class:`H2PushMiddleware`.
     """

@@ -2,9 +2,11 @@
 
 For your own test suite. :func:`serve` runs any WSGI or ASGI application (Flask, Quart,
 Starlette, FastAPI, Django) the way ``h2push serve`` does — wrapped by
-:func:`h2push.server.build_app`, on Hypercorn, over TLS with ALPN ``h2`` and ``http/1.1`` —
+:func:`h2push._tools.serve.server.build_app`, on Hypercorn, over TLS with ALPN ``h2`` and
+``http/1.1`` —
 in a background thread, on a free loopback port, with a throwaway certificate authority made by
-``trustme``. :func:`fetch` loads one URL over HTTP/2 with :func:`h2push.client.trace` and
+``trustme``. :func:`fetch` loads one URL over HTTP/2 with :func:`h2push._tools.trace.session.trace`
+and
 returns what came back: the ``103 Early Hints`` links (RFC 8297), the pushed paths (RFC 9113
 §8.4), the final status and headers. The ``assert_*`` helpers fail with a message that shows
 what did arrive.
@@ -56,14 +58,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import pytest
-import trustme
+from h2push._extras import missing
 
-from h2push.browser import spki_sha256_base64
-from h2push.client import DEFAULT_ACCEPT, Trace, trace
-from h2push.links import parse_link_header
-from h2push.manifest import Manifest
-from h2push.netem import LatencyRelay
+try:
+    import pytest
+    import trustme
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the installation
+    raise missing(error, "testing", "h2push.testing") from error
+
+from h2push._core.links import parse_link_header
+from h2push._core.manifest import Manifest
+from h2push._tools.serve.devcert import spki_sha256_base64
+from h2push._tools.serve.netem import LatencyRelay
+from h2push._tools.trace.models import DEFAULT_ACCEPT, Trace
+from h2push._tools.trace.session import trace
 
 __all__ = [
     "Result",
@@ -100,7 +108,7 @@ class Result:
         early_hint_count: How many 103 responses arrived (int).
         pushed_paths: The ``:path`` of each PUSH_PROMISE, in promise order (str).
         pushed_statuses: The final status of each pushed response, by path.
-        trace: The whole frame trace (:class:`h2push.client.Trace`), for anything else.
+        trace: The whole frame trace (:class:`h2push._tools.trace.models.Trace`), for anything else.
     """
 
     status: int | None
@@ -151,7 +159,8 @@ def fetch(
 ) -> Result:
     """GET ``url`` over HTTP/2 and return the 103 links, pushed paths, status and headers.
 
-    Built on :func:`h2push.client.trace`: one TLS connection with ALPN ``h2``, one request, and
+    Built on :func:`h2push._tools.trace.session.trace`: one TLS connection with ALPN ``h2``, one
+    request, and
     a wait until the response and every pushed response have ended.
 
     Args:
@@ -168,7 +177,8 @@ def fetch(
         The :class:`Result`.
 
     Raises:
-        h2push.client.TraceError: The connection, TLS, or HTTP/2 failed, or time ran out.
+        h2push._tools.trace.models.TraceError: The connection, TLS, or HTTP/2 failed, or time ran
+        out.
         ValueError: ``url`` is not ``https://`` or a header is invalid.
     """
     accept = DEFAULT_ACCEPT if navigation else "*/*"
@@ -285,7 +295,7 @@ class Served:
             to clients (``fetch(..., cacert=)``, ``curl --cacert``, ``nghttp`` has ``-k``).
         cert_file: PEM file of the server's certificate chain.
         spki: The base64 SHA-256 of the certificate's public key, for Chromium's
-            ``--ignore-certificate-errors-spki-list`` (:class:`h2push.browser.Chromium`'s
+            ``--ignore-certificate-errors-spki-list`` (:class:`h2push._tools.browser.Chromium`'s
             ``spki=``): Chromium acts on 103 responses only for a trusted certificate.
     """
 
@@ -362,7 +372,7 @@ def serve(
 ) -> Iterator[Served]:
     """Serve ``app`` as ``h2push serve`` would, over TLS on a free loopback port; a context manager.
 
-    The application is wrapped by :func:`h2push.server.build_app` (an ASGI app in
+    The application is wrapped by :func:`h2push._tools.serve.server.build_app` (an ASGI app in
     :class:`h2push.asgi.H2PushMiddleware`; a WSGI app through ``a2wsgi`` first, with a Flask
     app's ``H2Push`` and ``@http2push`` declarations planned before the view runs) and served by
     Hypercorn in a background thread with its own event loop. HTTP/2 (ALPN ``h2``) and HTTP/1.1
@@ -371,11 +381,12 @@ def serve(
 
     Args:
         app: A WSGI or ASGI application object.
-        manifest: A ``push_manifest.json`` path or :class:`~h2push.manifest.Manifest` applied
+        manifest: A ``push_manifest.json`` path or :class:`~h2push.Manifest` applied
             to every request, as ``h2push serve --manifest``; None for none.
         push: Send HTTP/2 server push.
         early_hints: Send 103 Early Hints.
-        rtt_ms: Put a :class:`h2push.netem.LatencyRelay` with this round trip (milliseconds)
+        rtt_ms: Put a :class:`h2push._tools.serve.netem.LatencyRelay` with this round trip
+        (milliseconds)
             in front of the server; 0 for none. Chromium on the same machine needs one (20 ms
             is enough) to act on a 103 reliably: over a bare loopback it can drop a 103 that
             arrives before it has finished sending its request.
@@ -385,15 +396,15 @@ def serve(
         The :class:`Served` server.
 
     Raises:
-        h2push.server.AppLoadError: ``app`` is neither a WSGI nor an ASGI application.
-        h2push.manifest.ManifestError: ``manifest`` is missing or invalid.
+        h2push._tools.serve.server.AppLoadError: ``app`` is neither a WSGI nor an ASGI application.
+        h2push.ManifestError: ``manifest`` is missing or invalid.
         RuntimeError: The server stopped before it served.
         TimeoutError: It did not serve within ``startup_timeout_s``.
     """
     from hypercorn.asyncio import serve as hypercorn_serve  # noqa: PLC0415
     from hypercorn.config import Config  # noqa: PLC0415
 
-    from h2push.server import build_app, detect_interface  # noqa: PLC0415
+    from h2push._tools.serve.server import build_app, detect_interface  # noqa: PLC0415
 
     loaded = (
         manifest if isinstance(manifest, Manifest) or manifest is None else Manifest.load(manifest)

@@ -32,7 +32,7 @@ Nothing here raises on what a client sends: malformed input counts as "knows not
 The trackers:
 
 - :class:`CookieDigestTracker`, the default and sans-IO: a cookie holding a
-  draft-ietf-httpbis-cache-digest-02 digest (:mod:`h2push.digest`) of the keys delivered to
+  draft-ietf-httpbis-cache-digest-02 digest (:mod:`h2push._core.digest`) of the keys delivered to
   this client, merged on each response. ``N = 64`` and ``P = 128`` are fixed so the digest
   grows in place; it holds at most ``N`` keys, which keeps the false-positive rate at or below
   ``1/P``, and when a response would take it past ``N`` it starts again from that response's
@@ -60,10 +60,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
-from h2push.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
-from h2push.plan import is_page
+from h2push._core.digest import DEFAULT_LOG2_P, CacheDigest, DigestError, hash_value
+from h2push._core.plan import is_page
 
 if TYPE_CHECKING:
     import redis
@@ -77,6 +77,7 @@ __all__ = [
     "MAX_COOKIE_VALUE_CHARS",
     "ClientState",
     "CookieDigestTracker",
+    "DefaultTracker",
     "DigestEntry",
     "FirehoseConnector",
     "FirehoseTracker",
@@ -84,6 +85,7 @@ __all__ = [
     "RedisTracker",
     "ResourceKey",
     "Tracker",
+    "TrackerSetting",
     "as_tracker",
     "carries_client_state",
     "may_be_stored_by_shared_cache",
@@ -150,7 +152,7 @@ class ClientState(Protocol):
         ...
 
     def known_urls(self, candidates: Iterable[ResourceKey | str]) -> frozenset[str]:
-        """The URLs of ``candidates`` the client has: ``known=`` for :func:`h2push.plan.plan`.
+        """The URLs of ``candidates`` the client has: ``known=`` for :func:`h2push.plan`.
 
         Args:
             candidates: Keys ``(url, version)``, or bare URL strs (version None).
@@ -219,19 +221,23 @@ class FirehoseConnector(Protocol):
         ...
 
 
-def as_tracker(obj: Tracker | FirehoseConnector) -> Tracker:
+def as_tracker(obj: Tracker | FirehoseConnector | DefaultTracker) -> Tracker:
     """Return ``obj`` as a :class:`Tracker`, wrapping a Firehose connector.
 
     Args:
-        obj: A tracker (``load()`` and a bool ``blocking``) or an object with
-            ``get_pushed()`` and ``set_pushed()`` (:class:`FirehoseConnector`).
+        obj: A tracker (``load()`` and a bool ``blocking``), an object with
+            ``get_pushed()`` and ``set_pushed()`` (:class:`FirehoseConnector`), or
+            :data:`DEFAULT_TRACKER`.
 
     Returns:
-        ``obj`` itself, or a :class:`FirehoseTracker` around it.
+        ``obj`` itself, a :class:`FirehoseTracker` around it, or for
+        :data:`DEFAULT_TRACKER` a new :class:`CookieDigestTracker`.
 
     Raises:
         TypeError: ``obj`` has neither shape.
     """
+    if isinstance(obj, DefaultTracker):
+        return CookieDigestTracker()
     if callable(getattr(obj, "load", None)):
         if not isinstance(getattr(obj, "blocking", None), bool):
             raise TypeError(f"tracker {obj!r} has load() but no bool `blocking` attribute")
@@ -329,7 +335,16 @@ def _split_key(key: object) -> ResourceKey:
 def _keys(keys: Iterable[ResourceKey | str]) -> list[ResourceKey]:
     if isinstance(keys, str):
         raise TypeError("expected an iterable of keys, got a single str (wrap it in a list)")
-    return [_split_key(key) for key in keys]
+    # A (url, version) tuple of str is taken as it is: the adapters' keys are all such.
+    return [
+        key
+        if type(key) is tuple
+        and len(key) == 2
+        and type(key[0]) is str
+        and (key[1] is None or type(key[1]) is str)
+        else _split_key(key)
+        for key in keys
+    ]
 
 
 # --- the Cache-Digest request header --------------------------------------------------------
@@ -601,6 +616,7 @@ class CookieDigestTracker:
         self._hashes: dict[tuple[str, str | None], int | None] = {}
         self._decoded: dict[str, CacheDigest | None] = {}
         self._cookies: dict[frozenset[int], tuple[bytes, bytes]] = {}
+        self._key_hashes: dict[tuple[ResourceKey, ...], dict[int, None]] = {}
         if self.max_value_chars > MAX_COOKIE_VALUE_CHARS:
             raise ValueError(
                 f"a digest of {self.max_keys} keys at log2_p={log2_p} can take "
@@ -669,6 +685,18 @@ class CookieDigestTracker:
         self._hashes[key] = value
         return value
 
+    def _hash_keys(self, keys: list[ResourceKey]) -> dict[int, None]:
+        # A page delivers the same keys to every first visit: hash each list once (bounded).
+        frozen = tuple(keys)
+        cached = self._key_hashes.get(frozen)
+        if cached is None:
+            hashes = (self._hash(url, version) for url, version in keys)
+            cached = dict.fromkeys(h for h in hashes if h is not None)
+            if len(self._key_hashes) >= _DECODED_CACHE_SIZE:
+                self._key_hashes.clear()
+            self._key_hashes[frozen] = cached
+        return cached
+
     def _set_cookie(self, values: frozenset[int]) -> tuple[bytes, bytes]:
         # Every first visit to a page delivers the same set: encode each set once (bounded).
         cached = self._cookies.get(values)
@@ -709,8 +737,7 @@ class _CookieState(_State):
         )
 
     def _store(self, keys: list[ResourceKey]) -> None:
-        hashes = (self._tracker._hash(url, version) for url, version in keys)
-        self._delivered.update(dict.fromkeys(h for h in hashes if h is not None))
+        self._delivered.update(self._tracker._hash_keys(keys))
         merged = self._values.union(self._delivered)
         if len(merged) > self._tracker.max_keys:  # full: start again from this response
             merged = frozenset(list(self._delivered)[: self._tracker.max_keys])
@@ -969,8 +996,23 @@ class _RedisState(_State):
         ]
 
 
-#: The tracker the adapters use unless given another: a cache-digest cookie, no server state.
-DEFAULT_TRACKER: Tracker = CookieDigestTracker()
+class DefaultTracker:
+    """The type of :data:`DEFAULT_TRACKER`, a setting rather than a tracker (it holds nothing)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT_TRACKER"
+
+
+#: The tracker setting the adapters use unless given another: each middleware or app makes
+#: its own :class:`CookieDigestTracker` (a cache-digest cookie, no server state), whose
+#: caches live as long as that middleware or app.
+DEFAULT_TRACKER: Final = DefaultTracker()
+
+TrackerSetting = Tracker | FirehoseConnector | DefaultTracker | None
+"""What an adapter's ``tracker`` argument takes: a tracker, a Flask-Firehose connector,
+:data:`DEFAULT_TRACKER` or None (track nothing)."""
 
 
 def carries_client_state(content_type: str | bytes | None) -> bool:

@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from h2push._core.manifest import Manifest
 from h2push.asgi import H2PushMiddleware
-from h2push.manifest import Manifest
 
 THINK_TIME_S = 0.15
 """How long each page thinks before it answers, in seconds."""

@@ -23,7 +23,7 @@ in a 103: browsers ignore them, and a warning says so once).
 What is fixed: it runs on Python 3; URLs stay relative (``</app.js>``) instead of being joined
 to the request's host; the Link value follows any the view set instead of replacing it; font
 preloads carry ``crossorigin`` (browsers fetch fonts twice without it); a missing manifest
-raises :class:`~h2push.manifest.ManifestError` naming both places looked in.
+raises :class:`~h2push.ManifestError` naming both places looked in.
 
 It is :func:`h2push.flask.http2push` looking in the working directory first. With
 :class:`h2push.flask.H2Push` on the app, the extension's settings and tracker apply too.
@@ -56,7 +56,7 @@ def http2push(manifest: str | os.PathLike[str] = PUSH_MANIFEST) -> Callable[[_Vi
         The decorator.
 
     Raises:
-        h2push.manifest.ManifestError: On the view's first request (at decoration for an
+        h2push.ManifestError: On the view's first request (at decoration for an
             absolute path): the manifest is in neither place (the message names both), cannot
             be read, or is invalid.
         TypeError: Used as ``@http2push`` without parentheses.

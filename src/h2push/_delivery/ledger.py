@@ -1,0 +1,117 @@
+"""The push ledger: what h2push pushed on each connection a process serves, in a byte budget.
+
+Framework-free; the ASGI middleware keys it by ``(scope["client"], scope["server"])``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from h2push._delivery.asgi_types import Scope
+
+
+class Connection:
+    """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""
+
+    __slots__ = ("last_seen", "pushed")
+
+    def __init__(self, now: float) -> None:
+        self.last_seen = now
+        self.pushed: set[str] = set()
+
+
+ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
+
+#: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
+#: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
+DEFAULT_MAX_LEDGER_BYTES = 8 << 20
+# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
+# the dict slot and key tuples, the Connection, a set slot and the str header).
+_ENTRY_BYTES = 400
+_URL_BYTES = 100
+
+
+class Connections:
+    """The push ledger of the connections one process serves: a budget and a memory.
+
+    ASGI gives an application no handle on its connection (the ASGI HTTP spec), so a
+    connection is known by its two ends, ``(scope["client"], scope["server"])``: no two open
+    TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
+    being reused for a while (60 s on Linux). Memory stays bounded in entries and in bytes:
+    entries idle for ``idle_s`` seconds are dropped whenever any connection is planned for
+    (oldest first, so the sweep costs what it drops), and the least recently used ones while
+    more than ``capacity`` connections are known or the URLs remembered take more than
+    ``max_bytes``. A new connection mistaken for an old one is pushed less; a connection
+    forgotten while open starts a new budget (each response is still held to ``max_pushes``).
+    """
+
+    __slots__ = ("_entries", "_now", "bytes", "capacity", "idle_s", "max_bytes")
+
+    def __init__(
+        self,
+        *,
+        idle_s: float = 30.0,
+        capacity: int = 10_000,
+        max_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_s = idle_s
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
+        self._now = clock
+        self._entries: OrderedDict[ConnectionKey, Connection] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: ConnectionKey) -> Connection:
+        """The entry of connection ``key``, new if it is unknown or was idle too long."""
+        now = self._now()
+        self._sweep(now)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = Connection(now)
+            self.bytes += _ENTRY_BYTES
+            self._evict(keep=key)
+        else:
+            entry.last_seen = now
+            self._entries.move_to_end(key)
+        return entry
+
+    def record(self, entry: Connection, urls: Iterable[str]) -> None:
+        """Add ``urls`` to what ``entry``'s connection was pushed, within the byte budget."""
+        for url in urls:
+            if url not in entry.pushed:
+                entry.pushed.add(url)
+                self.bytes += _URL_BYTES + len(url)
+        self._evict(keep=None)
+
+    def _drop(self, key: ConnectionKey) -> None:
+        entry = self._entries.pop(key)
+        self.bytes -= _ENTRY_BYTES + sum(_URL_BYTES + len(url) for url in entry.pushed)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the entries idle for longer than ``idle_s`` (least recently used first)."""
+        while self._entries:
+            key, oldest = next(iter(self._entries.items()))
+            if now - oldest.last_seen <= self.idle_s:
+                return
+            self._drop(key)
+
+    def _evict(self, *, keep: ConnectionKey | None) -> None:
+        while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
+            key = next(iter(self._entries))
+            if key == keep:
+                return
+            self._drop(key)
+
+
+def connection_key(scope: Scope) -> ConnectionKey | None:
+    """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
+    client, server = scope.get("client"), scope.get("server")
+    if not client:
+        return None
+    return (tuple(client), tuple(server) if server else None)
