@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from h2push import Manifest
+from h2push import Manifest, Preload
 from h2push._delivery.learning import (
     DEFAULT_MAX_HINT_BYTES,
     HeadScanner,
@@ -215,6 +215,44 @@ def test_a_renamed_stylesheet_replaces_the_old_name_after_one_response() -> None
     assert hinted(get(app, "/")) == ["/static/app.1111.css"]  # hinted before the view ran
     for _ in range(3):
         assert hinted(get(app, "/")) == ["/static/app.2222.css"]
+
+
+def test_a_repeated_head_is_not_read_again_and_any_change_is() -> None:
+    """A response whose start and head repeat the last one skips reading; a change does not."""
+    page = {"head": b"<head><link rel=stylesheet href=/static/app.1111.css></head><body>"}
+    link: list[tuple[bytes, bytes]] = []
+    pushes: list[str] = []
+
+    async def one_chunk(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        for url in pushes:
+            push(scope, url, as_="script")
+        headers = [(b"content-type", b"text/html"), *link]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page["head"] + b"<p>" * 1000})
+
+    app = H2PushMiddleware(one_chunk, push=False)
+    learner = app.learner
+    assert learner is not None
+    get(app, "/")
+    key = learner.key("/")
+    assert key is not None
+    start = [(b"content-type", b"text/html")]
+    assert learner.unchanged(key, 200, start, page["head"] + b"<p>")
+    assert not learner.unchanged(
+        key, 200, start, page["head"], [Preload(url="/x.js", as_="script")]
+    )
+    assert not learner.unchanged(key, 201, start, page["head"])
+    assert hinted(get(app, "/")) == ["/static/app.1111.css"]
+    page["head"] = b"<head><link rel=stylesheet href=/static/app.2222.css></head><body>"
+    assert not learner.unchanged(key, 200, start, page["head"])
+    assert hinted(get(app, "/")) == ["/static/app.1111.css"]  # hinted before the view ran
+    assert hinted(get(app, "/")) == ["/static/app.2222.css"]  # and never the old name again
+    link.append((b"link", b"</l.js>; rel=preload; as=script"))  # the same head, a new Link
+    get(app, "/")
+    assert hinted(get(app, "/")) == ["/static/app.2222.css", "/l.js"]
+    pushes.append("/late.js")  # the same head and start, a push() call
+    get(app, "/")
+    assert hinted(get(app, "/")) == ["/static/app.2222.css", "/late.js", "/l.js"]
 
 
 def test_a_page_per_user_teaches_only_its_shared_code() -> None:

@@ -446,11 +446,12 @@ class H2PushMiddleware:
             and not self.push_preload
             and facts.path not in self._hinted_paths
         )
+        learner = self.learner if facts.method == "GET" else None  # GET responses teach
 
         async def send_with_links(message: Message) -> None:
             nonlocal lesson, started
             if message["type"] == "http.response.start":
-                if self.learner is not None and facts.method == "GET":
+                if learner is not None:
                     started = message  # the app's own headers; read after the first chunk
                 if plain and not request.preloads:
                     headers = message.get("headers", ())
@@ -466,6 +467,19 @@ class H2PushMiddleware:
                 # The chunk goes out first, as it is; then a copy of the head is read.
                 await send(message)
                 if lesson is None:
+                    if (
+                        learner is not None
+                        and request.learning
+                        and learner.unchanged(
+                            request.learning,
+                            int(started.get("status", 200)),
+                            started.get("headers", ()),
+                            message.get("body", b""),
+                            request.preloads,
+                        )
+                    ):
+                        started = None  # the same head as last time: nothing new to learn
+                        return
                     lesson = self._lesson(request, started)
                     if lesson is None:
                         started = None

@@ -366,6 +366,8 @@ class MemoryStore:
             raise ValueError("max_routes and max_bytes must be at least 1")
         self.max_routes = max_routes
         self.max_bytes = max_bytes
+        #: Counts the writes (int): a reader that saw the same generation saw the same sets.
+        self.generation = 0
         self._entries: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -387,6 +389,7 @@ class MemoryStore:
                 self._bytes -= len(key) + sum(len(v) for v in old)
             self._entries[key] = values
             self._bytes += size
+            self.generation += 1
             while self._entries and (
                 len(self._entries) > self.max_routes or self._bytes > self.max_bytes
             ):
@@ -533,6 +536,13 @@ class Learner:
         self._results: OrderedDict[str, tuple[Any, Any, tuple[Preload, ...], list[str]]] = (
             OrderedDict()
         )
+        # A store in this process tells when it last changed: a page's result is then read
+        # again only after a write (its generation, the result).
+        self._memory = self.store if isinstance(self.store, MemoryStore) else None
+        self._current: dict[str, tuple[int, tuple[Preload, ...]]] = {}
+        # Per page key, the last response it was read from, when its head was whole in the
+        # first chunk and no push() call taught: (status, header fields, head bytes).
+        self._last: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
 
     # ---------------------------------------------------------------- before the view
 
@@ -569,6 +579,20 @@ class Learner:
         key = key or self.key(path)
         if key is None:
             return ()
+        memory = self._memory
+        if memory is not None:
+            generation = memory.generation
+            current = self._current.get(key)
+            if current is not None and current[0] == generation:
+                return current[1]  # nothing was written since: the same tuple
+            result = self._preloads(key)
+            if len(self._current) >= DEFAULT_MAX_ROUTES:
+                self._current.clear()
+            self._current[key] = (generation, result)
+            return result
+        return self._preloads(key)
+
+    def _preloads(self, key: str) -> tuple[Preload, ...]:
         (page_values,) = self.store.get_many([key])
         if not page_values:
             return ()
@@ -605,6 +629,37 @@ class Learner:
         result = tuple(found)
         self._remember(self._results, key, (page_values, css_values, result, css_keys))
         return result
+
+    def unchanged(
+        self,
+        key: str,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        chunk: bytes,
+        pushed: Sequence[Preload] = (),
+    ) -> bool:
+        """Whether a page response repeats the last one its route was read from.
+
+        True when the status and header fields are equal and the first body chunk starts
+        with that response's whole head: the response would teach the same set again, so no
+        :class:`PageLesson` is needed. A response made with ``push()`` calls is never
+        unchanged (they teach). Any other response is read as usual (:meth:`page`).
+
+        Args:
+            key: The page's :meth:`key`.
+            status: The response status.
+            headers: The response's header fields as the application set them (bytes pairs).
+            chunk: The first body chunk (bytes).
+            pushed: The ``push()`` calls made for this response.
+        """
+        last = self._last.get(key)
+        return (
+            last is not None
+            and not pushed
+            and last[0] == status
+            and chunk.startswith(last[2])
+            and last[1] == (headers if type(headers) is list else list(headers))
+        )
 
     def hints(self, path: str) -> bool:
         """Whether ``path`` (no query) was hinted from learning in this process (bounded)."""
@@ -675,6 +730,7 @@ class Learner:
         if key is None:
             return None
         linked: list[Preload] = list(pushed)
+        repeatable = not linked  # no push() call taught it
         for value in links:
             linked.extend(_preloads_in(value.decode("latin-1")))
         charset = _CHARSETS.get(content_type)
@@ -689,7 +745,7 @@ class Learner:
                 )
             if len(_CHARSETS) < 64:
                 _CHARSETS[content_type] = charset
-        return PageLesson(
+        lesson = PageLesson(
             self,
             key,
             page_url=origin + path,
@@ -697,6 +753,17 @@ class Learner:
             linked=linked,
             private=private,
         )
+        if repeatable:
+            lesson.start = (status, list(headers))  # what :meth:`unchanged` compares
+        return lesson
+
+    def _remember_start(
+        self, key: str, start: tuple[int, list[tuple[bytes, bytes]], bytes]
+    ) -> None:
+        last = self._last
+        if key not in last and len(last) >= DEFAULT_MAX_ROUTES:
+            last.clear()
+        last[key] = start
 
     def _learn_page(self, key: str, digest: int, preloads: Sequence[Preload]) -> None:
         if self._digests.get(key) == digest:
@@ -759,7 +826,17 @@ class PageLesson:
     when it has learned (later chunks are ignored).
     """
 
-    __slots__ = ("_head", "_learner", "charset", "done", "key", "linked", "page_url", "private")
+    __slots__ = (
+        "_head",
+        "_learner",
+        "charset",
+        "done",
+        "key",
+        "linked",
+        "page_url",
+        "private",
+        "start",
+    )
 
     def __init__(
         self,
@@ -779,6 +856,9 @@ class PageLesson:
         self.private = private
         self._head = bytearray()
         self.done = False
+        # The response's status and header fields, when a later response that repeats them
+        # and this head may skip reading (:meth:`Learner.unchanged`), else None.
+        self.start: tuple[int, list[tuple[bytes, bytes]]] | None = None
 
     def feed(self, chunk: bytes, *, more: bool = True) -> None:
         """Take one body chunk (bytes); ``more=False`` for the last one."""
@@ -788,8 +868,16 @@ class PageLesson:
         end = _head_end(chunk, limit)
         if end >= 0:
             # The usual case, a head in the first chunk: one copy of it, not two.
-            self._finish(chunk[:end] if not self._head else bytes(self._head + chunk[:end]))
+            if self._head:
+                self._finish(bytes(self._head + chunk[:end]))
+            else:
+                head = chunk[:end]
+                self._finish(head)
+                start = self.start
+                if start is not None:
+                    self._learner._remember_start(self.key, (start[0], start[1], head))
             return
+        self.start = None  # a head over several chunks is read each time
         self._head += chunk[:limit]
         if not more or len(self._head) >= MAX_HEAD_BYTES:
             self._finish(bytes(self._head))
