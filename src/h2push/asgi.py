@@ -384,8 +384,13 @@ class H2PushMiddleware:
             )
         else:
             candidates = self._candidates(facts)
-        if not candidates and self.learner is not None:
-            candidates = await self._learned_candidates(request)
+        if not candidates and self.learner is not None and facts.navigation:
+            found = self._learned_candidates(request)
+            if callable(found):  # a shared store, read in a thread: the loop is not blocked
+                found = await asyncio.to_thread(found)
+            if found and id(found) not in self._learned:  # the same tuple while unchanged
+                self._learned_new(found)
+            candidates = found
         if candidates:
             if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
                 await self._learn(request, candidates)
@@ -472,7 +477,7 @@ class H2PushMiddleware:
                         and request.learning
                         and learner.unchanged(
                             request.learning,
-                            int(started.get("status", 200)),
+                            started["status"],
                             started.get("headers", ()),
                             message.get("body", b""),
                             request.preloads,
@@ -628,26 +633,34 @@ class H2PushMiddleware:
 
     # ------------------------------------------------------------------ learning
 
-    async def _learned_candidates(self, request: _RequestState) -> Sequence[Preload]:
-        """What the request's route learned, for a GET navigation with no declaration."""
+    def _learned_candidates(
+        self, request: _RequestState
+    ) -> Sequence[Preload] | Callable[[], Sequence[Preload]]:
+        """What the request's route learned, for a GET navigation with no declaration.
+
+        Returns:
+            The preloads, or, when the learner's store blocks (Redis), a function that reads
+            them, for a thread to call.
+        """
         facts = request.facts
         learner = self.learner
-        if learner is None or not facts.navigation or facts.method != "GET" or facts.pushed:
+        if learner is None or facts.method != "GET" or facts.pushed:
             return ()
         if self.preloads is not None and self.preloads(facts.path, True) is None:
             return ()  # no route
+        if not learner.store.blocking:
+            request.learning, found = learner.lookup(facts.path)
+            return found
         key = request.learning = learner.key(facts.path)
         if key is None:
             return ()
-        if learner.store.blocking:
-            found = await asyncio.to_thread(learner.preloads, facts.path, key=key)
-        else:
-            found = learner.preloads(facts.path, key=key)
-        if found and id(found) not in self._learned:  # the same tuple while nothing changes
-            self._learn_paths(found)
-            if len(self._learned) < MAX_HINTED_PATHS:
-                self._learned[id(found)] = found
-        return found
+        return functools.partial(learner.preloads, facts.path, key=key)
+
+    def _learned_new(self, found: Sequence[Preload]) -> None:
+        """Watch the caching of a newly learned set's paths (kept by id with the tuple)."""
+        self._learn_paths(found)
+        if len(self._learned) < MAX_HINTED_PATHS:
+            self._learned[id(found)] = found
 
     def _lesson(
         self, request: _RequestState, start: Message

@@ -536,10 +536,10 @@ class Learner:
         self._results: OrderedDict[str, tuple[Any, Any, tuple[Preload, ...], list[str]]] = (
             OrderedDict()
         )
-        # A store in this process tells when it last changed: a page's result is then read
-        # again only after a write (its generation, the result).
+        # A store in this process tells when it last changed: a path's key and result are
+        # then read again only after a write (by path: the generation, the key, the result).
         self._memory = self.store if isinstance(self.store, MemoryStore) else None
-        self._current: dict[str, tuple[int, tuple[Preload, ...]]] = {}
+        self._current: dict[str, tuple[int, str | None, tuple[Preload, ...]]] = {}
         # Per page key, the last response it was read from, when its head was whole in the
         # first chunk and no push() call taught: (status, header fields, head bytes).
         self._last: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
@@ -576,21 +576,33 @@ class Learner:
         Returns:
             The preloads (empty when nothing is learned or no route takes ``path``).
         """
+        if self._memory is not None:
+            return self.lookup(path)[1]
         key = key or self.key(path)
-        if key is None:
-            return ()
+        return () if key is None else self._preloads(key)
+
+    def lookup(self, path: str) -> tuple[str | None, tuple[Preload, ...]]:
+        """:meth:`key` and :meth:`preloads` of ``path`` in one call, for a request.
+
+        With a :class:`MemoryStore` the answer is remembered per path until the store next
+        changes, so a navigation costs one dictionary lookup; with a store that blocks
+        (``store.blocking``: Redis) call :meth:`preloads` in a thread instead.
+
+        Returns:
+            The page's key (None when no route takes ``path``) and its preloads.
+        """
         memory = self._memory
+        generation = memory.generation if memory is not None else -1
+        current = self._current.get(path)
+        if current is not None and current[0] == generation >= 0:
+            return current[1], current[2]  # nothing was written since: the same tuple
+        key = self.key(path)
+        result = () if key is None else self._preloads(key)
         if memory is not None:
-            generation = memory.generation
-            current = self._current.get(key)
-            if current is not None and current[0] == generation:
-                return current[1]  # nothing was written since: the same tuple
-            result = self._preloads(key)
             if len(self._current) >= DEFAULT_MAX_ROUTES:
                 self._current.clear()
-            self._current[key] = (generation, result)
-            return result
-        return self._preloads(key)
+            self._current[path] = (generation, key, result)
+        return key, result
 
     def _preloads(self, key: str) -> tuple[Preload, ...]:
         (page_values,) = self.store.get_many([key])
@@ -655,10 +667,10 @@ class Learner:
         last = self._last.get(key)
         return (
             last is not None
-            and not pushed
             and last[0] == status
+            and last[1] == headers  # a list, as the adapters pass them (a tuple differs)
             and chunk.startswith(last[2])
-            and last[1] == (headers if type(headers) is list else list(headers))
+            and not pushed
         )
 
     def hints(self, path: str) -> bool:
