@@ -9,8 +9,9 @@ gets). Variants:
 * ``off``: ``learn=False`` and no manifest: no hints at all (h2push as a pass-through);
 * ``manifest``: ``learn=False`` and a manifest declaring what the head names: the same 103 and
   Link header as learning gives, declared by hand;
-* ``learned``: learning on, the page learned (steady state: each response's head is copied
-  and hashed, and read again only when it changed);
+* ``learned``: learning on, the page learned (steady state: each response's start and first
+  bytes are compared with the last response the route was read from, and the head is read again
+  only when they differ);
 * ``rendered ...``: the same three with the page rendered per request from a Jinja2
   template (120 paragraphs in a loop), as an application's page is, rather than sent as
   ready bytes;
