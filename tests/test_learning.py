@@ -255,6 +255,24 @@ def test_a_repeated_head_is_not_read_again_and_any_change_is() -> None:
     assert hinted(get(app, "/")) == ["/static/app.2222.css", "/late.js", "/l.js"]
 
 
+def test_a_page_the_store_forgot_is_learned_again_from_the_same_head() -> None:
+    page = b"<head><link rel=stylesheet href=/static/app.css></head><body>" + b"<p>" * 100
+
+    async def one_chunk(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    store = MemoryStore(max_routes=2)
+    app = H2PushMiddleware(one_chunk, push=False, learn=Learner(store=store))
+    get(app, "/")
+    assert hinted(get(app, "/")) == ["/static/app.css"]
+    store.put("page:/a", ())
+    store.put("page:/b", ())  # "/" is evicted
+    assert hinted(get(app, "/")) == []  # nothing to hint: but this response teaches again
+    assert hinted(get(app, "/")) == ["/static/app.css"]
+
+
 def test_a_page_per_user_teaches_only_its_shared_code() -> None:
     app = H2PushMiddleware(
         site({"/": HEAD}, headers=[(b"set-cookie", b"sid=1"), (b"cache-control", b"private")]),

@@ -606,6 +606,12 @@ class Learner:
 
     def _preloads(self, key: str) -> tuple[Preload, ...]:
         (page_values,) = self.store.get_many([key])
+        if page_values is None and key in self._digests:
+            # The store lost the page (evicted, expired, another worker's Redis flushed):
+            # the next response is read again even if its head did not change.
+            with self._lock:
+                self._digests.pop(key, None)
+                self._last.pop(key, None)
         if not page_values:
             return ()
         memo = self._results.get(key)
