@@ -695,24 +695,41 @@ def _after_request(response: Response) -> Response:
 
 
 def _teach(learner: Learner, state: object, response: Response) -> None:
-    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet)."""
-    if request.method != "GET" or _under_middleware(request.environ):
+    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet).
+
+    A page whose status, header fields and first bytes repeat the last one its route was read
+    from (:meth:`~h2push._delivery.learning.Learner.unchanged`) is left as it is.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.method != "GET" or _under_middleware(req.environ):
         return
-    origin = f"{request.scheme}://{request.host}"
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    status = response.status_code
+    lesson: PageLesson | StylesheetLesson | None
     if isinstance(state, _RequestState) and state.learning:
-        lesson: PageLesson | StylesheetLesson | None = learner.page(
-            request.path,
-            origin=origin,
-            status=response.status_code,
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        body = response.response
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], bytes)
+            and learner.unchanged(state.learning, status, headers, body[0], state.preloads)
+        ):
+            return  # the same head as last time: nothing new to learn
+        lesson = learner.page(
+            state.facts.path,
+            origin=f"{req.scheme}://{req.host}",
+            status=status,
             headers=headers,
             pushed=state.preloads,
             key=state.learning,
         )
     else:
-        path = request.full_path.rstrip("?") if request.query_string else request.path
+        path = req.full_path.rstrip("?") if req.query_string else req.path
+        if not learner.wants(path):
+            return
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         lesson = learner.stylesheet(
-            path, origin=origin, status=response.status_code, headers=headers
+            path, origin=f"{req.scheme}://{req.host}", status=status, headers=headers
         )
     if lesson is not None:
         response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)

@@ -794,6 +794,14 @@ class Learner:
         self.store.put(key, tuple(kept))
         self._remember(self._digests, key, digest)
 
+    def wants(self, path: str) -> bool:
+        """Whether ``path`` (with its query string, if any) is a stylesheet a learned page names.
+
+        Only those are read (:meth:`stylesheet`); an adapter may ask this first, before it
+        gathers a response's header fields.
+        """
+        return path in self._wanted
+
     def stylesheet(
         self, path: str, *, origin: str, status: int, headers: Sequence[tuple[bytes, bytes]]
     ) -> StylesheetLesson | None:
