@@ -440,3 +440,41 @@ def test_a_flask_app_under_a_wsgi_server_learns_by_endpoint() -> None:
     names["css"] = "/static/app.2222.css"
     navigate("/items/3")
     assert navigate("/items/4") == ["/static/app.2222.css", "/static/late.js"]
+
+
+def test_a_flask_page_that_repeats_its_head_is_not_read_again_but_a_rename_is() -> None:
+    from flask import Flask
+
+    from h2push.flask import H2Push
+
+    app = Flask(__name__)
+    names = {"css": "/static/app.1111.css"}
+
+    @app.get("/items/<int:item>")
+    def item(item: int) -> str:
+        return f"<head><link rel=stylesheet href={names['css']}></head><body>{item}"
+
+    H2Push(app)
+    learner = app.extensions["h2push"].learner
+    sent: list[list[tuple[str, str]]] = []
+
+    def navigate(path: str) -> list[str]:
+        sent.clear()
+        response = app.test_client().get(
+            path,
+            headers={"Sec-Fetch-Mode": "navigate"},
+            environ_base={"wsgi.early_hints": sent.append},
+        )
+        assert response.data.endswith(path.rsplit("/", 1)[1].encode())  # the body, whole
+        return [value.split(">")[0][1:] for hints in sent for _, value in hints]
+
+    assert navigate("/items/1") == []
+    assert navigate("/items/2") == ["/static/app.1111.css"]
+    key = learner.key("/items/3")
+    assert key is not None
+    assert key in learner._last  # the next response with the same head is compared, not read
+    assert navigate("/items/3") == ["/static/app.1111.css"]
+    names["css"] = "/static/app.2222.css"
+    assert navigate("/items/4") == ["/static/app.1111.css"]  # hinted before the view ran
+    for item in (5, 6):
+        assert navigate(f"/items/{item}") == ["/static/app.2222.css"]

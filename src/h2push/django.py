@@ -516,24 +516,31 @@ class H2PushMiddleware:
         sent it and closes it (Django's resource closers), so no byte is delayed.
         """
         assert self.learner is not None
+        learning = state.learning
+        if not learning and (
+            state.facts.method != "GET" or not self.learner.wants(state.facts.path)
+        ):
+            return  # neither a page that teaches nor a stylesheet a learned page names
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
         origin = state.origin
         lesson: PageLesson | StylesheetLesson | None
-        if state.learning:
+        if learning:
+            if isinstance(response, HttpResponse) and self.learner.unchanged(
+                learning, response.status_code, headers, response.content, state.preloads
+            ):
+                return  # the same start and head as last time: nothing new to learn
             lesson = self.learner.page(
                 state.facts.path,
                 origin=origin,
                 status=response.status_code,
                 headers=headers,
                 pushed=state.preloads,
-                key=state.learning,
+                key=learning,
             )
-        elif state.facts.method == "GET":
+        else:
             lesson = self.learner.stylesheet(
                 state.facts.path, origin=origin, status=response.status_code, headers=headers
             )
-        else:
-            return
         if lesson is None:
             return
         if isinstance(response, StreamingHttpResponse) and not response.is_async:
