@@ -482,6 +482,20 @@ def test_a_connection_is_pushed_each_url_once_and_links_it_nopush_after() -> Non
     assert pushed_paths(other) == ["/app.css", "/app.js"]
 
 
+def test_a_connection_the_server_names_is_known_by_its_name_not_its_addresses() -> None:
+    # h2push serve names each connection (extensions["h2push.connection"]): a closed
+    # connection's client port reused at once by a new one (loopback) is a new connection.
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=None)
+    same_ends = ("192.0.2.8", 52000)
+
+    def on(connection: int) -> dict[str, Any]:
+        return scope(extensions={**H2, "h2push.connection": {"id": connection}}, client=same_ends)
+
+    assert pushed_paths(run(app, on(1))) == ["/app.css", "/app.js"]
+    assert pushed_paths(run(app, on(1))) == []  # the same connection: pushed once
+    assert pushed_paths(run(app, on(2))) == ["/app.css", "/app.js"]  # same addresses, new one
+
+
 def test_the_connection_budget_holds_across_pages_and_push_calls() -> None:
     async def pages(scope: dict[str, Any], receive: Any, send: Any) -> None:
         for i in range(3):  # each page pushes three scripts of its own

@@ -45,3 +45,16 @@ def test_every_subcommand_loads() -> None:
         result = CliRunner().invoke(cli.main, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert "(not installed)" not in result.output
+
+
+def test_the_command_without_click_names_the_extra_and_no_traceback() -> None:
+    # sys.modules["click"] = None makes `import click` fail as when it is not installed.
+    probe = "import sys; sys.modules['click'] = None; from h2push.__main__ import run; run()"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "h2push: The h2push command needs click, which is not installed:"
+        ' pip install "h2push[cli]"\n'
+    )

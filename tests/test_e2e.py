@@ -38,7 +38,7 @@ MAX_PUSHES_PER_CONNECTION = 12
 
 APP_SOURCE = """
 import time
-from flask import Flask, make_response, render_template_string
+from flask import Flask, make_response, render_template_string, request
 from h2push.flask import H2Push, push
 
 app = Flask(__name__)
@@ -48,6 +48,11 @@ H2Push(app)
 def index():
     time.sleep(0.2)
     return "<!doctype html><title>e2e</title><link rel=stylesheet href=/static/site.css><p>index"
+
+@app.route("/connection")
+def connection():
+    named = request.environ["asgi.scope"]["extensions"].get("h2push.connection", {})
+    return "", 204, {"X-Connection": str(named.get("id", "none"))}
 
 @app.route("/other")
 def other():
@@ -140,6 +145,23 @@ def test_one_connection_is_pushed_each_url_once_and_no_more_than_its_limit(serve
     # A new connection has a budget of its own.
     again = nghttp(server + "/", "-H", "accept: text/html")
     assert [p.header(":path") for p in again.promises] == PUSHABLE[:MAX_PUSHES]
+
+
+def test_serve_names_each_connection_for_the_push_ledger(server: str) -> None:
+    # Loopback reuses a closed connection's client port at once, so the ledger must not know a
+    # connection by its addresses: h2push serve names it (extensions["h2push.connection"]).
+    def ids(log: Log) -> list[str]:
+        return [
+            frame.header("x-connection")
+            for frame in log.frames
+            if frame.direction == "recv" and frame.header("x-connection")
+        ]
+
+    first = ids(nghttp(server + "/connection", server + "/connection?again"))  # one connection
+    second = ids(nghttp(server + "/connection"))
+    assert len(first) == 2
+    assert first[0] == first[1] != "none"
+    assert second[0] not in {first[0], "none"}
 
 
 def test_pushed_css_arrives_before_the_html_headers(server: str) -> None:

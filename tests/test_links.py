@@ -19,6 +19,7 @@ from h2push._core.links import (
     link_additions,
     merge_link_header,
     parse_link_header,
+    split_link_header,
 )
 
 # --- Preload -----------------------------------------------------------------------------------
@@ -135,6 +136,15 @@ def test_parse_quoted_strings_with_commas_and_semicolons() -> None:
         LinkValue("https://x", (("rel", "preconnect"),)),
     ]
     assert values[0].rels == {"preload", "nofollow"}
+
+
+def test_split_keeps_each_link_value_as_written_even_a_malformed_one() -> None:
+    text = ' ,</a,b>; title="x, \\"y\\", z" ,, not a link; rel=preload, </c>;rel=preload,'
+    assert split_link_header(text) == [
+        '</a,b>; title="x, \\"y\\", z"',
+        "not a link; rel=preload",
+        "</c>;rel=preload",
+    ]
 
 
 def test_parse_is_lenient_about_spacing_case_and_empty_elements() -> None:

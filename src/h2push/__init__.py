@@ -22,8 +22,8 @@ The public API is what ``__all__`` lists here, plus the adapters' own ``__all__`
   (a client transport that receives pushes) and :mod:`h2push.testing` (pytest helpers);
 * the ``h2push`` command (:func:`h2push.cli.main`).
 
-Everything under ``h2push._core``, ``h2push._delivery`` and ``h2push._tools`` is private: it may move between
-releases.
+Everything under ``h2push._core``, ``h2push._delivery`` and ``h2push._tools`` is private: it
+may move between releases.
 """
 
 from h2push._core.errors import H2PushError

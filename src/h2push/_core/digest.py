@@ -115,6 +115,20 @@ def _check_log2(name: str, value: object) -> int:
     return value
 
 
+def _check_size(log2_n: int, log2_p: int, max_log2_n: int, max_log2_p: int) -> None:
+    """Refuse a digest's ``N`` or ``P`` above what the reader accepts, before it is read.
+
+    Raises:
+        DigestError: ``log2_n`` is above ``max_log2_n`` or ``log2_p`` above ``max_log2_p``.
+    """
+    if log2_n > max_log2_n or log2_p > max_log2_p:
+        msg = (
+            f"digest has log2_n={log2_n}, log2_p={log2_p}; at most {max_log2_n} and"
+            f" {max_log2_p} are accepted"
+        )
+        raise DigestError(msg)
+
+
 def _capacity(log2_n: int) -> int:
     # Counts that round to N = 2**k are those below 2**(k + 0.5); isqrt keeps it exact.
     return isqrt(1 << (2 * log2_n + 1))
@@ -408,12 +422,7 @@ class CacheDigest:
             msg = f"digest is {size} bytes, shorter than its 10-bit header"
             raise DigestError(msg)
         log2_n, log2_p = data[0] >> 3, (data[0] & 0b111) << 2 | data[1] >> 6
-        if log2_n > max_log2_n or log2_p > max_log2_p:
-            msg = (
-                f"digest has log2_n={log2_n}, log2_p={log2_p}; at most {max_log2_n} and"
-                f" {max_log2_p} are accepted"
-            )
-            raise DigestError(msg)
+        _check_size(log2_n, log2_p, max_log2_n, max_log2_p)
         total = 8 * size
         bits = format(int.from_bytes(data, "big"), f"0{total}b")
         limit = 1 << (log2_n + log2_p)
@@ -494,12 +503,7 @@ class CacheDigest:
             head = _BASE64URL_VALUES.get(text[0], -1), _BASE64URL_VALUES.get(text[1], -1)
             if min(head) >= 0:
                 log2_n, log2_p = head[0] >> 1, (head[0] & 1) << 4 | head[1] >> 2
-                if log2_n > max_log2_n or log2_p > max_log2_p:
-                    msg = (
-                        f"digest has log2_n={log2_n}, log2_p={log2_p}; at most {max_log2_n}"
-                        f" and {max_log2_p} are accepted"
-                    )
-                    raise DigestError(msg)
+                _check_size(log2_n, log2_p, max_log2_n, max_log2_p)
         body = text.rstrip("=")
         padding = len(text) - len(body)
         if not _BASE64URL.fullmatch(body) or len(body) % 4 == 1:

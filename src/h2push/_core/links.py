@@ -515,8 +515,11 @@ class _Scanner:
             self.pos += 1
         raise ValueError("unterminated quoted-string")
 
-    def skip_to_next_value(self) -> None:
-        """Move past the next top-level comma (outside quotes and angle brackets)."""
+    def skip_to_next_value(self) -> bool:
+        """Move past the next top-level comma (outside quotes and angle brackets).
+
+        Returns whether there was one: False when the text ended first.
+        """
         in_quotes = in_target = False
         while self.pos < len(self.text):
             char = self.text[self.pos]
@@ -533,7 +536,8 @@ class _Scanner:
             elif char == "<":
                 in_target = True
             elif char == ",":
-                return
+                return True
+        return False
 
     def link_value(self) -> LinkValue:
         if self.peek() != "<":
@@ -562,6 +566,30 @@ class _Scanner:
                 self.skip_ows()
                 value = self.quoted_string() if self.peek() == '"' else self.token()
             params.append((name, value))
+
+
+def split_link_header(text: str) -> list[str]:
+    """Split a Link field value at the commas between its link-values (RFC 8288 §3).
+
+    Commas inside ``<...>`` and inside quoted strings (RFC 9110 §5.6.4) do not split. Each
+    link-value is returned as written, stripped of white space at its ends, malformed or not;
+    empty list elements are left out.
+
+    Args:
+        text: The field value (str); several field lines may be joined with ``", "``.
+
+    Returns:
+        The link-values' texts, in order.
+    """
+    scanner = _Scanner(text)
+    values: list[str] = []
+    while scanner.pos < len(text):
+        start = scanner.pos
+        comma = scanner.skip_to_next_value()
+        value = text[start : scanner.pos - 1 if comma else scanner.pos].strip()
+        if value:
+            values.append(value)
+    return values
 
 
 def parse_link_header(text: str, *, strict: bool = False) -> list[LinkValue]:

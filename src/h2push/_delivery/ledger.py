@@ -1,6 +1,7 @@
 """The push ledger: what h2push pushed on each connection a process serves, in a byte budget.
 
-Framework-free; the ASGI middleware keys it by ``(scope["client"], scope["server"])``.
+Framework-free; the ASGI middleware keys it by the connection's name when the server gives one
+(:data:`CONNECTION_EXTENSION`), else by ``(scope["client"], scope["server"])``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class Connection:
 
 
 ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
+
+#: The scope extension in which a server names a request's connection: ``{"id": N}``, N unique
+#: per connection for the life of the process (h2push serve sets it; other servers do not).
+CONNECTION_EXTENSION = "h2push.connection"
 
 #: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
 #: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
@@ -110,7 +115,17 @@ class Connections:
 
 
 def connection_key(scope: Scope) -> ConnectionKey | None:
-    """``(client, server)`` of an ASGI scope as tuples, or None when the client is unknown."""
+    """The key of an ASGI scope's connection in the ledger, or None when it cannot be known.
+
+    The server's own name for the connection when it gives one (``h2push serve`` puts
+    ``{"id": N}`` under ``scope["extensions"]["h2push.connection"]``), else
+    ``(client, server)`` as tuples; None when the scope names no client.
+    """
+    extensions = scope.get("extensions")
+    if extensions:
+        named = extensions.get(CONNECTION_EXTENSION)
+        if isinstance(named, dict) and "id" in named:
+            return ((CONNECTION_EXTENSION, named["id"]), None)
     client, server = scope.get("client"), scope.get("server")
     if not client:
         return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
+
+from h2push._delivery.asgi_types import Receive, Scope, Send, answer_lifespan
 
 EXECUTABLE_NAMES: Final = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Program names tried, in order, by :func:`find_chromium`."""
@@ -32,19 +33,12 @@ def find_chromium() -> str | None:
     return None
 
 
-async def answer_lifespan(
-    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-) -> None:
-    """Complete an ASGI ``lifespan`` scope: acknowledge startup, then return after shutdown.
+async def http_or_lifespan(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Answer a ``lifespan`` scope; return whether ``scope`` is an ``http`` one left to serve.
 
     For the tools' own ASGI apps (the demo, the bench site, the bench proxy), which hold nothing
-    to start or stop (ASGI lifespan protocol 2.0).
+    to start or stop (ASGI lifespan protocol 2.0) and ignore every other scope type.
     """
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    if scope["type"] == "lifespan":
+        await answer_lifespan(receive, send)
+    return bool(scope["type"] == "http")

@@ -27,19 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import click
 
+from h2push._delivery.asgi_types import Receive, Scope, Send
 from h2push._tools._common import free_port
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: The speed-up of the push transport over httpx's HTTP/2 in the N+1 loop the bench looks for.
 TARGET_SPEEDUP: Final = 5.0

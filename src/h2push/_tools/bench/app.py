@@ -15,19 +15,15 @@ from urllib.parse import urlsplit
 
 from h2push._core.links import LinkValue, parse_link_header
 from h2push._core.manifest import Manifest, ManifestError
-from h2push._tools._common import answer_lifespan
+from h2push._delivery.asgi_types import ASGIApp, Message, Receive, Scope, Send
+from h2push._tools._common import http_or_lifespan
 from h2push._tools.bench.clients import _measure
 from h2push._tools.bench.results import (
     _MIDDLEWARE,
     STRATEGIES,
-    ASGIApp,
     BenchError,
-    Message,
     PageBenchOptions,
     PageBenchResult,
-    Receive,
-    Scope,
-    Send,
     Strategy,
     physical_limit_ms,
 )
@@ -196,10 +192,7 @@ class _Upstream:
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        if not await http_or_lifespan(scope, receive, send):
             return
         body = b""
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,34 +86,24 @@ _bandwidth_option = click.option(
 )
 
 
+_SELECTIONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("--strategy", "strategies", STRATEGIES, "all"),
+    ("--client", "clients", CLIENTS, "every installed one"),
+    ("--protocol", "protocols", PROTOCOLS, "both"),
+)
+"""Each selection option: its flag, parameter name, choices and what it defaults to."""
+
+
 def _selection_options(command: _Decorated) -> _Decorated:
     """``--strategy``, ``--client`` and ``--protocol``, as both benchmarks take them."""
-    for option in reversed(
-        (
-            click.option(
-                "--strategy",
-                "strategies",
-                type=click.Choice(STRATEGIES),
-                multiple=True,
-                help="Only this strategy (repeatable; default: all).",
-            ),
-            click.option(
-                "--client",
-                "clients",
-                type=click.Choice(CLIENTS),
-                multiple=True,
-                help="Only this client (repeatable; default: every installed one).",
-            ),
-            click.option(
-                "--protocol",
-                "protocols",
-                type=click.Choice(PROTOCOLS),
-                multiple=True,
-                help="Only this protocol (repeatable; default: both).",
-            ),
-        )
-    ):
-        command = option(command)
+    for flag, name, choices, default in reversed(_SELECTIONS):
+        command = click.option(
+            flag,
+            name,
+            type=click.Choice(choices),
+            multiple=True,
+            help=f"Only this {flag.removeprefix('--')} (repeatable; default: {default}).",
+        )(command)
     return command
 
 
@@ -188,43 +179,24 @@ def page_command(
     --rtt-ms (and --bandwidth-mbit) on loopback. nghttp -a and headless Chromium load it, each
     run a first visit. Progress goes to stderr; the table and the target checks to stdout.
     """
-    parent = ctx.find_object(dict) or {}
-    waterfall_dir = waterfall_dir or parent.get("waterfall_dir")
-    chosen = clients
-    if not chosen:
-        installed = {"nghttp": shutil.which("nghttp") is not None, "chromium": find_chromium()}
-        chosen = tuple(client for client in CLIENTS if installed[client])
-        for client in CLIENTS:
-            if not installed[client]:
-                click.echo(f"h2push bench: {client} is not installed; skipping it", err=True)
-        if not chosen:
-            raise click.ClickException("neither nghttp nor Chromium is installed")
     options = PageBenchOptions(
         rtt_ms=rtt_ms,
         think_ms=think_ms,
         bandwidth_mbit=bandwidth_mbit,
         runs=runs,
         strategies=strategies or STRATEGIES,
-        clients=chosen,
+        clients=_installed_clients(clients),
         protocols=protocols or PROTOCOLS,
     )
-    started = time.perf_counter()
-    try:
-        result = run_page_bench(options, progress=lambda line: click.echo(line, err=True))
-    except (BenchError, BrowserError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(format_table(result))
-    click.echo("")
-    click.echo(format_targets(result))
-    written: list[Path] = []
-    if out_dir is not None:
-        written += write_results(result, out_dir)
-    if waterfall_dir is not None:
-        written += write_waterfalls(result, waterfall_dir)
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
-    click.echo(f"h2push bench page: {time.perf_counter() - started:.0f} s", err=True)
-    sys.stdout.flush()
+    _run(
+        ctx,
+        options,
+        name="h2push bench page",
+        bench=run_page_bench,
+        summary=format_targets,
+        out_dir=out_dir,
+        waterfall_dir=waterfall_dir,
+    )
 
 
 @bench_command.command("url", hidden=True)
@@ -293,8 +265,6 @@ def url_command(
         raise click.UsageError("--path is for --app; put the path in the URL")
     if app_spec is not None and (cacert is not None or insecure):
         raise click.UsageError("--cacert and --insecure are for a URL")
-    parent = ctx.find_object(dict) or {}
-    waterfall_dir = waterfall_dir or parent.get("waterfall_dir")
     options = PageBenchOptions(
         rtt_ms=rtt_ms,
         think_ms=0.0,
@@ -304,8 +274,8 @@ def url_command(
         clients=_installed_clients(clients),
         protocols=protocols or PROTOCOLS,
     )
-    started = time.perf_counter()
-    try:
+
+    def bench(options: PageBenchOptions, *, progress: Callable[[str], None]) -> PageBenchResult:
         page = prepare_page(
             url=url,
             app=app_spec,
@@ -314,15 +284,17 @@ def url_command(
             cacert=cacert,
             insecure=insecure,
         )
-        result = run_app_bench(page, options, progress=lambda line: click.echo(line, err=True))
-    except (BenchError, BrowserError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(format_table(result))
-    click.echo("")
-    click.echo(format_comparison(result))
-    _write_outputs(result, out_dir, waterfall_dir)
-    click.echo(f"h2push bench: {time.perf_counter() - started:.0f} s", err=True)
-    sys.stdout.flush()
+        return run_app_bench(page, options, progress=progress)
+
+    _run(
+        ctx,
+        options,
+        name="h2push bench",
+        bench=bench,
+        summary=format_comparison,
+        out_dir=out_dir,
+        waterfall_dir=waterfall_dir,
+    )
 
 
 def _installed_clients(clients: tuple[Client, ...]) -> tuple[Client, ...]:
@@ -343,9 +315,43 @@ def _installed_clients(clients: tuple[Client, ...]) -> tuple[Client, ...]:
     return chosen
 
 
-def _write_outputs(
-    result: PageBenchResult, out_dir: Path | None, waterfall_dir: Path | None
+class _Bench(typing.Protocol):
+    """A benchmark: the options in, the result out, a line of progress at a time to ``progress``."""
+
+    def __call__(
+        self, options: PageBenchOptions, *, progress: Callable[[str], None]
+    ) -> PageBenchResult: ...
+
+
+def _run(
+    ctx: click.Context,
+    options: PageBenchOptions,
+    *,
+    name: str,
+    bench: _Bench,
+    summary: Callable[[PageBenchResult], str],
+    out_dir: Path | None,
+    waterfall_dir: Path | None,
 ) -> None:
+    """Run ``bench`` with progress on stderr; print the table, ``summary`` and the time taken.
+
+    ``waterfall_dir`` falls back to the group's ``--waterfall``. What was written is named on
+    stderr.
+
+    Raises:
+        click.ClickException: The benchmark failed (a :class:`BenchError` or
+            :class:`BrowserError`).
+    """
+    parent = ctx.find_object(dict) or {}
+    waterfall_dir = waterfall_dir or parent.get("waterfall_dir")
+    started = time.perf_counter()
+    try:
+        result = bench(options, progress=lambda line: click.echo(line, err=True))
+    except (BenchError, BrowserError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_table(result))
+    click.echo("")
+    click.echo(summary(result))
     written: list[Path] = []
     if out_dir is not None:
         written += write_results(result, out_dir)
@@ -353,6 +359,8 @@ def _write_outputs(
         written += write_waterfalls(result, waterfall_dir)
     for path in written:
         click.echo(f"wrote {path}", err=True)
+    click.echo(f"{name}: {time.perf_counter() - started:.0f} s", err=True)
+    sys.stdout.flush()
 
 
 bench_command.add_command(api_command)

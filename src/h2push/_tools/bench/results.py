@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -12,12 +12,6 @@ from h2push._tools._common import round_ms
 from h2push._tools.bench.waterfall import (
     Waterfall,
 )
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Strategy = Literal["nothing", "link", "hints", "push", "push+103"]
 Protocol = Literal["h2", "http/1.1"]

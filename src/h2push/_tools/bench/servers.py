@@ -13,17 +13,14 @@ from typing import Any, cast
 
 from hypercorn.config import Config
 
+from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send
 from h2push._tools._common import free_port
 from h2push._tools.bench.results import (
     _MIDDLEWARE,
     _START_TIMEOUT_S,
     _STOP_TIMEOUT_S,
     STRATEGIES,
-    ASGIApp,
     Protocol,
-    Receive,
-    Scope,
-    Send,
     Strategy,
 )
 from h2push._tools.bench.site import BenchSite

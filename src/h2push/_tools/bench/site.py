@@ -8,8 +8,9 @@ from importlib import resources
 from typing import Final
 
 from h2push._core.manifest import Manifest
-from h2push._tools._common import answer_lifespan
-from h2push._tools.bench.results import STATIC_MAX_AGE_S, Receive, Scope, Send
+from h2push._delivery.asgi_types import Receive, Scope, Send
+from h2push._tools._common import http_or_lifespan
+from h2push._tools.bench.results import STATIC_MAX_AGE_S
 
 # --------------------------------------------------------------------------- the site
 
@@ -187,10 +188,7 @@ class BenchSite:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the page and its static files (ASGI 3); answer lifespan events."""
-        if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        if not await http_or_lifespan(scope, receive, send):
             return
         path = scope["path"]
         if path == "/":

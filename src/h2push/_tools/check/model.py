@@ -107,14 +107,12 @@ class TimingFact:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PushFact:
-    """A response the server pushed to h2push's own HTTP/2 client (RFC 9113 §8.4).
-
-    Chromium refuses push; a non-browser client that accepts it receives these.
+class ResponseFact:
+    """A response h2push's own client received.
 
     Attributes:
-        url (str): The absolute URL of the promised request.
-        status (int | None): The pushed response's status, None when none arrived.
+        url (str): The absolute URL of the request.
+        status (int | None): The response's status; None when none arrived.
         headers (Mapping[str, str]): Its header fields, lower-case names.
         body_bytes (int): Its body size.
     """
@@ -126,20 +124,20 @@ class PushFact:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProbeFact:
-    """A direct GET of a hinted resource the page never asked for, made to size what it cost.
+class PushFact(ResponseFact):
+    """A response the server pushed to h2push's own HTTP/2 client (RFC 9113 §8.4).
 
-    Attributes:
-        url (str): The absolute URL.
-        status (int | None): The response status; None when the request failed.
-        headers (Mapping[str, str]): Its header fields, lower-case names.
-        body_bytes (int): Its body size.
+    Chromium refuses push; a non-browser client that accepts it receives these. ``url`` is
+    the promised request's; ``status`` is None when no response arrived.
     """
 
-    url: str
-    status: int | None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body_bytes: int = 0
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeFact(ResponseFact):
+    """A direct GET of a hinted resource the page never asked for, made to size what it cost.
+
+    ``status`` is None when the request failed.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)

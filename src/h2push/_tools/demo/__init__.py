@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from h2push._tools._common import answer_lifespan
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from h2push._delivery.asgi_types import Receive, Scope, Send
+from h2push._tools._common import http_or_lifespan
 
 _HERE: Final = Path(__file__).resolve().parent
 
@@ -133,10 +129,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         receive (Callable[[], Awaitable[MutableMapping[str, Any]]]): The ASGI receive callable.
         send (Callable[[MutableMapping[str, Any]], Awaitable[None]]): The ASGI send callable.
     """
-    if scope["type"] == "lifespan":
-        await answer_lifespan(receive, send)
-        return
-    if scope["type"] != "http":
+    if not await http_or_lifespan(scope, receive, send):
         return
     method = scope["method"]
     path = scope["path"]

@@ -20,10 +20,13 @@ its ``http2_max_header_size``.
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-_applied = False
+from h2push._delivery.ledger import CONNECTION_EXTENSION
 
 #: The largest HPACK-encoded header block of a request ``h2push serve`` decodes (bytes): a
 #: request with more is refused, its connection closed. nginx's ``http2_max_header_size``
@@ -32,18 +35,34 @@ _applied = False
 MAX_HEADER_BLOCK_BYTES = 16384
 
 
-def apply() -> None:
-    """Patch Hypercorn 0.18's ``H2Protocol`` (idempotent; a no-op for other versions)."""
-    global _applied  # noqa: PLW0603 - a process-wide patch, applied once
-    if _applied:
-        return
-    _applied = True
+def _hypercorn_0_18() -> bool:
+    """Whether the installed Hypercorn is of the 0.18 series, the one these patches are for."""
     try:
         version = metadata.version("hypercorn")
     except metadata.PackageNotFoundError:
-        return
-    if not version.startswith("0.18."):
-        return
+        return False
+    return version.startswith("0.18.")
+
+
+def _once_on_hypercorn_0_18(patch: Callable[[], None]) -> Callable[[], None]:
+    """Make ``patch`` process-wide and idempotent: it runs once, and only on Hypercorn 0.18."""
+    applied = False
+
+    @functools.wraps(patch)
+    def apply_once() -> None:
+        nonlocal applied
+        if applied:
+            return
+        applied = True
+        if _hypercorn_0_18():
+            patch()
+
+    return apply_once
+
+
+@_once_on_hypercorn_0_18
+def apply() -> None:
+    """Patch Hypercorn 0.18's ``H2Protocol`` (idempotent; a no-op for other versions)."""
     from hpack import Decoder, OversizedHeaderListError  # noqa: PLC0415
     from hypercorn.events import Closed  # noqa: PLC0415
     from hypercorn.protocol.events import StreamClosed  # noqa: PLC0415
@@ -86,9 +105,6 @@ def apply() -> None:
     H2Protocol.stream_send = send_unless_closed  # type: ignore[method-assign]
 
 
-_push_offer_applied = False
-
-
 class _WithoutPush:
     """Hypercorn's app wrapper for one stream whose client refused push: no push in the scope."""
 
@@ -104,6 +120,7 @@ class _WithoutPush:
         await self.app(scope, *args)
 
 
+@_once_on_hypercorn_0_18
 def offer_push_only_when_accepted() -> None:
     """Patch Hypercorn 0.18 so a client that refused push is not offered ``http.response.push``.
 
@@ -117,52 +134,66 @@ def offer_push_only_when_accepted() -> None:
     MAX_PUSH_ID (RFC 9114 §4.6; Chromium never does): push is offered only then (aioquic's
     ``H3Connection._max_push_id``). Idempotent; other Hypercorn versions are left alone.
     """
-    global _push_offer_applied  # noqa: PLW0603 - a process-wide patch, applied once
-    if _push_offer_applied:
-        return
-    _push_offer_applied = True
-    try:
-        version = metadata.version("hypercorn")
-    except metadata.PackageNotFoundError:
-        return
-    if not version.startswith("0.18."):
-        return
     from hypercorn.protocol.h2 import H2Protocol  # noqa: PLC0415
 
-    create_stream = H2Protocol._create_stream
-
-    async def create_stream_for_the_client(self: Any, request: Any) -> None:
-        if self.connection.remote_settings.enable_push:
-            await create_stream(self, request)
-            return
-        # The stream keeps the app it is created with; restore it for the next stream.
-        app = self.app
-        self.app = _WithoutPush(app)
-        try:
-            await create_stream(self, request)
-        finally:
-            self.app = app
-
-    H2Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]
-    _offer_push_over_http3_only_when_accepted()
-
-
-def _offer_push_over_http3_only_when_accepted() -> None:
+    _offer_push_when(H2Protocol, lambda connection: connection.remote_settings.enable_push)
     try:
         from hypercorn.protocol.h3 import H3Protocol  # noqa: PLC0415 - needs aioquic
     except ImportError:  # no aioquic: no HTTP/3
         return
-    create_stream = H3Protocol._create_stream
+    _offer_push_when(
+        H3Protocol, lambda connection: getattr(connection, "_max_push_id", None) is not None
+    )
+
+
+class _OnConnection:
+    """Hypercorn's app wrapper for one stream of a client that takes push: names its connection.
+
+    ASGI gives an application no handle on its connection, and a connection's two addresses
+    are not unique over time (a closed connection's client port is reused at once on
+    loopback). The scope's ``extensions["h2push.connection"]`` gets ``{"id": N}``, N unique
+    per connection in this process, so the push ledger (``h2push._delivery.ledger``) never
+    mistakes a new connection for an old one.
+    """
+
+    __slots__ = ("app", "serial")
+
+    def __init__(self, app: Any, serial: int) -> None:
+        self.app = app
+        self.serial = serial
+
+    async def __call__(self, scope: Any, *args: Any) -> None:
+        extensions = scope.get("extensions")
+        if isinstance(extensions, dict):
+            extensions[CONNECTION_EXTENSION] = {"id": self.serial}
+        await self.app(scope, *args)
+
+
+_serials = itertools.count(1)
+
+
+def _offer_push_when(protocol: Any, accepts_push: Callable[[Any], bool]) -> None:
+    """Patch ``protocol._create_stream``: no push in the stream's scope unless ``accepts_push``.
+
+    ``accepts_push`` is given the protocol's h2 or aioquic connection when the request arrives.
+    A stream that is offered push also gets its connection's serial (:class:`_OnConnection`).
+    """
+    create_stream = protocol._create_stream
 
     async def create_stream_for_the_client(self: Any, request: Any) -> None:
-        if getattr(self.connection, "_max_push_id", None) is not None:
-            await create_stream(self, request)
-            return
         app = self.app
-        self.app = _WithoutPush(app)
+        if accepts_push(self.connection):
+            serial = self.__dict__.get("_h2push_serial")
+            if serial is None:
+                serial = self._h2push_serial = next(_serials)
+            wrapped: Any = _OnConnection(app, serial)
+        else:
+            wrapped = _WithoutPush(app)
+        # The stream keeps the app it is created with; restore it for the next stream.
+        self.app = wrapped
         try:
             await create_stream(self, request)
         finally:
             self.app = app
 
-    H3Protocol._create_stream = create_stream_for_the_client  # type: ignore[method-assign]
+    protocol._create_stream = create_stream_for_the_client

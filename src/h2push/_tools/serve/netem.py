@@ -39,7 +39,6 @@ import math
 import threading
 from collections import deque
 from collections.abc import Coroutine
-from types import TracebackType
 from typing import Any, Final
 
 logger = logging.getLogger(__name__)
@@ -357,12 +356,7 @@ class LatencyRelay:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def _relay(
@@ -503,12 +497,7 @@ class LatencyRelay:
     def __enter__(self) -> LatencyRelay:
         return self.start_in_thread()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _thread_main(self, loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:

@@ -43,7 +43,7 @@ import os
 import ssl
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -55,6 +55,7 @@ from hypercorn.config import Config
 from h2push._core.errors import H2PushError
 from h2push._core.manifest import Manifest, ManifestError
 from h2push._core.plan import DEFAULT_MAX_PUSHES
+from h2push._delivery.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from h2push._tools._common import free_port
 from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
 from h2push._tools.serve.devcert import (
@@ -68,11 +69,6 @@ from h2push._tools.serve.netem import LatencyRelay
 from h2push.asgi import DEFAULT_MAX_PUSHES_PER_CONNECTION, H2PushMiddleware
 from h2push.versions import StaticVersions
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Interface = Literal["asgi", "wsgi"]
 
 logger = logging.getLogger("h2push")

@@ -13,8 +13,9 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import h2.config
@@ -36,7 +37,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from h2push._core.links import parse_link_header
+from h2push._core.links import parse_link_header, split_link_header
 from h2push._tools.check.diagnose import cache_problems
 from h2push._tools.trace.models import (
     CLIENT_PREFACE,
@@ -247,6 +248,8 @@ def _remaining(deadline: float) -> float:
 
 # --------------------------------------------------------------------------- the session
 
+_Recorded = TypeVar("_Recorded", Response, Pushed)
+
 
 @dataclass
 class _Stream:
@@ -269,30 +272,14 @@ class _Stream:
         return self.completed_ms is not None or self.reset is not None
 
     def response(self) -> Response:
-        return Response(
-            stream_id=self.stream_id,
-            status=self.status,
-            headers=self.headers,
-            body_bytes=self.body_bytes,
-            headers_ms=self.headers_ms,
-            completed_ms=self.completed_ms,
-            reset=self.reset,
-        )
+        return self._record(Response)
 
     def pushed(self) -> Pushed:
-        return Pushed(
-            stream_id=self.stream_id,
-            status=self.status,
-            headers=self.headers,
-            body_bytes=self.body_bytes,
-            headers_ms=self.headers_ms,
-            completed_ms=self.completed_ms,
-            reset=self.reset,
-            parent_stream_id=self.parent_stream_id,
-            path=self.path,
-            request_headers=self.request_headers,
-            promised_ms=self.promised_ms,
-        )
+        return self._record(Pushed)
+
+    def _record(self, kind: type[_Recorded]) -> _Recorded:
+        """``kind`` built from this stream's fields of the same names (every one of its fields)."""
+        return kind(**{each.name: getattr(self, each.name) for each in fields(kind)})
 
 
 @dataclass
@@ -552,7 +539,7 @@ class _Session:
                     link
                     for name, value in headers
                     if name == "link"
-                    for link in _split_links(value)
+                    for link in split_link_header(value)
                 )
                 self.early_hints.append(EarlyHint(t_ms=t_ms, links=links, headers=headers))
         elif isinstance(event, h2.events.PushedStreamReceived):
@@ -616,33 +603,6 @@ def _decode(headers: Iterable[tuple[bytes | str, bytes | str]]) -> Headers:
 def _status(headers: Headers) -> int | None:
     value = dict(headers).get(":status")
     return int(value) if value is not None and value.isdigit() else None
-
-
-def _split_links(value: str) -> list[str]:
-    """Split a Link field value at the commas between links (RFC 8288 §3).
-
-    Commas inside ``<...>`` and inside quoted strings do not split.
-    """
-    links: list[str] = []
-    current: list[str] = []
-    in_uri = in_quotes = escaped = False
-    for char in value:
-        if in_quotes:
-            in_quotes = escaped or char != '"'
-            escaped = not escaped and char == "\\"
-        elif in_uri:
-            in_uri = char != ">"
-        elif char == "<":
-            in_uri = True
-        elif char == '"':
-            in_quotes = True
-        elif char == ",":
-            links.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    links.append("".join(current))
-    return [link.strip() for link in links if link.strip()]
 
 
 # --------------------------------------------------------------------------- public API
