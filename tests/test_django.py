@@ -418,3 +418,25 @@ def test_djangos_own_asgi_app_under_the_middleware_pushes_as_the_response_starts
         exact=True,
     )
     assert_linked(result, ["/static/site.css", "/static/about.css", "/static/chart.js"])
+
+
+# --------------------------------------------------------------------------- learning (WSGI)
+
+
+def learned_page(request: HttpRequest, n: int) -> HttpResponse:
+    return HttpResponse(f"<head><link rel=stylesheet href=/static/learned.css></head><p>{n}")
+
+
+urlpatterns.append(path("learned/<int:n>", learned_page))
+
+
+def test_under_a_wsgi_server_a_url_pattern_learns_from_its_pages() -> None:
+    hints: list[list[tuple[str, str]]] = []
+    with override_settings(H2PUSH_MANIFEST=None):
+        client = Client()  # one handler, so one middleware and one learner, for the test
+        navigate = {"HTTP_ACCEPT": "text/html", "wsgi.early_hints": hints.append}
+        assert client.get("/learned/1", **navigate).content.endswith(b"<p>1")
+        assert hints == []  # the first navigation: as without h2push
+        response = client.get("/learned/2", **navigate)  # another path, the same pattern
+    assert hints == [[("Link", "</static/learned.css>; rel=preload; as=style")]]
+    assert response["Link"] == "</static/learned.css>; rel=preload; as=style"

@@ -51,6 +51,13 @@ from h2push._delivery.engine import (
     records_delivery,
     reusable_problem,
 )
+from h2push._delivery.learning import (
+    Learner,
+    PageLesson,
+    RedisStore,
+    StylesheetLesson,
+    route_resolver,
+)
 from h2push._delivery.ledger import (
     DEFAULT_MAX_LEDGER_BYTES,
     Connection,
@@ -73,7 +80,10 @@ __all__ = [
     "PUSHED_HEADER",
     "SCOPE_KEY",
     "H2PushMiddleware",
+    "Learner",
+    "RedisStore",
     "push",
+    "route_resolver",
 ]
 
 _EMPTY_PLAN = Plan()
@@ -252,6 +262,11 @@ class H2PushMiddleware:
             preloads count as delivered. None or False: no proxy.
         max_ledger_bytes: The memory the per-connection push ledger may take (bytes, default
             8 MiB); the least recently used connections are forgotten beyond it.
+        learn: Learn each route's critical resources from its own HTML responses and hint
+            them for a route with no manifest entry and no ``preloads`` declaration
+            (docs/learning.md): True (default) for a per-process :class:`Learner` keyed by
+            ``app``'s routes when h2push knows its framework (else by path), a
+            :class:`Learner` (e.g. with a :class:`RedisStore`), or False.
 
     Raises:
         ManifestError: The manifest file is missing or invalid (naming file, key and reason).
@@ -276,6 +291,7 @@ class H2PushMiddleware:
         hinted_max_age_s: int | None = DEFAULT_HINTED_MAX_AGE_S,
         proxy: ProxyMode | bool | None = None,
         max_ledger_bytes: int = DEFAULT_MAX_LEDGER_BYTES,
+        learn: bool | Learner = True,
     ) -> None:
         if max_pushes < 0:
             raise ValueError(f"max_pushes {max_pushes} must not be negative")
@@ -320,6 +336,7 @@ class H2PushMiddleware:
         # The route preload tuples already read, kept by id with the tuple itself, so that
         # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
+        self.learner = _learner(app, learn)
         if self.manifest is not None:
             for entries in self.manifest.entries.values():
                 self._learn_paths(entries)
@@ -367,6 +384,13 @@ class H2PushMiddleware:
             )
         else:
             candidates = self._candidates(facts)
+        if not candidates and self.learner is not None and facts.navigation:
+            found = self._learned_candidates(request)
+            if callable(found):  # a shared store, read in a thread: the loop is not blocked
+                found = await asyncio.to_thread(found)
+            if found and id(found) not in self._learned:  # the same tuple while unchanged
+                self._learned_new(found)
+            candidates = found
         if candidates:
             if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
                 await self._learn(request, candidates)
@@ -418,6 +442,8 @@ class H2PushMiddleware:
                         sent.add(url)
 
         promised: set[str] = set()  # the app's own promises, when there is no ledger
+        lesson: PageLesson | StylesheetLesson | None = None
+        started: Message | None = None  # a GET response's start, while it may teach
         # Most responses need only the plan's Link value appended: no push() calls, no
         # tracker, no caching rule for the path, no Link header of the app's own.
         plain = (
@@ -425,9 +451,13 @@ class H2PushMiddleware:
             and not self.push_preload
             and facts.path not in self._hinted_paths
         )
+        learner = self.learner if facts.method == "GET" else None  # GET responses teach
 
         async def send_with_links(message: Message) -> None:
+            nonlocal lesson, started
             if message["type"] == "http.response.start":
+                if learner is not None:
+                    started = message  # the app's own headers; read after the first chunk
                 if plain and not request.preloads:
                     headers = message.get("headers", ())
                     if request.link_bytes is None or message.get("status", 200) >= 400:
@@ -438,6 +468,31 @@ class H2PushMiddleware:
                         message = await self._start_response(request, message)
                 else:
                     message = await self._start_response(request, message)
+            elif started is not None and message["type"] == "http.response.body":
+                # The chunk goes out first, as it is; then a copy of the head is read.
+                await send(message)
+                if lesson is None:
+                    if (
+                        learner is not None
+                        and request.learning
+                        and learner.unchanged(
+                            request.learning,
+                            started["status"],
+                            started.get("headers", ()),
+                            message.get("body", b""),
+                            request.preloads,
+                        )
+                    ):
+                        started = None  # the same head as last time: nothing new to learn
+                        return
+                    lesson = self._lesson(request, started)
+                    if lesson is None:
+                        started = None
+                        return
+                lesson.feed(message.get("body", b""), more=message.get("more_body", False))
+                if lesson.done:
+                    started = None
+                return
             elif message["type"] == _PUSH:  # the application's own push promise
                 if not self._first_promise(request, message.get("path"), promised):
                     return  # one PUSH_PROMISE per URL per connection (README)
@@ -575,6 +630,59 @@ class H2PushMiddleware:
             # The manifest's own tuple, when it is all there is, lets plan() reuse plans.
             declared = (*declared, *routed) if declared else routed
         return declared
+
+    # ------------------------------------------------------------------ learning
+
+    def _learned_candidates(
+        self, request: _RequestState
+    ) -> Sequence[Preload] | Callable[[], Sequence[Preload]]:
+        """What the request's route learned, for a GET navigation with no declaration.
+
+        Returns:
+            The preloads, or, when the learner's store blocks (Redis), a function that reads
+            them, for a thread to call.
+        """
+        facts = request.facts
+        learner = self.learner
+        if learner is None or facts.method != "GET" or facts.pushed:
+            return ()
+        if self.preloads is not None and self.preloads(facts.path, True) is None:
+            return ()  # no route
+        if not learner.store.blocking:
+            request.learning, found = learner.lookup(facts.path)
+            return found
+        key = request.learning = learner.key(facts.path)
+        if key is None:
+            return ()
+        return functools.partial(learner.preloads, facts.path, key=key)
+
+    def _learned_new(self, found: Sequence[Preload]) -> None:
+        """Watch the caching of a newly learned set's paths (kept by id with the tuple)."""
+        self._learn_paths(found)
+        if len(self._learned) < MAX_HINTED_PATHS:
+            self._learned[id(found)] = found
+
+    def _lesson(
+        self, request: _RequestState, start: Message
+    ) -> PageLesson | StylesheetLesson | None:
+        """What this response teaches (:class:`Learner`), as it starts."""
+        assert self.learner is not None
+        scope = request.scope
+        origin = f"{scope.get('scheme', 'https')}://{_authority(scope) or 'localhost'}"
+        status = int(start.get("status", 200))
+        headers = start.get("headers", ())
+        if request.learning:
+            return self.learner.page(
+                request.facts.path,
+                origin=origin,
+                status=status,
+                headers=headers,
+                pushed=request.preloads,
+                key=request.learning,
+            )
+        query = scope.get("query_string", b"")
+        path = request.facts.path + ("?" + query.decode("latin-1") if query else "")
+        return self.learner.stylesheet(path, origin=origin, status=status, headers=headers)
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
@@ -776,6 +884,22 @@ class H2PushMiddleware:
         else:
             changed = record(request, urls, self.versions)
         return client.response_headers() if changed else []
+
+
+def _learner(app: object, learn: bool | Learner) -> Learner | None:
+    """The middleware's learner: None when off, or when an inner H2PushMiddleware learns."""
+    if isinstance(learn, Learner):
+        return learn
+    if not learn:
+        return None
+    inner = app
+    for _ in range(8):  # e.g. h2push serve around Django's get_asgi_application()
+        if isinstance(inner, H2PushMiddleware) and inner.learner is not None:
+            return None
+        inner = getattr(inner, "app", None)
+        if inner is None:
+            break
+    return Learner(route=route_resolver(app))
 
 
 def _is_json_success(start: Message) -> bool:

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
@@ -71,7 +71,7 @@ from typing import Any, Final, TypeVar, cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import Resolver404, resolve
 
 from h2push import asgi
@@ -81,6 +81,12 @@ from h2push._core.plan import DEFAULT_MAX_PUSHES, RequestFacts, is_navigation
 from h2push._delivery.asgi_types import ASGIApp, Receive, Scope, Send, answer_lifespan
 from h2push._delivery.declare import manifest_marker
 from h2push._delivery.engine import Delivery, Prepared
+from h2push._delivery.learning import (
+    PageLesson,
+    StylesheetLesson,
+    TeachingBody,
+    learner_from_setting,
+)
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import SCOPE_KEY as ASGI_SCOPE_KEY
 
@@ -330,6 +336,11 @@ def get_asgi_application() -> ASGIApp:
         push=settings.push,
         hinted_max_age_s=settings.hinted_max_age_s,
         proxy=settings.proxy,
+        # Learn each URL pattern's critical resources from its pages (h2push._delivery.learning).
+        learn=learner_from_setting(
+            getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
+        )
+        or False,
     )
 
 
@@ -349,6 +360,8 @@ class _RequestState:
     candidates: tuple[Preload, ...] = ()
     scope: Scope | None = None
     preloads: list[Preload] = field(default_factory=list)
+    learning: str | None = None  # the URL pattern's key in h2push._delivery.learning (WSGI only)
+    origin: str = "http://localhost"  # the scheme and Host of the request, for learning
 
     def add(self, preload: Preload) -> None:
         if self.scope is not None:
@@ -412,6 +425,10 @@ class H2PushMiddleware:
             tracker=None,
             pushing_proxy=False,
         )
+        # Without the ASGI middleware (a WSGI server), this middleware learns (learning).
+        self.learner = learner_from_setting(
+            getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
+        )
 
     def __call__(self, request: HttpRequest) -> Any:
         """Handle one request (a coroutine when Django serves asynchronously)."""
@@ -446,6 +463,8 @@ class H2PushMiddleware:
         )
         scope = _asgi_scope(request)
         state = _RequestState(facts=facts, scope=scope)
+        if scope is None and self.learner is not None:
+            state.origin = f"{request.scheme}://{request.META.get('HTTP_HOST', 'localhost')}"
         setattr(request, _REQUEST_ATTR, state)
         if scope is not None and scope.get(_PLANNED_KEY):
             return state  # the ASGI middleware planned them before Django ran
@@ -455,6 +474,10 @@ class H2PushMiddleware:
             for preload in declared:  # pushed and linked as the response starts
                 state.add(preload)
             return state
+        if not declared and self.learner is not None and facts.navigation and facts.method == "GET":
+            state.learning = self.learner.key(facts.path)  # no declaration: what it learned
+            if state.learning is not None:
+                declared = self.learner.preloads(facts.path, key=state.learning)
         state.candidates = declared
         if declared and callable(send_hints):
             first = self._plan(state.facts, declared)
@@ -467,6 +490,8 @@ class H2PushMiddleware:
 
     def _finish(self, state: _RequestState, response: HttpResponseBase) -> None:
         """Merge every preload into the response's Link header, after the view's own value."""
+        if state.scope is None and self.learner is not None:
+            self._teach(state, response)  # the view's own Link values, before ours
         candidates = (*state.candidates, *state.preloads) if state.preloads else state.candidates
         if state.scope is not None or not candidates or response.status_code >= 400:
             return  # the ASGI middleware does it, or nothing to add, or an error page
@@ -483,6 +508,49 @@ class H2PushMiddleware:
             merged = merge_link_header(existing, final.plan.links)
         if merged is not None and merged != existing:
             response.headers["Link"] = merged
+
+    def _teach(self, state: _RequestState, response: HttpResponseBase) -> None:
+        """Let a page (or a stylesheet) teach h2push._delivery.learning once it has gone out.
+
+        A streaming response teaches as its chunks go out; any other once the server has
+        sent it and closes it (Django's resource closers), so no byte is delayed.
+        """
+        assert self.learner is not None
+        learning = state.learning
+        if not learning and (
+            state.facts.method != "GET" or not self.learner.wants(state.facts.path)
+        ):
+            return  # neither a page that teaches nor a stylesheet a learned page names
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+        origin = state.origin
+        lesson: PageLesson | StylesheetLesson | None
+        if learning:
+            if isinstance(response, HttpResponse) and self.learner.unchanged(
+                learning, response.status_code, headers, response.content, state.preloads
+            ):
+                return  # the same start and head as last time: nothing new to learn
+            lesson = self.learner.page(
+                state.facts.path,
+                origin=origin,
+                status=response.status_code,
+                headers=headers,
+                pushed=state.preloads,
+                key=learning,
+            )
+        else:
+            lesson = self.learner.stylesheet(
+                state.facts.path, origin=origin, status=response.status_code, headers=headers
+            )
+        if lesson is None:
+            return
+        if isinstance(response, StreamingHttpResponse) and not response.is_async:
+            body = cast("Iterator[bytes]", response.streaming_content)
+            response.streaming_content = TeachingBody(body, lesson)
+        elif isinstance(response, HttpResponse):
+            closers = getattr(response, "_resource_closers", None)
+            if isinstance(closers, list):
+                content = response.content
+                closers.append(lambda: lesson.feed(content, more=False))
 
     def _plan(self, facts: RequestFacts, candidates: Sequence[Preload]) -> Prepared:
         return self._delivery.prepare(

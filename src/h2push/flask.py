@@ -45,6 +45,10 @@ H2PUSH_PROXY       ``proxy``                        the proxy in front: ``"forwa
                                                     or ``"pushes-from-link"`` / True (nginx
                                                     < 1.25.1, h2o 2.2: no 103, Link preloads
                                                     count as delivered); None or False: none
+H2PUSH_LEARN       (none; default True)             learn each endpoint's critical resources
+                                                    from its pages (docs/learning.md,
+                                                    under ``h2push serve``); a ``redis://``
+                                                    URL shares them; False turns it off
 ================== ================================ ============================================
 
 Hints browsers can use: a browser keeps a hinted response in its HTTP cache and the page reads
@@ -76,7 +80,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -101,6 +105,14 @@ from h2push._delivery.declare import (
     check_manifest_setting,
 )
 from h2push._delivery.engine import Delivery, Prepared, Visit, records_delivery
+from h2push._delivery.learning import (
+    Learner,
+    PageLesson,
+    StylesheetLesson,
+    TeachingBody,
+    learner_from_setting,
+    route_resolver,
+)
 from h2push._delivery.werkzeug_routes import endpoint_of
 from h2push._proxy import FORWARDS_103, PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.asgi import DEFAULT_HINTED_MAX_AGE_S
@@ -204,6 +216,8 @@ class _AppState:
     # The same-origin paths h2push preloads (manifests, push()), and those already reported.
     hinted_paths: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
+    # What h2push learns from the app's pages (H2PUSH_LEARN, h2push._delivery.learning), or None.
+    learner: Learner | None = None
     # The plans made for this app, with the Link values they send (the delivery engine).
     delivery: Delivery = field(
         default_factory=lambda: Delivery(
@@ -420,6 +434,7 @@ class H2Push:
         state.hinted_max_age_s = _hinted_max_age(
             config.get("H2PUSH_HINTED_MAX_AGE", DEFAULT_HINTED_MAX_AGE_S)
         )
+        state.learner = learner_from_setting(config.get("H2PUSH_LEARN", True), "H2PUSH_LEARN", app)
         state.view_manifests = _view_manifests(app)
         _learn_manifest_paths(state)
         app.before_request(_before_request)
@@ -662,16 +677,62 @@ def _before_request() -> None:
 def _after_request(response: Response) -> Response:
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
-        if state.tracker is not None or state.app_state.firehose:
-            _finish(state, response)  # the tracker reads the response; else _LinkHeaders
         app_state: object = state.app_state
         path = state.facts.path
     else:
         app_state = current_app.extensions.get(_EXTENSION_KEY)
         path = request.path
-    if isinstance(app_state, _AppState) and path in app_state.hinted_paths:
+    learner = app_state.learner if isinstance(app_state, _AppState) else None
+    if learner is not None:
+        _teach(learner, state, response)  # the app's own Link values, not ours
+    if isinstance(state, _RequestState) and (state.tracker is not None or state.app_state.firehose):
+        _finish(state, response)  # the tracker reads the response; else _LinkHeaders
+    if isinstance(app_state, _AppState) and (
+        path in app_state.hinted_paths or (learner is not None and learner.hints(path))
+    ):
         _make_reusable(app_state, response)
     return response
+
+
+def _teach(learner: Learner, state: object, response: Response) -> None:
+    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet).
+
+    A page whose status, header fields and first bytes repeat the last one its route was read
+    from (:meth:`~h2push._delivery.learning.Learner.unchanged`) is left as it is.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.method != "GET" or _under_middleware(req.environ):
+        return
+    status = response.status_code
+    lesson: PageLesson | StylesheetLesson | None
+    if isinstance(state, _RequestState) and state.learning:
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        body = response.response
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], bytes)
+            and learner.unchanged(state.learning, status, headers, body[0], state.preloads)
+        ):
+            return  # the same head as last time: nothing new to learn
+        lesson = learner.page(
+            state.facts.path,
+            origin=f"{req.scheme}://{req.host}",
+            status=status,
+            headers=headers,
+            pushed=state.preloads,
+            key=state.learning,
+        )
+    else:
+        path = req.full_path.rstrip("?") if req.query_string else req.path
+        if not learner.wants(path):
+            return
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        lesson = learner.stylesheet(
+            path, origin=f"{req.scheme}://{req.host}", status=status, headers=headers
+        )
+    if lesson is not None:
+        response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)
 
 
 class _LinkHeaders:
@@ -834,6 +895,17 @@ def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None
     )
     setattr(g, _G_KEY, state)
     environ[_ENVIRON_KEY] = state
+    learner = app_state.learner
+    if (
+        not candidates
+        and learner is not None
+        and not under_middleware
+        and facts.navigation
+        and facts.method == "GET"
+    ):  # no declaration: what the route learned (h2push._delivery.learning)
+        state.learning = learner.key(facts.path)
+        if state.learning is not None:
+            candidates = state.candidates = learner.preloads(facts.path, key=state.learning)
     if candidates and state.tracker is not None:
         _learn(state, candidates)
     if candidates and callable(send_hints):
@@ -977,9 +1049,13 @@ def middleware_options(app: object) -> dict[str, Any]:
     options: dict[str, Any] = {
         "preloads": preloads_resolver(app),
         "versions": versions_resolver(app),
+        "learn": Learner(
+            route=route_resolver(app)
+        ),  # keyed by endpoint (h2push._delivery.learning)
     }
     state = app.extensions.get(_EXTENSION_KEY)
     if isinstance(state, _AppState):
+        options["learn"] = state.learner or False
         options.update(
             max_pushes=state.max_pushes,
             early_hints=state.early_hints,

@@ -9,6 +9,8 @@ adapters (:mod:`h2push.asgi`, :mod:`h2push.flask`, :mod:`h2push.quart`, :mod:`h2
   set, delivered set, ``push()`` calls) and the rules (loading and recording the client, which
   response may record delivery, the hinted-max-age caching rule);
 * :mod:`.ledger`: the per-connection push ledger and its byte budget;
+* :mod:`.learning`: what each route's pages need early, learned from the responses themselves
+  (no manifest, no decorator), per process or shared through Redis;
 * :mod:`.declare`: what adapters share to declare preloads (the default manifest path, the
   app manifest setting, the route decorator's marker);
 * :mod:`.werkzeug_routes`: route matching for the Werkzeug-based adapters (Flask, Quart);

@@ -87,9 +87,11 @@ class Visit:
         known: URLs the client is believed to have (str).
         delivered: URLs that went out for this request (hinted or pushed).
         preloads: The request's own ``push()`` calls, in order.
+        learning: The route's key in :mod:`.learning` when the request is hinted from what
+            its route learned (a GET navigation with no declaration), else None.
     """
 
-    __slots__ = ("client", "delivered", "facts", "known", "preloads")
+    __slots__ = ("client", "delivered", "facts", "known", "learning", "preloads")
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -97,6 +99,7 @@ class Visit:
         self.known = _EMPTY
         self.delivered: set[str] = set()
         self.preloads: list[Preload] = []
+        self.learning: str | None = None
 
 
 class HintedPaths:

@@ -571,6 +571,13 @@ def _origin(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     help="The site's origin: absolute URLs on it count as its own, and --app requests use it.",
 )
 @click.option(
+    "--learned",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --app: navigate to each PATH N times through h2push's learning (no manifest),"
+    " as a browser would, and write what it learned (docs/learning.md) for review.",
+)
+@click.option(
     "--check",
     "check_file",
     type=click.Path(dir_okay=False),
@@ -589,6 +596,7 @@ def manifest_command(
     app_spec: str | None,
     root: str | None,
     origin: str,
+    learned: int | None,
     check_file: str | None,
 ) -> None:
     """Write a push manifest (http2-push-manifest JSON) for pages.
@@ -610,6 +618,15 @@ def manifest_command(
     FILE [SOURCE|PATH]... the manifest is validated instead and the status is 1 when it has
     problems.
     """
+    if learned is not None:
+        if app_spec is None:
+            raise click.UsageError("--learned needs --app MODULE:ATTR")
+        with contextlib.ExitStack() as stack:
+            found = _learned_manifest(app_spec, sources or ("/",), origin, learned, stack)
+        if not found:
+            raise click.ClickException("nothing was learned: no PATH answered a 2xx HTML page")
+        _write(json.dumps(found, indent=2) + "\n", output)
+        return
     reporter = _Reporter()
     options = DiscoverOptions(images=images, css_images=css_images, origin=origin)
     with contextlib.ExitStack() as stack:
@@ -636,6 +653,82 @@ def manifest_command(
             output=output,
             reporter=reporter,
         )
+
+
+def _learned_manifest(
+    spec: str, paths: Sequence[str], origin: str, navigations: int, stack: contextlib.ExitStack
+) -> dict[str, Any]:
+    """Navigate to ``paths`` through the app with learning on; what it learned, by path.
+
+    Each navigation is followed by a request for every stylesheet the page named, as a
+    browser's would be, so that the fonts those name are learned too.
+    """
+    import asyncio  # noqa: PLC0415
+
+    from h2push._delivery.learning import learned_manifest  # noqa: PLC0415
+    from h2push._tools.serve.server import AppLoadError, build_app, detect_interface, import_app  # noqa: PLC0415
+    from h2push.asgi import H2PushMiddleware  # noqa: PLC0415
+
+    previous = os.environ.get(_MISSING_MANIFEST_OK_ENV)
+    os.environ[_MISSING_MANIFEST_OK_ENV] = "1"
+    stack.callback(_restore_env, _MISSING_MANIFEST_OK_ENV, previous)
+    try:
+        target = import_app(spec)
+        app: Any = build_app(target, detect_interface(target), push=False)
+    except AppLoadError as error:
+        raise click.ClickException(str(error)) from None
+    learner = None
+    layer = app
+    while layer is not None and learner is None:
+        if isinstance(layer, H2PushMiddleware):
+            learner = layer.learner
+        layer = getattr(layer, "app", None)
+    if learner is None:
+        raise click.ClickException(f"{spec} has learning turned off (H2PUSH_LEARN)")
+    scheme, _, authority = origin.partition("://")
+
+    async def get(path: str, navigation: bool) -> None:
+        headers = [(b"host", authority.encode("idna"))]
+        if navigation:
+            headers += [(b"sec-fetch-mode", b"navigate"), (b"accept", b"text/html")]
+        else:
+            headers += [(b"sec-fetch-mode", b"no-cors"), (b"accept", b"text/css,*/*;q=0.1")]
+        path, _, query = path.partition("?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "2",
+            "method": "GET",
+            "scheme": scheme,
+            "path": path,
+            "raw_path": path.encode("ascii"),
+            "query_string": query.encode("ascii"),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 443),
+            "extensions": {"http.response.early_hint": {}},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(_message: dict[str, Any]) -> None:
+            return None
+
+        await asyncio.wait_for(app(scope, receive, send), timeout=30)
+
+    async def replay() -> None:
+        for path in paths:
+            for _ in range(navigations):
+                await get(path, navigation=True)
+                for preload in learner.preloads(path):
+                    if preload.as_ == "style" and preload.same_origin:
+                        await get(preload.url, navigation=False)
+        await asyncio.sleep(0.2)  # a shared store writes in the background
+
+    asyncio.run(replay())
+    return {page_key(path): entries for path, entries in learned_manifest(learner, paths).items()}
 
 
 def _check_file_site(
