@@ -1,6 +1,6 @@
 """Load, bounded: h2load against ``h2push serve`` (the demo, 2 workers): nothing fails or leaks.
 
-The machinery is ``benchmarks/load.py``'s, which runs the issue's full size
+The machinery is ``benchmarks/load.py``'s, which runs the full size
 (``-n 50000 -c 50 -m 10``); here the run is small enough for ``make test`` on two cores shared
 with other tests: ``-n 2000 -c 10 -m 10``, after a warm-up of three runs of 200 requests on 20
 connections (``measure`` in ``benchmarks/load.py`` says why the warm-up carries more). Every
