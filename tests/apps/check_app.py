@@ -128,6 +128,13 @@ app = Starlette(
             H2PushMiddleware,
             manifest=Manifest.from_dict(MANIFEST, source="check_app.MANIFEST"),
             tracker=None,
+            # Each page shows one configuration for h2push check to diagnose, as declared:
+            # learning would hint /font-link's font itself (with crossorigin) from the second
+            # load on. Plain Hypercorn names no connection, and loopback reuses a closed
+            # connection's client port at once: without a per-connection ledger no new
+            # connection is taken for an old one and pushed less.
+            learn=False,
+            max_pushes_per_connection=None,
         )
     ],
 )
