@@ -451,7 +451,11 @@ class H2PushMiddleware:
             and not self.push_preload
             and facts.path not in self._hinted_paths
         )
-        learner = self.learner if facts.method == "GET" else None  # GET responses teach
+        # GET responses teach: a page its route learns from, or a stylesheet a learned page
+        # names (for its fonts). Any other response is passed through untouched.
+        learner = self.learner if facts.method == "GET" else None
+        if learner is not None and not request.learning and not learner.wants(_target(scope)):
+            learner = None
 
         async def send_with_links(message: Message) -> None:
             nonlocal lesson, started
@@ -680,9 +684,9 @@ class H2PushMiddleware:
                 pushed=request.preloads,
                 key=request.learning,
             )
-        query = scope.get("query_string", b"")
-        path = request.facts.path + ("?" + query.decode("latin-1") if query else "")
-        return self.learner.stylesheet(path, origin=origin, status=status, headers=headers)
+        return self.learner.stylesheet(
+            _target(scope), origin=origin, status=status, headers=headers
+        )
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
@@ -884,6 +888,12 @@ class H2PushMiddleware:
         else:
             changed = record(request, urls, self.versions)
         return client.response_headers() if changed else []
+
+
+def _target(scope: Scope) -> str:
+    """The request's path with its query string, if any (str)."""
+    query = scope.get("query_string", b"")
+    return str(scope["path"]) + ("?" + query.decode("latin-1") if query else "")
 
 
 def _learner(app: object, learn: bool | Learner) -> Learner | None:
