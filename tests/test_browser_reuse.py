@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from h2push._tools.browser import Chromium, PageLoad
 from h2push._tools.serve.devcert import spki_sha256_base64
 from nghttp import Frame, Log, nghttp
 from processes import h2push_command, running
-from tutorial import flaskr_project
+from tutorial import django_project, flaskr_project
 
 pytestmark = pytest.mark.peer
 
@@ -112,29 +111,7 @@ def flaskr(flaskr_dir: Path, tls_files: TLSFiles) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def django_admin(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Iterator[Site]:
     """A fresh startproject with h2push added as the README says; its admin login page."""
-    site = tmp_path_factory.mktemp("django")
-    _run([sys.executable, "-m", "django", "startproject", "mysite", str(site)], site)
-    settings = site / "mysite" / "settings.py"
-    text = settings.read_text()
-    text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "h2push",\n', 1)
-    text = text.replace(
-        "MIDDLEWARE = [\n", 'MIDDLEWARE = [\n    "h2push.django.H2PushMiddleware",\n', 1
-    )
-    settings.write_text(text + '\nH2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"\n')
-    asgi = site / "mysite" / "asgi.py"
-    asgi.write_text(
-        asgi.read_text().replace(
-            "from django.core.asgi import get_asgi_application",
-            "from h2push.django import get_asgi_application",
-        )
-    )
-    urls = site / "mysite" / "urls.py"
-    urls.write_text(
-        urls.read_text()
-        + "\nfrom django.contrib.staticfiles.urls import staticfiles_urlpatterns  # noqa: E402\n"
-        + "\nurlpatterns += staticfiles_urlpatterns()\n"
-    )
-    _run([sys.executable, "manage.py", "migrate", "-v", "0"], site)
+    site = django_project(tmp_path_factory.mktemp("django"))
     app = "mysite.asgi:application"
     _run(
         h2push_command("manifest", "--app", app, "-o", "push_manifest.json", "/admin/login/"), site

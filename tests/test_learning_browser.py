@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from h2push._tools.browser import Chromium
 from h2push._tools.serve.devcert import spki_sha256_base64
 from nghttp import Log, nghttp
 from processes import h2push_command, running
-from tutorial import flaskr_project
+from tutorial import django_project, flaskr_project
 
 pytestmark = pytest.mark.peer
 
@@ -74,36 +73,10 @@ def flaskr(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Ite
     yield from _serve(site, "flaskr:create_app()", tls_files)
 
 
-def _run(command: list[str], cwd: Path) -> None:
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def django_admin(tmp_path_factory: pytest.TempPathFactory, tls_files: TLSFiles) -> Iterator[str]:
     """A fresh startproject with h2push added as the README says, and no manifest."""
-    site = tmp_path_factory.mktemp("django-learn")
-    _run([sys.executable, "-m", "django", "startproject", "mysite", str(site)], site)
-    settings = site / "mysite" / "settings.py"
-    text = settings.read_text()
-    text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "h2push",\n', 1)
-    text = text.replace(
-        "MIDDLEWARE = [\n", 'MIDDLEWARE = [\n    "h2push.django.H2PushMiddleware",\n', 1
-    )
-    settings.write_text(text)
-    asgi = site / "mysite" / "asgi.py"
-    asgi.write_text(
-        asgi.read_text().replace(
-            "from django.core.asgi import get_asgi_application",
-            "from h2push.django import get_asgi_application",
-        )
-    )
-    urls = site / "mysite" / "urls.py"
-    urls.write_text(
-        urls.read_text()
-        + "\nfrom django.contrib.staticfiles.urls import staticfiles_urlpatterns  # noqa: E402\n"
-        + "\nurlpatterns += staticfiles_urlpatterns()\n"
-    )
-    _run([sys.executable, "manage.py", "migrate", "-v", "0"], site)
+    site = django_project(tmp_path_factory.mktemp("django-learn"), manifest_setting=False)
     yield from _serve(site, "mysite.asgi:application", tls_files)
 
 

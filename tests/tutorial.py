@@ -1,10 +1,13 @@
-"""Flask's tutorial app "flaskr", taken from the Flask sdist, set up as h2push's README says.
+"""Real apps nobody here wrote, set up as h2push's README says: flaskr and Django's admin.
+
+Flask's tutorial app "flaskr" is taken from the Flask sdist.
 
 The sdist of the installed Flask release is downloaded once with ``pip download`` into a cache
 directory (``$H2PUSH_TEST_CACHE``, else ``~/.cache/h2push-tests``); :func:`flaskr_project`
 copies ``examples/tutorial/flaskr`` into a test's directory, adds ``H2Push(app)`` to its
 ``create_app()`` and creates its database. Without network access the test is skipped (it
-fails on CI, which can reach PyPI).
+fails on CI, which can reach PyPI). :func:`django_project` makes a fresh ``django-admin
+startproject`` with h2push added.
 """
 
 from __future__ import annotations
@@ -82,4 +85,57 @@ def flaskr_project(directory: Path, *, h2push: bool = True) -> Path:
         timeout=60,
         check=True,
     )
+    return directory
+
+
+def django_project(directory: Path, *, manifest_setting: bool = True) -> Path:
+    """A fresh ``startproject`` "mysite" in ``directory``, with h2push added as the README says.
+
+    ``h2push`` in ``INSTALLED_APPS``, its middleware first, h2push's ``get_asgi_application`` in
+    ``asgi.py``, the static files served as Django's documentation says for a server other than
+    ``runserver`` in development (``staticfiles_urlpatterns()``), and the database migrated.
+
+    Args:
+        directory: Where to put it; the current directory of a server that imports ``mysite``.
+        manifest_setting: Add the README's ``H2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"``.
+
+    Returns:
+        Path: ``directory``.
+    """
+
+    def run(*command: str) -> None:
+        done = subprocess.run(
+            [sys.executable, *command],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+
+    run("-m", "django", "startproject", "mysite", str(directory))
+    settings = directory / "mysite" / "settings.py"
+    text = settings.read_text()
+    text = text.replace("INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "h2push",\n', 1)
+    text = text.replace(
+        "MIDDLEWARE = [\n", 'MIDDLEWARE = [\n    "h2push.django.H2PushMiddleware",\n', 1
+    )
+    if manifest_setting:
+        text += '\nH2PUSH_MANIFEST = BASE_DIR / "push_manifest.json"\n'
+    settings.write_text(text)
+    asgi = directory / "mysite" / "asgi.py"
+    asgi.write_text(
+        asgi.read_text().replace(
+            "from django.core.asgi import get_asgi_application",
+            "from h2push.django import get_asgi_application",
+        )
+    )
+    urls = directory / "mysite" / "urls.py"
+    urls.write_text(
+        urls.read_text()
+        + "\nfrom django.contrib.staticfiles.urls import staticfiles_urlpatterns  # noqa: E402\n"
+        + "\nurlpatterns += staticfiles_urlpatterns()\n"
+    )
+    run("manage.py", "migrate", "-v", "0")
     return directory
