@@ -37,7 +37,6 @@ from h2push._core.plan import (
     Plan,
     RequestFacts,
     delivered,
-    is_navigation,
     is_page,
     plan,
     push_headers,
@@ -46,6 +45,8 @@ from h2push._delivery.asgi_types import ASGIApp, Headers, Message, Receive, Scop
 from h2push._delivery.engine import (
     MAX_HINTED_PATHS,
     Delivery,
+    FirstVisit,
+    Kind,
     Visit,
     heuristic_floor,
     records_delivery,
@@ -67,6 +68,8 @@ from h2push._delivery.ledger import (
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.trackers import (
     DEFAULT_TRACKER,
+    ClientState,
+    CookieDigestTracker,
     TrackerSetting,
     as_tracker,
 )
@@ -103,6 +106,7 @@ SCOPE_KEY = "h2push"
 # ``Accept``, so without the mark they would look like navigations. A client that sends it
 # itself only turns pushes and hints off for its own request.
 PUSHED_HEADER: Final = (b"x-h2push-pushed", b"1")
+_PUSHED_NAME = PUSHED_HEADER[0]
 _EARLY_HINT = "http.response.early_hint"
 # Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
 _INFORMATIONAL = "http.response.informational"
@@ -130,6 +134,8 @@ class _RequestState(Visit):
         "before",
         "client_fields",
         "connection",
+        "first",
+        "first_tracked",
         "link_bytes",
         "linked_urls",
         "scope",
@@ -143,7 +149,13 @@ class _RequestState(Visit):
         facts: RequestFacts,
         client_fields: list[tuple[bytes, bytes]],
     ) -> None:
-        super().__init__(facts)
+        # Every slot, the engine's too, in one place: this runs once per request.
+        self.facts = facts
+        self.client: ClientState | None = None
+        self.known = _EMPTY
+        self.delivered: set[str] = set()
+        self.preloads: list[Preload] = []
+        self.learning: str | None = None
         self.scope = scope
         self.send = send
         self.before = _EMPTY_PLAN
@@ -151,6 +163,8 @@ class _RequestState(Visit):
         self.linked_urls = _EMPTY  # what its Link values deliver to an HTTP/2 navigation
         self.client_fields = client_fields
         self.connection: Connection | None = None
+        self.first: FirstVisit | None = None  # planned as its kind's first visit
+        self.first_tracked = False  # and tracked: the client is loaded only if needed
 
 
 def push(
@@ -320,6 +334,11 @@ class H2PushMiddleware:
         self.informational = informational
         self.push_preload = push_preload
         self.tracker = None if tracker is None else as_tracker(tracker)
+        self._cookie_name = (
+            self.tracker.cookie_name.encode("ascii")
+            if isinstance(self.tracker, CookieDigestTracker)
+            else b""
+        )
         self.versions = versions
         if hinted_max_age_s is not None and hinted_max_age_s < 0:
             raise ValueError(f"hinted_max_age_s {hinted_max_age_s} must not be negative")
@@ -333,6 +352,7 @@ class H2PushMiddleware:
             pushing_proxy=self.proxy == PUSHES_FROM_LINK,
         )
         self._hinted_paths = self._delivery.hinted.paths
+        self._kinds = self._delivery.kinds
         # The route preload tuples already read, kept by id with the tuple itself, so that
         # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
@@ -347,33 +367,35 @@ class H2PushMiddleware:
             await self.app(scope, receive, send)
             return
 
-        sec_fetch_mode = accept = None
+        navigation = accept = None
         pushed = False
         client_fields: list[tuple[bytes, bytes]] = []  # what a tracker reads
         preload_fields: list[bytes] = []  # a Vulcain Preload
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
-                sec_fetch_mode = value.decode("latin-1")
+                navigation = value.strip().lower() == b"navigate"
             elif name == b"accept":
-                accept = value.decode("latin-1")
+                accept = value
             elif name in _CLIENT_FIELDS:
                 client_fields.append((name, value))
-            elif name == PUSHED_HEADER[0]:
+            elif name == _PUSHED_NAME:
                 pushed = True
             elif name == b"preload":
                 preload_fields.append(value)
+        if navigation is None:  # no Fetch Metadata: is_navigation() on bytes
+            navigation = accept is not None and b"text/html" in accept.lower()
         extensions = scope.get("extensions") or ()
         can_push = _PUSH in extensions
-        facts = self._delivery.facts(
-            (
-                scope["method"],
-                scope["path"],
-                is_navigation(sec_fetch_mode, accept),
-                _EARLY_HINT in extensions or self.informational,
-                can_push,
-                pushed,
-            )
+        key = (
+            scope["method"],
+            scope["path"],
+            navigation,
+            _EARLY_HINT in extensions or self.informational,
+            can_push,
+            pushed,
         )
+        kind = self._kinds.get(key) or self._delivery.kind(key)
+        facts = kind.facts
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, client_fields)
         if self.preloads is None:  # the manifest's tuple, as it is
             manifest = self.manifest
@@ -392,26 +414,39 @@ class H2PushMiddleware:
                 self._learned_new(found)
             candidates = found
         if candidates:
-            if self.tracker is not None and not pushed and self._delivery.tracks(can_push=can_push):
-                await self._learn(request, candidates)
-            # No await from the budget to the reservation: concurrent streams of one
-            # connection cannot both spend the same pushes.
-            max_pushes = (
-                self._push_budget(request, self.max_pushes) if can_push else self.max_pushes
-            )
-            prepared = self._delivery.prepare(
-                facts,
-                candidates,
-                known=request.known,
-                max_pushes=max_pushes,
-                early_hints=self.early_hints,
-                push=self.push,
-            )
+            tracked = not pushed and self._delivery.tracks(can_push=can_push)
+            first = self._first_visit(request, kind, candidates, tracked=tracked)
+            if first is not None:
+                prepared = first.prepared
+                request.first = first
+                request.first_tracked = tracked
+            else:
+                if tracked:
+                    await self._learn(request, candidates)
+                # No await from the budget to the reservation: concurrent streams of one
+                # connection cannot both spend the same pushes.
+                max_pushes = (
+                    self._push_budget(request, self.max_pushes) if can_push else self.max_pushes
+                )
+                prepared = self._delivery.prepare(
+                    facts,
+                    candidates,
+                    known=request.known,
+                    max_pushes=max_pushes,
+                    early_hints=self.early_hints,
+                    push=self.push,
+                )
+                if (
+                    prepared.plan.pushes
+                    and request.connection is not None
+                    and self.connections is not None
+                ):
+                    self.connections.record(
+                        request.connection, (p.url for p in prepared.plan.pushes)
+                    )
             request.before = before = prepared.plan
             request.link_bytes = prepared.link_bytes
             request.linked_urls = prepared.linked_urls
-            if before.pushes and request.connection is not None and self.connections is not None:
-                self.connections.record(request.connection, (p.url for p in before.pushes))
             if before.early_hints:
                 message: Message = (
                     {"type": _EARLY_HINT, "links": list(prepared.hint_links)}
@@ -423,19 +458,14 @@ class H2PushMiddleware:
                     }
                 )
                 if await _send_extension(send, message):
-                    request.delivered.update(p.url for p in before.early_hints)
+                    request.delivered.update(prepared.hint_urls)
             if prepared.push_accepts:
-                inherited = push_headers(before.pushes[0], scope["headers"])[1:]
+                tail = [*push_headers(before.pushes[0], scope["headers"])[1:], PUSHED_HEADER]
                 sent = request.delivered
                 for resource, accept_field in prepared.push_accepts:
                     url = resource.url
-                    message = {
-                        "type": _PUSH,
-                        "path": url,
-                        "headers": [accept_field, *inherited, PUSHED_HEADER],
-                    }
                     try:
-                        await send(message)
+                        await send({"type": _PUSH, "path": url, "headers": [accept_field, *tail]})
                     except Exception:  # a refused push must never fail the request
                         logger.debug("h2push: push of %s not sent", url, exc_info=True)
                     else:
@@ -462,16 +492,16 @@ class H2PushMiddleware:
             if message["type"] == "http.response.start":
                 if learner is not None:
                     started = message  # the app's own headers; read after the first chunk
-                if plain and not request.preloads:
-                    headers = message.get("headers", ())
-                    if request.link_bytes is None or message.get("status", 200) >= 400:
-                        pass
-                    elif not any(name.lower() == b"link" for name, _ in headers):
-                        message = {**message, "headers": [*headers, (b"link", request.link_bytes)]}
-                    else:
-                        message = await self._start_response(request, message)
-                else:
+                if not plain or request.preloads:
                     message = await self._start_response(request, message)
+                elif request.first_tracked:
+                    message = await self._start_first(request, message)
+                elif request.link_bytes is not None and message.get("status", 200) < 400:
+                    headers = message.get("headers", ())
+                    if any(name.lower() == b"link" for name, _ in headers):
+                        message = await self._start_response(request, message)
+                    else:
+                        message = {**message, "headers": [*headers, (b"link", request.link_bytes)]}
             elif started is not None and message["type"] == "http.response.body":
                 # The chunk goes out first, as it is; then a copy of the head is read.
                 await send(message)
@@ -688,6 +718,58 @@ class H2PushMiddleware:
             _target(scope), origin=origin, status=status, headers=headers
         )
 
+    def _first_visit(
+        self,
+        request: _RequestState,
+        kind: Kind,
+        candidates: Sequence[Preload],
+        *,
+        tracked: bool,
+    ) -> FirstVisit | None:
+        """The kind's :class:`FirstVisit` when this request is one; its pushes then reserved.
+
+        A request is a first visit when the tracker could know nothing of its client (no
+        tracker for it, or a :class:`~h2push.trackers.CookieDigestTracker` without a version
+        function and neither its cookie nor a ``Cache-Digest`` in the request) and nothing was
+        pushed on its connection yet. Anything else is planned in full. No await from the
+        ledger's answer to the reservation.
+        """
+        if type(candidates) is not tuple or (
+            tracked and not self._fresh_client(request.client_fields)
+        ):
+            return None
+        facts = request.facts
+        budget = self.max_pushes
+        entry = None
+        if (
+            self.connections is not None
+            and self.max_pushes_per_connection is not None
+            and self.push
+            and facts.can_push
+            and facts.method == "GET"
+        ):
+            key = connection_key(request.scope)
+            if key is None:
+                return None  # planned in full: no pushes without a ledger entry
+            entry = request.connection = self.connections.get(key)
+            if entry.pushed:
+                return None
+            budget = min(budget, self.max_pushes_per_connection)
+        first = self._delivery.first_visit(kind, candidates, max_pushes=budget)
+        if entry is not None and first.pushed:
+            assert self.connections is not None
+            self.connections.record_new(entry, first.pushed)
+        return first
+
+    def _fresh_client(self, fields: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a tracked client's state can be nothing but empty (see :meth:`_first_visit`)."""
+        if not self._delivery.first_cookie or self.versions is not None:
+            return False
+        if not fields:
+            return True
+        name = self._cookie_name
+        return not any(field != b"cookie" or name in value for field, value in fields)
+
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
 
@@ -808,8 +890,53 @@ class H2PushMiddleware:
             cache_control.decode("latin-1"),
         )
 
+    async def _start_first(self, request: _RequestState, message: Message) -> Message:
+        """Start a tracked first visit's response: its Link value and Set-Cookie, both made once.
+
+        Taken when the response has no Link of its own and the request made no ``push()``
+        call, every hint and push went out and the request is an HTTP/2 navigation; anything
+        else goes the full way (:meth:`_start_response`).
+        """
+        first = request.first
+        assert first is not None
+        headers = message.get("headers", ())
+        content_type = cache_control = None
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"content-type":
+                content_type = value
+            elif lower == b"cache-control":
+                cache_control = value
+            elif lower == b"link":
+                return await self._start_response(request, message)
+        status = message.get("status", 200)
+        facts = request.facts
+        http2 = self.proxy == PUSHES_FROM_LINK or request.scope.get("http_version", "1.1") not in (
+            "1.0",
+            "1.1",
+        )
+        if (
+            status >= 400
+            or request.link_bytes is None
+            or not (http2 and facts.navigation)
+            or len(request.delivered) != first.sent
+        ):
+            return await self._start_response(request, message)
+        added = [(b"link", request.link_bytes)]
+        if records_delivery(
+            delivered_any=bool(request.delivered),
+            navigation=True,
+            http2=True,
+            content_type=content_type,
+            cache_control=cache_control,
+        ):
+            added += self._delivery.first_visit_cookie(first)
+        return {**message, "headers": [*headers, *added]}
+
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
         """Push what the app asked for, merge the Link header, and update the tracker."""
+        if request.first_tracked and request.client is None:
+            await self._load_client(request)  # the full way for a first visit, after all
         before = request.before
         path = request.facts.path
         status = int(message.get("status", 200))

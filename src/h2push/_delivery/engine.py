@@ -6,6 +6,10 @@ candidates (a manifest's tuple lives as long as the app), the class of the reque
 not, navigation, what the server offers, pushed) and the client's known set (empty on a first
 visit): so the Link header, the 103's links and the push messages' header lists are computed
 once per route and request class, and the work left per request is a lookup and an append.
+
+A :class:`Kind` is one such class of request with its facts; its :class:`FirstVisit` is what a
+request of that kind sends to a client known to have nothing (no tracker state, a connection
+not pushed on yet), kept whole, down to the tracker's ``Set-Cookie``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from h2push._core.links import Preload
 from h2push._core.plan import Plan, RequestFacts, delivered, plan, push_headers
 from h2push.trackers import (
     ClientState,
+    CookieDigestTracker,
     Headers,
     Tracker,
     carries_client_state,
@@ -51,6 +56,7 @@ class Prepared:
         link_bytes: The same as latin-1 bytes (ASGI), or None.
         hint_values: The 103's Link values (str), one per preload.
         hint_links: The same as bytes (the ASGI ``links`` shape).
+        hint_urls: The 103's URLs (frozenset of str).
         push_accepts: Per push, the preload and its push promise's ``accept`` header.
         linked_urls: What its Link values deliver to a navigation over HTTP/2
             (:func:`h2push._core.plan.delivered` of the links alone).
@@ -58,6 +64,7 @@ class Prepared:
 
     __slots__ = (
         "hint_links",
+        "hint_urls",
         "hint_values",
         "link_bytes",
         "link_text",
@@ -72,10 +79,51 @@ class Prepared:
         self.link_bytes = None if self.link_text is None else self.link_text.encode("ascii")
         self.hint_values = result.early_hint_values
         self.hint_links = [value.encode("ascii") for value in self.hint_values]
+        self.hint_urls = frozenset(p.url for p in result.early_hints)
         self.push_accepts = tuple(
             (preload, push_headers(preload, ())[0]) for preload in result.pushes
         )
         self.linked_urls = delivered(linked=result.links, navigation=True, http2=True)
+
+
+class FirstVisit:
+    """What one kind of request sends to a client known to have nothing, made once.
+
+    Attributes:
+        prepared: The plan and its bytes (an empty known set, the budget of a new connection).
+        pushed: The URLs it pushes (frozenset of str), all at once into a new ledger entry.
+        sent: How many URLs the 103 and the pushes carry together (int).
+        delivered: What an HTTP/2 navigation's response records when all ``sent`` went out:
+            those URLs and its Link preloads (:attr:`Prepared.linked_urls`).
+    """
+
+    __slots__ = ("_cookie", "delivered", "prepared", "pushed", "sent")
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        result = prepared.plan
+        self.pushed = frozenset(p.url for p in result.pushes)
+        hinted = prepared.hint_urls
+        self.sent = len(hinted | self.pushed)  # URLs in the 103 and the pushes together
+        self.delivered = hinted | self.pushed | prepared.linked_urls
+        self._cookie: list[tuple[bytes, bytes]] | None = None
+
+
+class Kind:
+    """A kind of request: its :class:`~h2push.RequestFacts` and its first visit, once planned.
+
+    Attributes:
+        facts: The request facts.
+        candidates: The candidates ``first`` was planned from (kept by identity), or None.
+        first: The :class:`FirstVisit` of those candidates, or None.
+    """
+
+    __slots__ = ("candidates", "facts", "first")
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+        self.candidates: tuple[Preload, ...] | None = None
+        self.first: FirstVisit | None = None
 
 
 class Visit:
@@ -140,10 +188,11 @@ class Delivery:
     """
 
     __slots__ = (
-        "_facts",
         "_memo",
         "early_hints",
+        "first_cookie",
         "hinted",
+        "kinds",
         "max_pushes",
         "push",
         "pushing_proxy",
@@ -166,7 +215,36 @@ class Delivery:
         self.pushing_proxy = pushing_proxy
         self.hinted = HintedPaths()
         self._memo: dict[tuple[object, ...], tuple[object, RequestFacts, Prepared]] = {}
-        self._facts: dict[tuple[str, str, bool, bool, bool, bool], RequestFacts] = {}
+        #: The kinds of request seen (see :meth:`kind`); an adapter may look one up itself.
+        self.kinds: dict[tuple[str, str, bool, bool, bool, bool], Kind] = {}
+        # A first visit's Set-Cookie depends only on what it delivered when the tracker keeps
+        # its state in the cookie alone and no version function is asked (see first_cookie()).
+        self.first_cookie = type(tracker) is CookieDigestTracker
+
+    def kind(self, key: tuple[str, str, bool, bool, bool, bool]) -> Kind:
+        """The :class:`Kind` of a request, made once (bounded).
+
+        Args:
+            key: ``(method, path, navigation, can_early_hint, can_push, pushed)``.
+        """
+        found = self.kinds.get(key)
+        if found is None:
+            method, path, navigation, can_early_hint, can_push, pushed = key
+            found = Kind(
+                RequestFacts(
+                    method=method,
+                    path=path,
+                    navigation=navigation,
+                    can_early_hint=can_early_hint,
+                    can_push=can_push,
+                    pushed=pushed,
+                )
+            )
+            if len(path) <= _MEMO_MAX_PATH:
+                if len(self.kinds) >= _MEMO_SIZE:
+                    self.kinds.clear()
+                self.kinds[key] = found
+        return found
 
     def facts(self, key: tuple[str, str, bool, bool, bool, bool]) -> RequestFacts:
         """The :class:`~h2push.RequestFacts` of a kind of request, made once (bounded).
@@ -174,22 +252,39 @@ class Delivery:
         Args:
             key: ``(method, path, navigation, can_early_hint, can_push, pushed)``.
         """
-        found = self._facts.get(key)
-        if found is None:
-            method, path, navigation, can_early_hint, can_push, pushed = key
-            found = RequestFacts(
-                method=method,
-                path=path,
-                navigation=navigation,
-                can_early_hint=can_early_hint,
-                can_push=can_push,
-                pushed=pushed,
-            )
-            if len(path) <= _MEMO_MAX_PATH:
-                if len(self._facts) >= _MEMO_SIZE:
-                    self._facts.clear()
-                self._facts[key] = found
-        return found
+        return self.kind(key).facts
+
+    def first_visit(
+        self, kind: Kind, candidates: tuple[Preload, ...], *, max_pushes: int
+    ) -> FirstVisit:
+        """What a request of ``kind`` sends a client known to have nothing (made once).
+
+        Args:
+            kind: The request's kind.
+            candidates: Its candidates (a tuple that lives as long as the app: a manifest's).
+            max_pushes: The pushes a new connection may be given for it.
+        """
+        first = kind.first
+        if first is None or kind.candidates is not candidates:
+            prepared = self.prepare(kind.facts, candidates, max_pushes=max_pushes)
+            first = kind.first = FirstVisit(prepared)
+            kind.candidates = candidates
+        return first
+
+    def first_visit_cookie(self, first: FirstVisit) -> list[tuple[bytes, bytes]]:
+        """The tracker's response headers after ``first.delivered`` went to a new client.
+
+        Only for a :class:`~h2push.trackers.CookieDigestTracker` (``first_cookie``) without
+        a version function: its ``Set-Cookie`` is then the digest of those URLs alone, the
+        same for every such response, so it is made once.
+        """
+        cookie = first._cookie
+        if cookie is None:
+            assert self.tracker is not None
+            client = self.tracker.load(())
+            client.add(resource_keys(sorted(first.delivered), None))
+            cookie = first._cookie = client.response_headers()
+        return cookie
 
     def tracks(self, *, can_push: bool) -> bool:
         """Whether a request is tracked (:func:`h2push.trackers.tracks`, and a tracker set)."""

@@ -14,13 +14,17 @@ from h2push._delivery.asgi_types import Scope
 
 
 class Connection:
-    """What h2push pushed on one connection (URL paths, str) and when it last planned for it."""
+    """What h2push pushed on one connection (URL paths, str) and when it last planned for it.
 
-    __slots__ = ("last_seen", "pushed")
+    ``bytes`` is what the ledger counts the entry to take (see :class:`Connections`).
+    """
+
+    __slots__ = ("bytes", "last_seen", "pushed")
 
     def __init__(self, now: float) -> None:
         self.last_seen = now
         self.pushed: set[str] = set()
+        self.bytes = _ENTRY_BYTES
 
 
 ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
@@ -52,7 +56,16 @@ class Connections:
     forgotten while open starts a new budget (each response is still held to ``max_pushes``).
     """
 
-    __slots__ = ("_entries", "_now", "bytes", "capacity", "idle_s", "max_bytes")
+    __slots__ = (
+        "_entries",
+        "_last_set",
+        "_last_set_bytes",
+        "_now",
+        "bytes",
+        "capacity",
+        "idle_s",
+        "max_bytes",
+    )
 
     def __init__(
         self,
@@ -68,6 +81,8 @@ class Connections:
         self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
         self._now = clock
         self._entries: OrderedDict[ConnectionKey, Connection] = OrderedDict()
+        self._last_set: frozenset[str] = frozenset()
+        self._last_set_bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -79,7 +94,7 @@ class Connections:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = Connection(now)
-            self.bytes += _ENTRY_BYTES
+            self.bytes += entry.bytes
             self._evict(keep=key)
         else:
             entry.last_seen = now
@@ -88,15 +103,31 @@ class Connections:
 
     def record(self, entry: Connection, urls: Iterable[str]) -> None:
         """Add ``urls`` to what ``entry``'s connection was pushed, within the byte budget."""
+        added = 0
         for url in urls:
             if url not in entry.pushed:
                 entry.pushed.add(url)
-                self.bytes += _URL_BYTES + len(url)
+                added += _URL_BYTES + len(url)
+        entry.bytes += added
+        self.bytes += added
+        self._evict(keep=None)
+
+    def record_new(self, entry: Connection, urls: frozenset[str]) -> None:
+        """Record ``urls`` on a connection nothing was pushed on yet (one set, one addition).
+
+        The bytes ``urls`` take are counted once per set object and kept while it is the
+        last one seen: a kind of request pushes the same set to every new connection.
+        """
+        if self._last_set is not urls:
+            self._last_set = urls
+            self._last_set_bytes = sum(_URL_BYTES + len(url) for url in urls)
+        entry.pushed.update(urls)
+        entry.bytes += self._last_set_bytes
+        self.bytes += self._last_set_bytes
         self._evict(keep=None)
 
     def _drop(self, key: ConnectionKey) -> None:
-        entry = self._entries.pop(key)
-        self.bytes -= _ENTRY_BYTES + sum(_URL_BYTES + len(url) for url in entry.pushed)
+        self.bytes -= self._entries.pop(key).bytes
 
     def _sweep(self, now: float) -> None:
         """Drop the entries idle for longer than ``idle_s`` (least recently used first)."""
