@@ -819,3 +819,70 @@ def test_plans_are_kept_by_the_middleware_that_made_them() -> None:
     visit(first, None)
     assert first._delivery._memo
     assert not second._delivery._memo
+
+
+def _refusing(paths: set[str]) -> Any:
+    """A server that refuses the push promises of ``paths`` (as a client's RST_STREAM might)."""
+
+    def run_refusing(app: Any, request_scope: dict[str, Any]) -> list[Message]:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.push" and message["path"] in paths:
+                raise RuntimeError("refused")
+            sent.append(message)
+
+        asyncio.run(app(request_scope, receive, send))
+        return sent
+
+    return run_refusing
+
+
+@pytest.mark.parametrize(
+    ("app_kwargs", "refused"),
+    [
+        ({}, set()),
+        ({}, {"/app.js"}),
+        ({"link": b"</extra.js>; rel=preload; as=script"}, set()),
+        ({"content_type": b"application/json"}, set()),
+        ({"status": 404}, set()),
+        ({"pushes": ({"url": "/late.js", "as_": "script"},)}, set()),
+    ],
+    ids=["page", "a-push-refused", "apps-own-link", "not-a-page", "error", "push-call"],
+)
+@pytest.mark.parametrize("extensions", [H2, {"http.response.push": {}}], ids=["103", "no-103"])
+def test_a_first_visit_made_once_sends_what_the_full_plan_sends(
+    app_kwargs: dict[str, Any], refused: set[str], extensions: dict[str, Any]
+) -> None:
+    # A version function that knows nothing gives the same tracker keys, but keeps every
+    # request on the full way: the first-visit shortcut must not be seen from outside.
+    shortcut = H2PushMiddleware(page(**app_kwargs), manifest=MANIFEST)
+    full = H2PushMiddleware(page(**app_kwargs), manifest=MANIFEST, versions=lambda url: None)
+    send_to = _refusing(refused)
+    headers = [*NAVIGATE, (b"host", b"example.test")]
+    for _ in range(2):  # the second time from what the kind keeps
+        fast_sent = send_to(shortcut, scope(extensions=extensions, headers=headers))
+        full_sent = send_to(full, scope(extensions=extensions, headers=headers))
+        assert fast_sent == full_sent
+    assert any(k.first is not None for k in shortcut._delivery.kinds.values())
+    assert all(k.first is None for k in full._delivery.kinds.values())
+    start = next(m for m in fast_sent if m["type"] == "http.response.start")
+    delivered_cookie = cookie_of(start)
+    if app_kwargs in ({}, {"link": b"</extra.js>; rel=preload; as=script"}):
+        assert delivered_cookie is not None
+    if refused:
+        assert pushed_paths(fast_sent) == ["/app.css"]
+
+
+def test_a_first_visit_on_a_connection_pushed_on_is_planned_in_full() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST)
+    client = ("127.0.0.1", next(_client_ports))
+    first = run(app, scope(extensions=H2, client=client))
+    again = run(app, scope(extensions=H2, client=client))  # no cookie: the ledger knows
+    assert pushed_paths(first) == ["/app.css", "/app.js"]
+    assert pushed_paths(again) == []
+    (link,) = links_of(next(m for m in again if m["type"] == "http.response.start"))
+    assert link.count(b"nopush") == 3

@@ -138,6 +138,7 @@ class _RequestState(Visit):
         "first_tracked",
         "link_bytes",
         "linked_urls",
+        "promised",
         "scope",
         "send",
     )
@@ -164,6 +165,7 @@ class _RequestState(Visit):
         self.client_fields = client_fields
         self.connection: Connection | None = None
         self.first: FirstVisit | None = None  # planned as its kind's first visit
+        self.promised: set[str] | None = None  # the app's own promises, when there is no ledger
         self.first_tracked = False  # and tracked: the client is loaded only if needed
 
 
@@ -471,7 +473,6 @@ class H2PushMiddleware:
                     else:
                         sent.add(url)
 
-        promised: set[str] = set()  # the app's own promises, when there is no ledger
         lesson: PageLesson | StylesheetLesson | None = None
         started: Message | None = None  # a GET response's start, while it may teach
         # Most responses need only the plan's Link value appended: no push() calls, no
@@ -528,7 +529,7 @@ class H2PushMiddleware:
                     started = None
                 return
             elif message["type"] == _PUSH:  # the application's own push promise
-                if not self._first_promise(request, message.get("path"), promised):
+                if not self._first_promise(request, message.get("path")):
                     return  # one PUSH_PROMISE per URL per connection (README)
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
@@ -747,7 +748,8 @@ class H2PushMiddleware:
             and self.push
             and facts.can_push
             and facts.method == "GET"
-        ):
+            and not facts.pushed
+        ):  # as _push_budget() holds a request to its connection's budget
             key = connection_key(request.scope)
             if key is None:
                 return None  # planned in full: no pushes without a ledger entry
@@ -794,7 +796,7 @@ class H2PushMiddleware:
         left = self.max_pushes_per_connection - len(pushed)
         return max(0, min(per_response, left))
 
-    def _first_promise(self, request: _RequestState, path: object, promised: set[str]) -> bool:
+    def _first_promise(self, request: _RequestState, path: object) -> bool:
         """Whether the app's own push of ``path`` is its connection's first; record it.
 
         The connection's ledger holds every push h2push saw on it, its own and the
@@ -812,7 +814,9 @@ class H2PushMiddleware:
                 return False
             self.connections.record(request.connection, (path,))
             return True
-        promised.update(p.url for p in request.before.pushes)
+        promised = request.promised
+        if promised is None:
+            promised = request.promised = {p.url for p in request.before.pushes}
         if path in promised:
             return False
         promised.add(path)
@@ -1019,8 +1023,8 @@ class H2PushMiddleware:
 
 def _target(scope: Scope) -> str:
     """The request's path with its query string, if any (str)."""
-    query = scope.get("query_string", b"")
-    return str(scope["path"]) + ("?" + query.decode("latin-1") if query else "")
+    query = scope.get("query_string")
+    return f"{scope['path']}?{query.decode('latin-1')}" if query else str(scope["path"])
 
 
 def _learner(app: object, learn: bool | Learner) -> Learner | None:
