@@ -499,8 +499,10 @@ class H2PushMiddleware:
                     message = await self._start_first(request, message)
                 elif request.link_bytes is not None and message.get("status", 200) < 400:
                     headers = message.get("headers", ())
-                    if any(name.lower() == b"link" for name, _ in headers):
-                        message = await self._start_response(request, message)
+                    for name, _ in headers:
+                        if name.lower() == b"link":  # the app's own: merged with the plan's
+                            message = await self._start_response(request, message)
+                            break
                     else:
                         message = {**message, "headers": [*headers, (b"link", request.link_bytes)]}
             elif started is not None and message["type"] == "http.response.body":
