@@ -68,7 +68,6 @@ from h2push._delivery.ledger import (
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    ClientState,
     CookieDigestTracker,
     TrackerSetting,
     as_tracker,
@@ -150,13 +149,7 @@ class _RequestState(Visit):
         facts: RequestFacts,
         client_fields: list[tuple[bytes, bytes]],
     ) -> None:
-        # Every slot, the engine's too, in one place: this runs once per request.
-        self.facts = facts
-        self.client: ClientState | None = None
-        self.known = _EMPTY
-        self.delivered: set[str] = set()
-        self.preloads: list[Preload] = []
-        self.learning: str | None = None
+        super().__init__(facts)
         self.scope = scope
         self.send = send
         self.before = _EMPTY_PLAN
