@@ -106,6 +106,7 @@ SCOPE_KEY = "h2push"
 # itself only turns pushes and hints off for its own request.
 PUSHED_HEADER: Final = (b"x-h2push-pushed", b"1")
 _PUSHED_NAME = PUSHED_HEADER[0]
+_RECORDS_MEMO_SIZE = 64  # (Content-Type, Cache-Control) pairs remembered per middleware
 _EARLY_HINT = "http.response.early_hint"
 # Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
 _INFORMATIONAL = "http.response.informational"
@@ -348,6 +349,9 @@ class H2PushMiddleware:
         )
         self._hinted_paths = self._delivery.hinted.paths
         self._kinds = self._delivery.kinds
+        # Whether a first visit's response records its delivery, by its (Content-Type,
+        # Cache-Control) values (bytes or None).
+        self._records: dict[tuple[bytes | None, bytes | None], bool] = {}
         # The route preload tuples already read, kept by id with the tuple itself, so that
         # an id is never reused while it is here.
         self._learned: dict[int, Sequence[Preload]] = {}
@@ -922,13 +926,20 @@ class H2PushMiddleware:
         ):
             return await self._start_response(request, message)
         added = [(b"link", request.link_bytes)]
-        if records_delivery(
-            delivered_any=bool(request.delivered),
-            navigation=True,
-            http2=True,
-            content_type=content_type,
-            cache_control=cache_control,
-        ):
+        # An app answers a route with the same few Content-Type and Cache-Control values.
+        records = self._records.get((content_type, cache_control))
+        if records is None:
+            records = records_delivery(
+                delivered_any=True,  # a navigation over HTTP/2 delivers its Link preloads
+                navigation=True,
+                http2=True,
+                content_type=content_type,
+                cache_control=cache_control,
+            )
+            if len(self._records) >= _RECORDS_MEMO_SIZE:
+                self._records.clear()
+            self._records[(content_type, cache_control)] = records
+        if records:
             added += self._delivery.first_visit_cookie(first)
         return {**message, "headers": [*headers, *added]}
 
