@@ -57,6 +57,7 @@ from h2push._core.manifest import Manifest, ManifestError
 from h2push._core.plan import DEFAULT_MAX_PUSHES
 from h2push._delivery.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from h2push._tools._common import free_port
+from h2push._tools._options import rtt_ms_option
 from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
 from h2push._tools.serve.devcert import (
     DNS_NAMES,
@@ -791,12 +792,8 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
 @click.option("--no-push", is_flag=True, help="Do not send HTTP/2 server push.")
 @click.option("--no-early-hints", is_flag=True, help="Do not send 103 Early Hints.")
 @click.option("--access-log", is_flag=True, help="Log every request to standard output.")
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Emulate this network round trip (ms) in front of the server; loopback only.",
+@rtt_ms_option(
+    default=0.0, help="Emulate this network round trip (ms) in front of the server; loopback only."
 )
 @click.option(
     "--static-dir",
@@ -869,11 +866,8 @@ def serve_command(
 @click.command("demo")
 @click.option("--bind", "-b", default=DEFAULT_BIND, show_default=True, help=_BIND_HELP)
 @click.option("--access-log", is_flag=True, help="Log every request to standard output.")
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0),
+@rtt_ms_option(
     default=DEMO_RTT_MS,
-    show_default=True,
     help="Emulate this network round trip (ms), so that the early start shows; 0 for none.",
 )
 def demo_command(*, bind: str, access_log: bool, rtt_ms: float) -> None:
