@@ -432,29 +432,37 @@ def _legend(x: float, y: float, mark_kinds: Sequence[MarkKind]) -> str:
     items = ['<g class="legend">']
     cursor = x
     for delivery, colour in DELIVERY_COLOURS.items():
-        items.append(
-            f'<g class="legend-item" data-delivery="{delivery}">'
+        swatch = (
             f'<rect x="{_fmt(cursor)}" y="{_fmt(y - 10)}" width="22" height="{_BAR_H}"'
             f' fill="{colour}" rx="2"/>'
-            + _text(cursor + 28, y, DELIVERY_LABELS[delivery], fill=_INK)
-            + "</g>"
         )
-        cursor += 60 + 7 * len(DELIVERY_LABELS[delivery])
+        label = DELIVERY_LABELS[delivery]
+        items.append(_legend_item(f'data-delivery="{delivery}"', swatch, label, cursor, y))
+        cursor += _legend_width(label)
     cursor = x
     line_y = y + 22
     for kind in mark_kinds or tuple(MARK_COLOURS):
         colour = MARK_COLOURS[kind]
         dash = ' stroke-dasharray="5 3"' if kind == "early-hint" else ""
-        items.append(
-            f'<g class="legend-item" data-mark="{kind}">'
+        swatch = (
             f'<line x1="{_fmt(cursor + 11)}" y1="{_fmt(line_y - 13)}" x2="{_fmt(cursor + 11)}"'
             f' y2="{_fmt(line_y + 3)}" stroke="{colour}" stroke-width="2"{dash}/>'
-            + _text(cursor + 28, line_y, _MARK_LABELS[kind], fill=_INK)
-            + "</g>"
         )
-        cursor += 60 + 7 * len(_MARK_LABELS[kind])
+        label = _MARK_LABELS[kind]
+        items.append(_legend_item(f'data-mark="{kind}"', swatch, label, cursor, line_y))
+        cursor += _legend_width(label)
     items.append("</g>")
     return "".join(items)
+
+
+def _legend_item(data: str, swatch: str, label: str, x: float, y: float) -> str:
+    """One legend entry: ``swatch`` (SVG) at ``x``, then ``label``; ``data`` its data attribute."""
+    return f'<g class="legend-item" {data}>{swatch}' + _text(x + 28, y, label, fill=_INK) + "</g>"
+
+
+def _legend_width(label: str) -> float:
+    """The room an entry with ``label`` takes in a legend line, swatch and gap included (px)."""
+    return 60 + 7 * len(label)
 
 
 # --------------------------------------------------------------------------- summary chart
