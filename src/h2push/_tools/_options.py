@@ -17,18 +17,18 @@ _PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def rtt_ms_option(
-    *, default: float, help: str, zero: bool = True
+    *, default: float, help: str, allow_zero: bool = True
 ) -> Callable[[_Command], _Command]:
     """``--rtt-ms``: a network round trip to emulate on loopback, in milliseconds (float).
 
     Args:
         default: The round trip when the option is not given (ms).
         help: The command's help text for it.
-        zero: Whether 0 (no emulation) is allowed.
+        allow_zero: Whether 0 (no emulation) is allowed.
     """
     return click.option(
         "--rtt-ms",
-        type=click.FloatRange(min=0, min_open=not zero),
+        type=click.FloatRange(min=0, min_open=not allow_zero),
         default=default,
         show_default=True,
         help=help,

@@ -340,7 +340,7 @@ def format_api_table(result: ApiBenchResult) -> str:
 @rtt_ms_option(
     default=50.0,
     help="Round trip to emulate between the clients and the server (milliseconds).",
-    zero=False,
+    allow_zero=False,
 )
 @click.option("--repeat", type=click.IntRange(min=1, max=50), default=3, show_default=True)
 @json_option(help="Print the result as JSON.")

@@ -63,7 +63,7 @@ def _rtt_option(default: float) -> Callable[[_Decorated], _Decorated]:
     return rtt_ms_option(
         default=default,
         help="Round trip emulated between the clients and the server, in ms.",
-        zero=False,
+        allow_zero=False,
     )
 
 
