@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import json
 import socket
 import ssl
@@ -350,3 +351,29 @@ def test_a_connect_timeout_is_raised() -> None:
             pytest.raises(httpx.ConnectTimeout),
         ):
             client.get(f"https://127.0.0.1:{port}/", timeout=httpx.Timeout(5, connect=0.3))
+
+
+# --------------------------------------------------------------------------- the constructors
+
+
+SIGNATURE = (
+    "(*, verify: 'ssl.SSLContext | str | bool' = True, cert: 'Any' = None,"
+    " trust_env: 'bool' = True, max_pushed_responses: 'int' = 128,"
+    " max_pushed_bytes: 'int' = 16777216, pushed_max_age_s: 'float' = 60.0,"
+    " want_push: 'Callable[[str], bool] | None' = None) -> 'None'"
+)
+
+
+@pytest.mark.parametrize("transport", [PushTransport, AsyncPushTransport])
+def test_both_transports_take_the_documented_arguments(transport: type) -> None:
+    """Keyword-only, with the defaults the module documents (128 responses, 16 MiB, 60 s)."""
+    assert str(inspect.signature(transport)) == SIGNATURE
+
+
+@pytest.mark.parametrize("transport", [PushTransport, AsyncPushTransport])
+@pytest.mark.parametrize(
+    "argument", ["max_pushed_responses", "max_pushed_bytes", "pushed_max_age_s"]
+)
+def test_a_negative_limit_is_refused(transport: type, argument: str) -> None:
+    with pytest.raises(ValueError, match=f"^{argument} -1 must not be negative$"):
+        transport(**{argument: -1})

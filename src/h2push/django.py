@@ -64,7 +64,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
@@ -126,6 +126,12 @@ class _Settings:
     push: bool = True
     hinted_max_age_s: int | None = asgi.DEFAULT_HINTED_MAX_AGE_S
     proxy: ProxyMode | None = None
+
+    def middleware_keywords(self) -> dict[str, Any]:
+        """All but ``enabled``: the :class:`h2push.asgi.H2PushMiddleware` arguments of that name."""
+        keywords = {each.name: getattr(self, each.name) for each in fields(self)}
+        del keywords["enabled"]
+        return keywords
 
 
 def _setting(name: str, kind: type, default: Any) -> Any:
@@ -328,14 +334,8 @@ def get_asgi_application() -> ASGIApp:
         return handler
     return asgi.H2PushMiddleware(
         _MarkPlanned(handler),
-        manifest=settings.manifest,
         preloads=preloads_resolver(),
-        max_pushes=settings.max_pushes,
-        max_pushes_per_connection=settings.max_pushes_per_connection,
-        early_hints=settings.early_hints,
-        push=settings.push,
-        hinted_max_age_s=settings.hinted_max_age_s,
-        proxy=settings.proxy,
+        **settings.middleware_keywords(),
         # Learn each URL pattern's critical resources from its pages (h2push._delivery.learning).
         learn=learner_from_setting(
             getattr(django_settings, "H2PUSH_LEARN", True), "H2PUSH_LEARN", "django"
@@ -365,17 +365,8 @@ class _RequestState:
 
     def add(self, preload: Preload) -> None:
         if self.scope is not None:
-            asgi.push(
-                self.scope,
-                preload.url,
-                as_=preload.as_,
-                rel=preload.rel,
-                crossorigin=preload.crossorigin,
-                type=preload.type,
-                fetchpriority=preload.fetchpriority,
-                nopush=preload.nopush,
-                weight=preload.weight,
-            )
+            attributes = {each.name: getattr(preload, each.name) for each in fields(preload)}
+            asgi.push(self.scope, attributes.pop("url"), **attributes)
         else:
             self.preloads.append(preload)
 

@@ -237,14 +237,13 @@ class _H2Connection:
         *,
         authority: str,
         cache: _PushCache,
-        stats: PushStats,
         want_push: Callable[[str], bool] | None,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.authority = authority.lower()
         self.cache = cache
-        self.stats = stats
+        self.stats = cache.stats  # the transport's, which the cache counts in too
         self.want_push = want_push
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
         self.h2 = h2.connection.H2Connection(config=config)
@@ -662,24 +661,28 @@ def _ssl_context(verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool
     return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
 
 
-class AsyncPushTransport(httpx.AsyncBaseTransport):
-    """An httpx async transport over HTTP/2 that accepts server push; see the module docstring.
+@dataclasses.dataclass(frozen=True)
+class _TransportOptions:
+    """What a push transport was made with: its constructor's arguments, checked."""
 
-    Args:
-        verify: As httpx's transports take it: True (the system's or certifi's CAs), False (no
-            verification), the path (str) of a CA bundle file or directory, or an
-            :class:`ssl.SSLContext`.
-        cert: A client certificate, as httpx takes it (deprecated there; prefer an SSLContext).
-        trust_env: Read ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when ``verify`` is True.
-        max_pushed_responses: The most pushed responses kept per origin (int >= 0; 0 refuses
-            every push).
-        max_pushed_bytes: The most bytes of pushed bodies kept per origin (int >= 0).
-        pushed_max_age_s: Seconds a complete pushed response stays usable (float).
-        want_push: A function from a pushed URL's path (str, with its query) to whether to keep
-            it; None keeps every same-origin GET.
+    verify: ssl.SSLContext | str | bool
+    cert: Any
+    trust_env: bool
+    max_pushed_responses: int
+    max_pushed_bytes: int
+    pushed_max_age_s: float
+    want_push: Callable[[str], bool] | None
 
-    Raises:
-        ValueError: A limit is negative.
+    def keywords(self) -> dict[str, Any]:
+        """The arguments as keywords, to make another transport with them."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+class _PushTransportBase:
+    """The constructor :class:`AsyncPushTransport` and :class:`PushTransport` share.
+
+    It checks the arguments, keeps them in ``self._options`` (:class:`_TransportOptions`) and
+    calls :meth:`_setup`, where each transport builds what it runs on.
     """
 
     def __init__(
@@ -700,14 +703,50 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
         ):
             if value < 0:
                 raise ValueError(f"{name} {value} must not be negative")
-        self._ssl = _ssl_context(verify, cert, trust_env)
+        # The fields are in the order of the arguments.
+        self._options = _TransportOptions(
+            verify,
+            cert,
+            trust_env,
+            max_pushed_responses,
+            max_pushed_bytes,
+            pushed_max_age_s,
+            want_push,
+        )
+        self._setup()
+
+    def _setup(self) -> None:
+        """Build the transport's state from ``self._options``."""
+        raise NotImplementedError
+
+
+class AsyncPushTransport(_PushTransportBase, httpx.AsyncBaseTransport):
+    """An httpx async transport over HTTP/2 that accepts server push; see the module docstring.
+
+    Args:
+        verify: As httpx's transports take it: True (the system's or certifi's CAs), False (no
+            verification), the path (str) of a CA bundle file or directory, or an
+            :class:`ssl.SSLContext`.
+        cert: A client certificate, as httpx takes it (deprecated there; prefer an SSLContext).
+        trust_env: Read ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when ``verify`` is True.
+        max_pushed_responses: The most pushed responses kept per origin (int >= 0; 0 refuses
+            every push).
+        max_pushed_bytes: The most bytes of pushed bodies kept per origin (int >= 0).
+        pushed_max_age_s: Seconds a complete pushed response stays usable (float).
+        want_push: A function from a pushed URL's path (str, with its query) to whether to keep
+            it; None keeps every same-origin GET.
+
+    Raises:
+        ValueError: A limit is negative.
+    """
+
+    def _setup(self) -> None:
+        options = self._options
+        self._ssl = _ssl_context(options.verify, options.cert, options.trust_env)
         self._ssl.set_alpn_protocols(["h2", "http/1.1"])
         # httpx's own transport, for HTTP/1.1 servers and http:// URLs; its own context, since
         # httpcore sets the ALPN protocols of the context it is given.
-        self._verify, self._cert, self._trust_env = verify, cert, trust_env
         self._http1: httpx.AsyncHTTPTransport | None = None
-        self._limits = (max_pushed_responses, max_pushed_bytes, pushed_max_age_s)
-        self._want_push = want_push
         self._stats = PushStats()
         self._origins: dict[tuple[str, int], _Origin] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -719,13 +758,14 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
 
     def _fallback(self) -> httpx.AsyncHTTPTransport:
         if self._http1 is None:
-            verify = self._verify
+            options = self._options
+            verify = options.verify
             if isinstance(verify, (str, os.PathLike)):
-                verify = _ssl_context(verify, self._cert, self._trust_env)
+                verify = _ssl_context(verify, options.cert, options.trust_env)
             self._http1 = httpx.AsyncHTTPTransport(
                 verify=verify,
-                cert=None if isinstance(self._verify, (str, os.PathLike)) else self._cert,
-                trust_env=self._trust_env,
+                cert=None if isinstance(options.verify, (str, os.PathLike)) else options.cert,
+                trust_env=options.trust_env,
             )
         return self._http1
 
@@ -783,8 +823,13 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
         key = (url.host, url.port or 443)
         origin = self._origins.get(key)
         if origin is None:
-            entries, size, age = self._limits
-            cache = _PushCache(entries, size, age, self._stats)
+            options = self._options
+            cache = _PushCache(
+                options.max_pushed_responses,
+                options.max_pushed_bytes,
+                options.pushed_max_age_s,
+                self._stats,
+            )
             origin = self._origins[key] = _Origin(cache)
         return origin
 
@@ -860,8 +905,7 @@ class AsyncPushTransport(httpx.AsyncBaseTransport):
                 writer,
                 authority=authority,
                 cache=origin.cache,
-                stats=self._stats,
-                want_push=self._want_push,
+                want_push=self._options.want_push,
             )
             await connection.start(timeouts.get("write"))
             origin.connection = connection
@@ -923,34 +967,15 @@ async def _next(iterator: AsyncIterator[bytes]) -> bytes:
     return await iterator.__anext__()
 
 
-class PushTransport(httpx.BaseTransport):
+class PushTransport(_PushTransportBase, httpx.BaseTransport):
     """:class:`AsyncPushTransport` for ``httpx.Client``, run on a private event loop thread.
 
     Takes the same arguments as :class:`AsyncPushTransport`. The thread starts with the first
     request and stops at :meth:`close` (``Client.close()`` or the end of its ``with`` block).
     """
 
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        max_pushed_responses: int = DEFAULT_MAX_PUSHED_RESPONSES,
-        max_pushed_bytes: int = DEFAULT_MAX_PUSHED_BYTES,
-        pushed_max_age_s: float = DEFAULT_PUSHED_MAX_AGE_S,
-        want_push: Callable[[str], bool] | None = None,
-    ) -> None:
-        self._options: dict[str, Any] = {
-            "verify": verify,
-            "cert": cert,
-            "trust_env": trust_env,
-            "max_pushed_responses": max_pushed_responses,
-            "max_pushed_bytes": max_pushed_bytes,
-            "pushed_max_age_s": pushed_max_age_s,
-            "want_push": want_push,
-        }
-        self._async = AsyncPushTransport(**self._options)
+    def _setup(self) -> None:
+        self._async = AsyncPushTransport(**self._options.keywords())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -1014,4 +1039,4 @@ class PushTransport(httpx.BaseTransport):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=2 * _CLOSE_TIMEOUT_S)
         loop.close()
-        self._async = AsyncPushTransport(**self._options)
+        self._async = AsyncPushTransport(**self._options.keywords())

@@ -204,7 +204,24 @@ class LinkValue:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Preload:
+class PreloadFields:
+    """A link to a subresource with its RFC 8288 / HTML attributes, as yet unchecked.
+
+    The fields :class:`Preload` checks, and what manifest discovery reads from a page before it
+    makes preloads of them; see :class:`Preload` for what each holds.
+    """
+
+    url: str
+    rel: str = "preload"
+    as_: str | None = None
+    crossorigin: str | None = None
+    type: str | None = None
+    fetchpriority: str | None = None
+    nopush: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preload(PreloadFields):
     """A resource h2push delivers early, by 103 Early Hints, server push or Link preload.
 
     ``str(preload)`` is its RFC 8288 link-value, e.g. ``</static/app.css>; rel=preload; as=style``.
@@ -232,13 +249,6 @@ class Preload:
         TypeError: A field has the wrong type.
     """
 
-    url: str
-    rel: str = "preload"
-    as_: str | None = None
-    crossorigin: str | None = None
-    type: str | None = None
-    fetchpriority: str | None = None
-    nopush: bool = False
     weight: int = 0
 
     def __post_init__(self) -> None:

@@ -36,6 +36,7 @@ import click
 
 from h2push._delivery.asgi_types import Receive, Scope, Send
 from h2push._tools._common import free_port
+from h2push._tools._options import json_option, rtt_ms_option
 
 #: The speed-up of the push transport over httpx's HTTP/2 in the N+1 loop the bench looks for.
 TARGET_SPEEDUP: Final = 5.0
@@ -336,15 +337,13 @@ def format_api_table(result: ApiBenchResult) -> str:
 
 @click.command("api")
 @click.option("--items", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0, min_open=True),
+@rtt_ms_option(
     default=50.0,
-    show_default=True,
     help="Round trip to emulate between the clients and the server (milliseconds).",
+    allow_zero=False,
 )
 @click.option("--repeat", type=click.IntRange(min=1, max=50), default=3, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option(help="Print the result as JSON.")
 def api_command(items: int, rtt_ms: float, repeat: int, as_json: bool) -> None:
     """A list and its items: httpx HTTP/1.1 and HTTP/2 against push with Vulcain Preload.
 

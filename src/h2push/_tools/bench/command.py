@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from h2push._tools._common import find_chromium
+from h2push._tools._options import rtt_ms_option
 from h2push._tools.bench.api import api_command
 from h2push._tools.bench.app import PAGE_RTT_MS, PAGE_RUNS, prepare_page, run_app_bench
 from h2push._tools.bench.clients import run_page_bench
@@ -59,12 +60,10 @@ _Decorated = TypeVar("_Decorated", bound=Callable[..., Any])
 
 
 def _rtt_option(default: float) -> Callable[[_Decorated], _Decorated]:
-    return click.option(
-        "--rtt-ms",
-        type=click.FloatRange(min=0, min_open=True),
+    return rtt_ms_option(
         default=default,
-        show_default=True,
         help="Round trip emulated between the clients and the server, in ms.",
+        allow_zero=False,
     )
 
 

@@ -16,8 +16,9 @@ each row is a ``<g class="row">`` with ``data-stream``, ``data-path`` and ``data
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -427,34 +428,50 @@ def render_svg(waterfall: Waterfall) -> str:
     return "\n".join(parts) + "\n"
 
 
+_LegendEntry = tuple[str, str, Callable[[float, float], str]]
+"""A legend entry: its data attribute, its label and what draws its swatch at ``(x, y)``."""
+
+
 def _legend(x: float, y: float, mark_kinds: Sequence[MarkKind]) -> str:
     """Two legend lines: the delivery colours, then the marks drawn (or all, if none)."""
-    items = ['<g class="legend">']
+    deliveries: list[_LegendEntry] = [
+        (f'data-delivery="{delivery}"', DELIVERY_LABELS[delivery], partial(_bar_swatch, colour))
+        for delivery, colour in DELIVERY_COLOURS.items()
+    ]
+    marks: list[_LegendEntry] = [
+        (f'data-mark="{kind}"', _MARK_LABELS[kind], partial(_mark_swatch, kind))
+        for kind in mark_kinds or tuple(MARK_COLOURS)
+    ]
+    lines = _legend_line(deliveries, x, y) + _legend_line(marks, x, y + 22)
+    return f'<g class="legend">{lines}</g>'
+
+
+def _legend_line(entries: Sequence[_LegendEntry], x: float, y: float) -> str:
+    """The entries side by side from ``x``, each its swatch then its label, on baseline ``y``."""
+    items = []
     cursor = x
-    for delivery, colour in DELIVERY_COLOURS.items():
-        items.append(
-            f'<g class="legend-item" data-delivery="{delivery}">'
-            f'<rect x="{_fmt(cursor)}" y="{_fmt(y - 10)}" width="22" height="{_BAR_H}"'
-            f' fill="{colour}" rx="2"/>'
-            + _text(cursor + 28, y, DELIVERY_LABELS[delivery], fill=_INK)
-            + "</g>"
-        )
-        cursor += 60 + 7 * len(DELIVERY_LABELS[delivery])
-    cursor = x
-    line_y = y + 22
-    for kind in mark_kinds or tuple(MARK_COLOURS):
-        colour = MARK_COLOURS[kind]
-        dash = ' stroke-dasharray="5 3"' if kind == "early-hint" else ""
-        items.append(
-            f'<g class="legend-item" data-mark="{kind}">'
-            f'<line x1="{_fmt(cursor + 11)}" y1="{_fmt(line_y - 13)}" x2="{_fmt(cursor + 11)}"'
-            f' y2="{_fmt(line_y + 3)}" stroke="{colour}" stroke-width="2"{dash}/>'
-            + _text(cursor + 28, line_y, _MARK_LABELS[kind], fill=_INK)
-            + "</g>"
-        )
-        cursor += 60 + 7 * len(_MARK_LABELS[kind])
-    items.append("</g>")
+    for data, label, swatch in entries:
+        text = _text(cursor + 28, y, label, fill=_INK)
+        items.append(f'<g class="legend-item" {data}>{swatch(cursor, y)}{text}</g>')
+        cursor += 60 + 7 * len(label)
     return "".join(items)
+
+
+def _bar_swatch(colour: str, x: float, y: float) -> str:
+    """A delivery's swatch: a short bar of its colour."""
+    return (
+        f'<rect x="{_fmt(x)}" y="{_fmt(y - 10)}" width="22" height="{_BAR_H}"'
+        f' fill="{colour}" rx="2"/>'
+    )
+
+
+def _mark_swatch(kind: MarkKind, x: float, y: float) -> str:
+    """A mark's swatch: a short vertical line, as the mark is drawn across the rows."""
+    dash = ' stroke-dasharray="5 3"' if kind == "early-hint" else ""
+    return (
+        f'<line x1="{_fmt(x + 11)}" y1="{_fmt(y - 13)}" x2="{_fmt(x + 11)}"'
+        f' y2="{_fmt(y + 3)}" stroke="{MARK_COLOURS[kind]}" stroke-width="2"{dash}/>'
+    )
 
 
 # --------------------------------------------------------------------------- summary chart

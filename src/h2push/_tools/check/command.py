@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from h2push._tools._options import cacert_option, json_option, rtt_ms_option, timeout_option
 from h2push._tools.check.diagnose import diagnose
 from h2push._tools.check.model import Report
 from h2push._tools.check.run import (
@@ -95,30 +96,16 @@ def format_report(report: Report, console: Console) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="With --app: the push_manifest.json `h2push serve --manifest` gets.",
 )
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0),
+@rtt_ms_option(
     default=DEFAULT_RTT_MS,
-    show_default=True,
     help="Round trip emulated in front of a loopback server (ms); 0 for none.",
 )
-@click.option(
-    "--cacert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM file of the CA(s) to trust for the server's certificate.",
-)
+@cacert_option(help="PEM file of the CA(s) to trust for the server's certificate.")
 @click.option(
     "-k", "--insecure", is_flag=True, help="Trust the server's certificate without verifying it."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
-    help="Seconds allowed for the page's load event.",
-)
+@json_option(help="Print the report as one JSON document.")
+@timeout_option(default=30.0, help="Seconds allowed for the page's load event.")
 @click.option(
     "--wait",
     "wait_s",

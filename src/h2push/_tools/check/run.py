@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -173,23 +173,18 @@ def link_facts(value: str, base: str) -> tuple[LinkFact, ...]:
 
 @dataclass
 class _Request:
-    """What the events of one DevTools request id said, as they arrive."""
+    """What the events of one DevTools request id said, as they arrive.
 
-    url: str = ""
-    resource_type: str = ""
-    initiator_type: str = "other"
-    initiator_url: str | None = None
-    link_preload: bool = False
+    ``fact`` takes what an event says as it is; the times (DevTools timestamps, in seconds) and
+    the header fields, which a later event may say better, are kept apart until the end.
+    """
+
+    fact: RequestFact = field(default_factory=lambda: RequestFact(url=""))
     start_s: float = 0.0
-    status: int | None = None
+    end_s: float | None = None
     request_headers: dict[str, str] | None = None
     response_headers: dict[str, str] | None = None
     raw_response_headers: dict[str, str] | None = None
-    from_early_hints: bool = False
-    from_cache: bool = False
-    encoded_bytes: int = 0
-    end_s: float | None = None
-    failure: str | None = None
 
 
 def _initiator_url(initiator: Mapping[str, Any]) -> str | None:
@@ -240,7 +235,7 @@ def facts_from_load(
     if document_id is None or document_id not in requests:
         raise CheckError(f"{url}: Chromium reported no request for the page")
     document = requests.pop(document_id)
-    base = document.url or url
+    base = document.fact.url or url
     t0 = document.start_s
 
     def ms(seconds: float) -> float:
@@ -250,28 +245,19 @@ def facts_from_load(
     response = document.raw_response_headers or document.response_headers or {}
     linked = link_facts(response.get("link", ""), base)
     subresources = [
-        RequestFact(
-            url=entry.url,
-            resource_type=entry.resource_type,
-            initiator_type=entry.initiator_type,
-            initiator_url=entry.initiator_url,
-            link_preload=entry.link_preload,
+        replace(
+            entry.fact,
             start_ms=ms(entry.start_s),
-            status=entry.status,
             request_headers=entry.request_headers or {},
             response_headers=entry.response_headers or entry.raw_response_headers or {},
-            from_early_hints=entry.from_early_hints,
-            from_cache=entry.from_cache,
-            encoded_bytes=entry.encoded_bytes,
-            failure=entry.failure,
         )
         for entry in requests.values()
-        if entry.url and not entry.url.startswith(("data:", "blob:"))
+        if entry.fact.url and not entry.fact.url.startswith(("data:", "blob:"))
     ]
     navigation = load.navigation
     return PageFacts(
         url=base,
-        status=document.status or navigation.response_status,
+        status=document.fact.status or navigation.response_status,
         request_headers=document.request_headers or {},
         response_headers=response,
         hints=hints,
@@ -302,16 +288,19 @@ def _apply(event: DevToolsEvent, entry: _Request) -> None:
     """Record what one ``Network`` event says about its request."""
     params = event.params
     if event.method == "Network.requestWillBeSent":
-        if entry.url:  # a redirect reuses the request id: keep the first hop's initiator
-            entry.url = str(params["request"]["url"])
-            return
         request = params.get("request", {})
+        if entry.fact.url:  # a redirect reuses the request id: keep the first hop's initiator
+            entry.fact = replace(entry.fact, url=str(request["url"]))
+            return
         initiator = params.get("initiator", {})
-        entry.url = str(request.get("url", ""))
-        entry.resource_type = str(params.get("type", ""))
-        entry.initiator_type = str(initiator.get("type", "other"))
-        entry.initiator_url = _initiator_url(initiator)
-        entry.link_preload = bool(request.get("isLinkPreload"))
+        entry.fact = replace(
+            entry.fact,
+            url=str(request.get("url", "")),
+            resource_type=str(params.get("type", "")),
+            initiator_type=str(initiator.get("type", "other")),
+            initiator_url=_initiator_url(initiator),
+            link_preload=bool(request.get("isLinkPreload")),
+        )
         entry.start_s = float(params.get("timestamp", 0.0))
         if entry.request_headers is None:
             entry.request_headers = _headers(request.get("headers"))
@@ -319,21 +308,23 @@ def _apply(event: DevToolsEvent, entry: _Request) -> None:
         entry.request_headers = _headers(params.get("headers"))  # as sent, cookies included
     elif event.method == "Network.responseReceived":
         response = params.get("response", {})
-        entry.status = int(response.get("status", 0)) or None
         entry.response_headers = _headers(response.get("headers"))
-        entry.from_early_hints = bool(response.get("fromEarlyHints"))
-        entry.from_cache = entry.from_cache or bool(
-            response.get("fromDiskCache") or response.get("fromPrefetchCache")
+        entry.fact = replace(
+            entry.fact,
+            status=int(response.get("status", 0)) or None,
+            from_early_hints=bool(response.get("fromEarlyHints")),
+            from_cache=entry.fact.from_cache
+            or bool(response.get("fromDiskCache") or response.get("fromPrefetchCache")),
         )
     elif event.method == "Network.responseReceivedExtraInfo":
         entry.raw_response_headers = _headers(params.get("headers"))
     elif event.method == "Network.requestServedFromCache":
-        entry.from_cache = True
+        entry.fact = replace(entry.fact, from_cache=True)
     elif event.method == "Network.loadingFinished":
-        entry.encoded_bytes = int(params.get("encodedDataLength", 0))
+        entry.fact = replace(entry.fact, encoded_bytes=int(params.get("encodedDataLength", 0)))
         entry.end_s = float(params.get("timestamp", 0.0))
     elif event.method == "Network.loadingFailed":
-        entry.failure = str(params.get("errorText", "failed"))
+        entry.fact = replace(entry.fact, failure=str(params.get("errorText", "failed")))
         entry.end_s = float(params.get("timestamp", 0.0))
 
 

@@ -7,7 +7,7 @@ from enum import IntEnum
 from typing import Final
 
 from h2push._core.errors import H2PushError
-from h2push._core.links import Preload
+from h2push._core.links import Preload, PreloadFields
 
 DEFAULT_ORIGIN: Final = "https://localhost"
 """The origin a page is taken to be served from unless told otherwise."""
@@ -41,8 +41,8 @@ class FetchError(H2PushError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reference:
-    """One subresource a page or stylesheet references.
+class Reference(PreloadFields):
+    """One subresource a page or stylesheet references; its link fields are not checked yet.
 
     Attributes:
         url: The absolute ``http(s)`` URL, resolved against the document's base URL, without
@@ -61,14 +61,7 @@ class Reference:
         line: The line of the HTML where it was found (0 for CSS).
     """
 
-    url: str
     weight: Weight
-    rel: str = "preload"
-    as_: str | None = None
-    crossorigin: str | None = None
-    type: str | None = None
-    fetchpriority: str | None = None
-    nopush: bool = False
     declared: bool = False
     stylesheet: bool = False
     line: int = 0

@@ -57,6 +57,7 @@ from h2push._core.manifest import Manifest, ManifestError
 from h2push._core.plan import DEFAULT_MAX_PUSHES
 from h2push._delivery.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from h2push._tools._common import free_port
+from h2push._tools._options import rtt_ms_option
 from h2push._tools.serve import _hypercorn_fixes as hypercorn_fixes
 from h2push._tools.serve.devcert import (
     DNS_NAMES,
@@ -788,15 +789,20 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
     show_default=True,
     help="Worker processes.",
 )
-@click.option("--no-push", is_flag=True, help="Do not send HTTP/2 server push.")
-@click.option("--no-early-hints", is_flag=True, help="Do not send 103 Early Hints.")
-@click.option("--access-log", is_flag=True, help="Log every request to standard output.")
+# --no-push and --no-early-hints set the push and early_hints fields to False.
 @click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Emulate this network round trip (ms) in front of the server; loopback only.",
+    "--no-push", "push", flag_value=False, default=True, help="Do not send HTTP/2 server push."
+)
+@click.option(
+    "--no-early-hints",
+    "early_hints",
+    flag_value=False,
+    default=True,
+    help="Do not send 103 Early Hints.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request to standard output.")
+@rtt_ms_option(
+    default=0.0, help="Emulate this network round trip (ms) in front of the server; loopback only."
 )
 @click.option(
     "--static-dir",
@@ -822,23 +828,7 @@ _BIND_HELP = f"HOST:PORT to listen on (default {DEFAULT_BIND}; [::1]:PORT for IP
     help="Also serve HTTP/3 over QUIC on the same port (UDP), announced by Alt-Svc."
     " Needs aioquic (pip install 'h2push[http3]').",
 )
-def serve_command(
-    *,
-    app: str,
-    bind: str,
-    manifest: str | None,
-    certfile: str | None,
-    keyfile: str | None,
-    workers: int,
-    no_push: bool,
-    no_early_hints: bool,
-    access_log: bool,
-    rtt_ms: float,
-    static_dir: str | None,
-    max_pushes: int | None,
-    max_pushes_per_connection: int,
-    http3: bool,
-) -> None:
+def serve_command(**options: Any) -> None:
     """Serve APP (module:attribute, ASGI or WSGI) over HTTP/2 with push and early hints.
 
     APP is imported with the current directory on sys.path. A Flask app's H2Push manifest and
@@ -847,33 +837,14 @@ def serve_command(
     127.0.0.1 and ::1 are created once and kept in the user's cache directory
     ($H2PUSH_CACHE_DIR, else $XDG_CACHE_HOME/h2push or ~/.cache/h2push).
     """
-    options = ServeOptions(
-        app=app,
-        bind=bind,
-        manifest=manifest,
-        certfile=certfile,
-        keyfile=keyfile,
-        workers=workers,
-        push=not no_push,
-        early_hints=not no_early_hints,
-        access_log=access_log,
-        rtt_ms=rtt_ms,
-        static_dir=static_dir,
-        max_pushes=max_pushes,
-        max_pushes_per_connection=max_pushes_per_connection,
-        http3=http3,
-    )
-    sys.exit(run(options))
+    sys.exit(run(ServeOptions(**options)))  # each option is the ServeOptions field of its name
 
 
 @click.command("demo")
 @click.option("--bind", "-b", default=DEFAULT_BIND, show_default=True, help=_BIND_HELP)
 @click.option("--access-log", is_flag=True, help="Log every request to standard output.")
-@click.option(
-    "--rtt-ms",
-    type=click.FloatRange(min=0),
+@rtt_ms_option(
     default=DEMO_RTT_MS,
-    show_default=True,
     help="Emulate this network round trip (ms), so that the early start shows; 0 for none.",
 )
 def demo_command(*, bind: str, access_log: bool, rtt_ms: float) -> None:

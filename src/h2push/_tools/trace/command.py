@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from h2push._tools._options import cacert_option, json_option, timeout_option
 from h2push._tools.bench.waterfall import from_trace, render_svg
 from h2push._tools.trace.cookies import CookieJarError, CookieJarFile
 from h2push._tools.trace.formatting import format_text
@@ -28,11 +29,7 @@ def _header_option(
 @click.command("trace")
 @click.argument("url")
 @click.option("-k", "--insecure", is_flag=True, help="Do not verify the server certificate.")
-@click.option(
-    "--cacert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM file of the CA(s) to trust instead of the system store.",
-)
+@cacert_option(help="PEM file of the CA(s) to trust instead of the system store.")
 @click.option("--no-push", is_flag=True, help="Send SETTINGS_ENABLE_PUSH=0: refuse server push.")
 @click.option(
     "-H",
@@ -43,7 +40,7 @@ def _header_option(
     callback=_header_option,
     help="Add a request header (repeatable); replaces a default of the same name.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the whole trace as one JSON document.")
+@json_option(help="Print the whole trace as one JSON document.")
 @click.option(
     "--waterfall",
     "waterfall_file",
@@ -59,14 +56,7 @@ def _header_option(
     help="Send the cookies kept in FILE for this URL and keep the main response's Set-Cookie"
     " values there (a curl/Netscape cookie file, or JSON when it ends in .json).",
 )
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds allowed for the whole exchange.",
-)
+@timeout_option(default=10.0, help="Seconds allowed for the whole exchange.")
 @click.option(
     "--no-fetch-hints",
     is_flag=True,

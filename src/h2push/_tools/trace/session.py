@@ -168,15 +168,18 @@ def _connect(target: _Target, deadline: float) -> socket.socket:
     except TimeoutError as exc:
         message = f"timed out connecting to {peer}"
         raise TraceError(message, kind="timeout") from exc
-    except ConnectionRefusedError as exc:
-        message = f"connection to {peer} refused"
-        raise TraceError(message, kind="connect") from exc
-    except socket.gaierror as exc:
-        message = f"cannot resolve {target.host!r}: {exc.strerror}"
-        raise TraceError(message, kind="connect") from exc
     except OSError as exc:
-        message = f"cannot connect to {peer}: {exc.strerror or exc}"
-        raise TraceError(message, kind="connect") from exc
+        raise TraceError(_connect_failure(exc, target), kind="connect") from exc
+
+
+def _connect_failure(error: OSError, target: _Target) -> str:
+    """Why the TCP connection to ``target`` could not be made, in one line."""
+    peer = f"{target.host}:{target.port}"
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection to {peer} refused"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve {target.host!r}: {error.strerror}"
+    return f"cannot connect to {peer}: {error.strerror or error}"
 
 
 def tls_context(*, insecure: bool, cacert: str | Path | None) -> ssl.SSLContext:
