@@ -61,6 +61,7 @@ class Connections:
         "_last_set",
         "_last_set_bytes",
         "_now",
+        "_sweep_after",
         "bytes",
         "capacity",
         "idle_s",
@@ -83,6 +84,8 @@ class Connections:
         self._entries: OrderedDict[ConnectionKey, Connection] = OrderedDict()
         self._last_set: frozenset[str] = frozenset()
         self._last_set_bytes = 0
+        # No entry is idle before this time (the oldest's last_seen + idle_s, or later).
+        self._sweep_after = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -90,12 +93,15 @@ class Connections:
     def get(self, key: ConnectionKey) -> Connection:
         """The entry of connection ``key``, new if it is unknown or was idle too long."""
         now = self._now()
-        self._sweep(now)
-        entry = self._entries.get(key)
+        if now >= self._sweep_after:
+            self._sweep(now)
+        entries = self._entries
+        entry = entries.get(key)
         if entry is None:
-            entry = self._entries[key] = Connection(now)
+            entry = entries[key] = Connection(now)
             self.bytes += entry.bytes
-            self._evict(keep=key)
+            if len(entries) > self.capacity or self.bytes > self.max_bytes:
+                self._evict(keep=key)
         else:
             entry.last_seen = now
             self._entries.move_to_end(key)
@@ -110,7 +116,8 @@ class Connections:
                 added += _URL_BYTES + len(url)
         entry.bytes += added
         self.bytes += added
-        self._evict(keep=None)
+        if self.bytes > self.max_bytes:
+            self._evict(keep=None)
 
     def record_new(self, entry: Connection, urls: frozenset[str]) -> None:
         """Record ``urls`` on a connection nothing was pushed on yet (one set, one addition).
@@ -124,7 +131,8 @@ class Connections:
         entry.pushed.update(urls)
         entry.bytes += self._last_set_bytes
         self.bytes += self._last_set_bytes
-        self._evict(keep=None)
+        if self.bytes > self.max_bytes:
+            self._evict(keep=None)
 
     def _drop(self, key: ConnectionKey) -> None:
         self.bytes -= self._entries.pop(key).bytes
@@ -134,8 +142,11 @@ class Connections:
         while self._entries:
             key, oldest = next(iter(self._entries.items()))
             if now - oldest.last_seen <= self.idle_s:
+                # Entries only grow younger towards the end: none is idle before this.
+                self._sweep_after = oldest.last_seen + self.idle_s
                 return
             self._drop(key)
+        self._sweep_after = now + self.idle_s
 
     def _evict(self, *, keep: ConnectionKey | None) -> None:
         while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
