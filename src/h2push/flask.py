@@ -142,6 +142,8 @@ logger = logging.getLogger(__name__)
 
 _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
+_MAX_ROUTES: Final = 1024  # kinds of request whose delivery is kept, per app (then cleared)
+_MAX_ROUTE_PATH: Final = 256  # a longer path is planned per request, not kept
 
 _G_KEY: Final = "_h2push"
 _ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
@@ -218,6 +220,9 @@ class _AppState:
     reported: set[str] = field(default_factory=set)
     # What h2push learns from the app's pages (H2PUSH_LEARN, h2push._delivery.learning), or None.
     learner: Learner | None = None
+    # What an untracked request of each kind gets (_Route), by (method, path, endpoint,
+    # navigation, early hints offered): made on the first request of the kind.
+    routes: dict[tuple[str, str, str | None, bool, bool], _Route] = field(default_factory=dict)
     # The plans made for this app, with the Link values they send (the delivery engine).
     delivery: Delivery = field(
         default_factory=lambda: Delivery(
@@ -279,6 +284,55 @@ class _RequestState(Visit):
         self.finished = False  # the Link header was merged into the Response object
 
 
+class _Route:
+    """What :class:`H2Push` sends an untracked request of one kind, made once per app.
+
+    A kind is a method, a path, its endpoint, whether the request is a navigation and whether
+    the WSGI server offers ``wsgi.early_hints``. For a client nobody tracks (no pushing proxy
+    in front, not under the ASGI middleware) the plan depends on nothing else: the 103's
+    field lines and the final Link value are formatted here once, and a request of the kind
+    costs a lookup, maybe a 103, and an append to the WSGI header list (:class:`_LinkHeaders`).
+    A :func:`push` call turns it into a :class:`_RequestState` (:func:`_current_state`).
+
+    Attributes:
+        facts: The request facts (early hints as offered).
+        candidates: The declared preloads (app manifest, then the view's decorator manifest).
+        per_request: Planned per request by :func:`_start`, not from here: the client is
+            tracked (a pushing proxy in front, Flask-Firehose's mode), or the request has no
+            declaration and its route may have learned some (a GET navigation, a learner on).
+        hint_fields: The 103's ``("Link", value)`` field lines, or None for no 103.
+        links: The final response's preloads (the plan's Link preloads).
+        link: The final response's ``("Link", value)`` field line, or None.
+    """
+
+    __slots__ = ("candidates", "facts", "hint_fields", "link", "links", "per_request")
+
+    def __init__(self, app_state: _AppState, key: tuple[str, str, str | None, bool, bool]) -> None:
+        method, path, endpoint, navigation, hint = key
+        self.facts = facts = app_state.request_facts(method, path, navigation, hint)
+        self.candidates = candidates = _declared(
+            app_state, facts, app_state.view_manifests.get(endpoint or "")
+        )
+        self.per_request = (
+            (app_state.tracker is not None and app_state.proxy)
+            or app_state.firehose
+            or (not candidates and app_state.learner is not None and navigation and method == "GET")
+        )
+        self.hint_fields: list[tuple[str, str]] | None = None
+        self.links: tuple[Preload, ...] = ()
+        self.link: tuple[str, str] | None = None
+        if not candidates:
+            return
+        if hint:
+            first = _prepare(app_state, candidates, facts, _EMPTY)
+            if first.plan.early_hints:
+                self.hint_fields = [("Link", value) for value in first.hint_values]
+        final = _prepare(app_state, candidates, _final_facts(app_state, facts), _EMPTY)
+        self.links = final.plan.links
+        if final.link_text is not None:
+            self.link = ("Link", final.link_text)  # formatted once per route
+
+
 def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     """Preload ``url`` from the current response; return ``url`` (Flask-Firehose's ``push``).
 
@@ -320,8 +374,8 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
     """
     preload = user_preload(url, flags, attrs, strict=strict)
-    state = g.get(_G_KEY) if has_request_context() else None
-    if isinstance(state, _RequestState):
+    state = _current_state() if has_request_context() else None
+    if state is not None:
         if preload is not None:
             state.preloads.append(preload)
     elif not has_app_context() or _EXTENSION_KEY not in current_app.extensions:
@@ -437,8 +491,9 @@ class H2Push:
         state.learner = learner_from_setting(config.get("H2PUSH_LEARN", True), "H2PUSH_LEARN", app)
         state.view_manifests = _view_manifests(app)
         _learn_manifest_paths(state)
-        app.before_request(_before_request)
-        app.after_request(_after_request)
+        before, after = _hooks(state)
+        app.before_request(before)
+        app.after_request(after)
         # The Link header goes on at the WSGI layer, as a WSGI middleware would add it: one
         # append to the header list, without Werkzeug's header objects.
         app.wsgi_app = _LinkHeaders(app.wsgi_app)  # type: ignore[method-assign]
@@ -660,38 +715,90 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 # --- per request -------------------------------------------------------------------------
 
 
-def _before_request() -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state: _AppState = app.extensions[_EXTENSION_KEY]
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    if not state.enabled or req.routing_exception is not None:
-        return  # off, or no route (404, 405, a redirect): hints would serve an error page
-    if not state.views_loaded:
-        state.view_manifests = _view_manifests(app)
-        state.views_loaded = True
-        _learn_manifest_paths(state)
-    views = state.view_manifests
-    _start(state, views.get(req.endpoint or "") if views else None, req)
+def _hooks(
+    state: _AppState,
+) -> tuple[Callable[[], None], Callable[[Response], Response]]:
+    """The ``before_request`` and ``after_request`` hooks of an app whose state is ``state``.
+
+    They run for every request: what a kind of request gets is looked up
+    (:class:`_Route`), and only what depends on the client or on what the app learns is
+    worked out per request (:func:`_start`, :func:`_finish`).
+    """
+    routes = state.routes
+
+    def before_request() -> None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        if req.routing_exception is not None or not state.enabled:
+            return  # off, or no route (404, 405, a redirect): hints would serve an error page
+        if not state.views_loaded:
+            _load_views(state, current_app)
+        environ = req.environ
+        send_hints = environ.get("wsgi.early_hints")
+        key = (
+            req.method,
+            req.path,
+            req.url_rule.endpoint,
+            is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
+            send_hints is not None and callable(send_hints),
+        )
+        route = routes.get(key)
+        if route is None:
+            route = _Route(state, key)
+            if len(key[1]) <= _MAX_ROUTE_PATH:
+                if len(routes) >= _MAX_ROUTES:
+                    routes.clear()
+                routes[key] = route
+        if route.per_request or ("asgi.scope" in environ and _under_middleware(environ)):
+            _start(state, state.view_manifests.get(key[2]), req)
+        elif route.hint_fields is None:
+            environ[_ENVIRON_KEY] = route  # the Link header goes on in _LinkHeaders
+        else:
+            _send_early_hints(send_hints, route.hint_fields)
+            environ[_ENVIRON_KEY] = route
+
+    def after_request(response: Response) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        visit = req.environ.get(_ENVIRON_KEY)
+        if type(visit) is not _RequestState:
+            visit = None
+        path = req.path
+        learner = state.learner
+        if learner is not None and (
+            (visit is not None and visit.learning)
+            or learner.wants(req.full_path.rstrip("?") if req.query_string else path)
+        ):
+            _teach(learner, visit, response)  # the app's own Link values, not ours
+        if visit is not None and (visit.tracker is not None or state.firehose):
+            _finish(visit, response)  # the tracker reads the response; else _LinkHeaders
+        if path in state.hinted_paths or (learner is not None and learner.hints(path)):
+            _make_reusable(state, response)
+        return response
+
+    return before_request, after_request
 
 
-def _after_request(response: Response) -> Response:
+def _load_views(state: _AppState, app: Flask) -> None:
+    """Load the manifests of the app's :func:`http2push` views (first request)."""
+    state.view_manifests = _view_manifests(app)
+    state.views_loaded = True
+    state.routes.clear()
+    _learn_manifest_paths(state)
+
+
+def _current_state() -> _RequestState | None:
+    """The request's :class:`_RequestState`, made from its :class:`_Route` on first need."""
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
-        app_state: object = state.app_state
-        path = state.facts.path
-    else:
-        app_state = current_app.extensions.get(_EXTENSION_KEY)
-        path = request.path
-    learner = app_state.learner if isinstance(app_state, _AppState) else None
-    if learner is not None:
-        _teach(learner, state, response)  # the app's own Link values, not ours
-    if isinstance(state, _RequestState) and (state.tracker is not None or state.app_state.firehose):
-        _finish(state, response)  # the tracker reads the response; else _LinkHeaders
-    if isinstance(app_state, _AppState) and (
-        path in app_state.hinted_paths or (learner is not None and learner.hints(path))
-    ):
-        _make_reusable(app_state, response)
-    return response
+        return state
+    environ = request.environ
+    route = environ.get(_ENVIRON_KEY)
+    if not isinstance(route, _Route):
+        return None
+    app_state = current_app.extensions[_EXTENSION_KEY]
+    state = _RequestState(app_state, route.facts, route.candidates, None, environ)
+    setattr(g, _G_KEY, state)
+    environ[_ENVIRON_KEY] = state
+    return state
 
 
 def _teach(learner: Learner, state: object, response: Response) -> None:
@@ -739,7 +846,7 @@ class _LinkHeaders:
     """WSGI: merge the plan's Link values into the final response's header list.
 
     For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
-    Flask-Firehose's mode need the Response object: :func:`_after_request` does those), the
+    Flask-Firehose's mode need the Response object: the ``after_request`` hook does those), the
     Link value is appended as the response starts, after any the application set.
     """
 
@@ -751,11 +858,33 @@ class _LinkHeaders:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             state = environ.pop(_ENVIRON_KEY, None)
-            if isinstance(state, _RequestState) and not state.finished:
+            if type(state) is _Route:
+                if state.link is not None and int(status[:3]) < 400:
+                    _add_link(headers, state.link, state.links)
+            elif isinstance(state, _RequestState) and not state.finished:
                 _finish_headers(state, int(status[:3]), headers)
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start)
+
+
+def _add_link(
+    headers: list[tuple[str, str]], link: tuple[str, str], links: tuple[Preload, ...]
+) -> None:
+    """Append ``link`` to a WSGI header list, or merge ``links`` into its Link fields."""
+    for name, _ in headers:
+        if name.lower() == "link":
+            break
+    else:
+        headers.append(link)  # formatted once per plan
+        return
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
+    existing = ", ".join(headers[i][1] for i in where)
+    merged = merge_link_header(existing, links)
+    if merged is not None and merged != existing:
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Link", merged)
 
 
 def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, str]]) -> None:
@@ -765,25 +894,15 @@ def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, 
         state.app_state.learn_paths(state.preloads)
     if not candidates or status >= 400:
         return
-    final = _plan(state, candidates, _final_facts(state))
-    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
-    if not where:
-        if final.link_text is not None:
-            headers.append(("Link", final.link_text))  # formatted once per plan
-        return
-    existing = ", ".join(headers[i][1] for i in where)
-    merged = merge_link_header(existing, final.plan.links)
-    if merged is not None and merged != existing:
-        for i in reversed(where[1:]):
-            del headers[i]
-        headers[where[0]] = ("Link", merged)
+    final = _plan(state, candidates, _final_facts(state.app_state, state.facts))
+    if final.link_text is not None:
+        _add_link(headers, ("Link", final.link_text), final.plan.links)
 
 
-def _final_facts(state: _RequestState) -> RequestFacts:
-    """The request's facts for the final response: the 103, if any, has gone out."""
-    facts = state.facts
+def _final_facts(app_state: _AppState, facts: RequestFacts) -> RequestFacts:
+    """A request's facts for the final response: the 103, if any, has gone out."""
     if facts.can_early_hint:
-        return state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
+        return app_state.request_facts(facts.method, facts.path, facts.navigation, False)
     return facts
 
 
@@ -873,14 +992,9 @@ def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None
         is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
         callable(send_hints),
     )
-    candidates: tuple[Preload, ...] = ()
     under_middleware = "asgi.scope" in environ and _under_middleware(environ)
-    if not under_middleware:  # else H2PushMiddleware planned the declarations and tracks
-        if app_state.manifest is not None:
-            candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
-        if view_manifest is not None:
-            # A decorator's manifest applies to every request of its view (flask-http2-push).
-            candidates += view_manifest.preloads_for(facts.path)
+    # Under H2PushMiddleware, it planned the declarations and tracks.
+    candidates = () if under_middleware else _declared(app_state, facts, view_manifest)
     state = _RequestState(
         app_state,
         facts,
@@ -910,9 +1024,24 @@ def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None
         _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
-        if first.plan.early_hints and _send_early_hints(send_hints, first.hint_values):
+        if first.plan.early_hints and _send_early_hints(
+            send_hints, [("Link", value) for value in first.hint_values]
+        ):
             state.hinted = first.plan.early_hints
     return state
+
+
+def _declared(
+    app_state: _AppState, facts: RequestFacts, view_manifest: Manifest | None
+) -> tuple[Preload, ...]:
+    """A request's declared preloads: the app manifest's, then its view's decorator's."""
+    candidates: tuple[Preload, ...] = ()
+    if app_state.manifest is not None:
+        candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
+    if view_manifest is not None:
+        # A decorator's manifest applies to every request of its view (flask-http2-push).
+        candidates += view_manifest.preloads_for(facts.path)
+    return candidates
 
 
 def _under_middleware(environ: dict[str, Any]) -> bool:
@@ -949,7 +1078,7 @@ def _finish(state: _RequestState, response: Response) -> None:
         return
     if state.preloads:
         _learn(state, state.preloads)
-    final = _plan(state, candidates, _final_facts(state))
+    final = _plan(state, candidates, _final_facts(state.app_state, state.facts))
     headers = response.headers
     existing = ", ".join(headers.getlist("Link")) or None
     if state.app_state.firehose:  # what the client has is not linked at all
@@ -969,25 +1098,37 @@ def _finish(state: _RequestState, response: Response) -> None:
 
 
 def _plan(state: _RequestState, candidates: tuple[Preload, ...], facts: RequestFacts) -> Prepared:
-    settings = state.app_state
+    return _prepare(state.app_state, candidates, facts, state.known)
+
+
+def _prepare(
+    settings: _AppState,
+    candidates: tuple[Preload, ...],
+    facts: RequestFacts,
+    known: frozenset[str],
+) -> Prepared:
     return settings.delivery.prepare(
         facts,
         candidates,
-        known=state.known,
+        known=known,
         max_pushes=settings.max_pushes,
         early_hints=settings.early_hints,
         push=True,
     )
 
 
-def _send_early_hints(send_hints: Callable[..., object], values: list[str]) -> bool:
+def _send_early_hints(send_hints: Callable[..., object], fields: list[tuple[str, str]]) -> bool:
     """Send one 103 with one Link field line per preload (Gunicorn writes them all).
+
+    Args:
+        send_hints: The WSGI server's ``wsgi.early_hints`` callable.
+        fields: The ``("Link", value)`` field lines (a copy is sent).
 
     Returns:
         Whether the WSGI server took it.
     """
     try:
-        send_hints([("Link", value) for value in values])
+        send_hints(list(fields))
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return False
