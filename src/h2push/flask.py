@@ -143,7 +143,7 @@ logger = logging.getLogger(__name__)
 _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 _MAX_ROUTES: Final = 1024  # kinds of request whose delivery is kept, per app (then cleared)
-_MAX_ROUTE_PATH: Final = 256  # a longer path is planned per request, not kept
+_MAX_ROUTE_KEY: Final = 512  # a longer path and Accept value are planned per request, not kept
 
 _G_KEY: Final = "_h2push"
 _ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
@@ -161,6 +161,10 @@ ManifestSetting = str | os.PathLike[str] | Manifest | None
 the working directory), a loaded :class:`~h2push.Manifest`, or None for no manifest."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
+
+_RouteKey = tuple[str, str, str, str | None, str | None, bool]
+"""A kind of request: method, path, endpoint, ``Sec-Fetch-Mode``, ``Accept`` (the two
+headers that tell a navigation, as sent), and whether ``wsgi.early_hints`` is offered."""
 
 
 class SessionTracker:
@@ -220,9 +224,9 @@ class _AppState:
     reported: set[str] = field(default_factory=set)
     # What h2push learns from the app's pages (H2PUSH_LEARN, h2push._delivery.learning), or None.
     learner: Learner | None = None
-    # What an untracked request of each kind gets (_Route), by (method, path, endpoint,
-    # navigation, early hints offered): made on the first request of the kind.
-    routes: dict[tuple[str, str, str | None, bool, bool], _Route] = field(default_factory=dict)
+    # What an untracked request of each kind gets (_Route), by _RouteKey: made on the first
+    # request of the kind.
+    routes: dict[_RouteKey, _Route] = field(default_factory=dict)
     # The plans made for this app, with the Link values they send (the delivery engine).
     delivery: Delivery = field(
         default_factory=lambda: Delivery(
@@ -287,12 +291,13 @@ class _RequestState(Visit):
 class _Route:
     """What :class:`H2Push` sends an untracked request of one kind, made once per app.
 
-    A kind is a method, a path, its endpoint, whether the request is a navigation and whether
-    the WSGI server offers ``wsgi.early_hints``. For a client nobody tracks (no pushing proxy
-    in front, not under the ASGI middleware) the plan depends on nothing else: the 103's
-    field lines and the final Link value are formatted here once, and a request of the kind
-    costs a lookup, maybe a 103, and an append to the WSGI header list (:class:`_LinkHeaders`).
-    A :func:`push` call turns it into a :class:`_RequestState` (:func:`_current_state`).
+    A kind (:data:`_RouteKey`) is a method, a path, its endpoint, the headers that tell a
+    navigation and whether the WSGI server offers ``wsgi.early_hints``. For a client nobody
+    tracks (no pushing proxy in front, not under the ASGI middleware) the plan depends on
+    nothing else: the 103's field lines and the final Link value are formatted here once,
+    and a request of the kind costs a lookup, maybe a 103, and an append to the WSGI header
+    list (:class:`_LinkHeaders`). A :func:`push` call turns it into a :class:`_RequestState`
+    (:func:`_current_state`).
 
     Attributes:
         facts: The request facts (early hints as offered).
@@ -307,11 +312,12 @@ class _Route:
 
     __slots__ = ("candidates", "facts", "hint_fields", "link", "links", "per_request")
 
-    def __init__(self, app_state: _AppState, key: tuple[str, str, str | None, bool, bool]) -> None:
-        method, path, endpoint, navigation, hint = key
+    def __init__(self, app_state: _AppState, key: _RouteKey) -> None:
+        method, path, endpoint, fetch_mode, accept, hint = key
+        navigation = is_navigation(fetch_mode, accept)
         self.facts = facts = app_state.request_facts(method, path, navigation, hint)
         self.candidates = candidates = _declared(
-            app_state, facts, app_state.view_manifests.get(endpoint or "")
+            app_state, facts, app_state.view_manifests.get(endpoint)
         )
         self.per_request = (
             (app_state.tracker is not None and app_state.proxy)
@@ -733,18 +739,21 @@ def _hooks(
         if not state.views_loaded:
             _load_views(state, current_app)
         environ = req.environ
-        send_hints = environ.get("wsgi.early_hints")
-        key = (
+        get = environ.get
+        send_hints = get("wsgi.early_hints")
+        rule = req.url_rule
+        key: _RouteKey = (
             req.method,
             req.path,
-            req.url_rule.endpoint,
-            is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
+            "" if rule is None else rule.endpoint,
+            get("HTTP_SEC_FETCH_MODE"),
+            get("HTTP_ACCEPT"),
             send_hints is not None and callable(send_hints),
         )
         route = routes.get(key)
         if route is None:
             route = _Route(state, key)
-            if len(key[1]) <= _MAX_ROUTE_PATH:
+            if len(key[1]) + len(key[4] or "") <= _MAX_ROUTE_KEY:
                 if len(routes) >= _MAX_ROUTES:
                     routes.clear()
                 routes[key] = route
@@ -760,7 +769,7 @@ def _hooks(
         req = request._get_current_object()  # type: ignore[attr-defined]
         visit = req.environ.get(_ENVIRON_KEY)
         if type(visit) is not _RequestState:
-            visit = None
+            visit = None  # a _Route, or nothing: the Link header goes on in _LinkHeaders
         path = req.path
         learner = state.learner
         if learner is not None and (
@@ -859,8 +868,14 @@ class _LinkHeaders:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             state = environ.pop(_ENVIRON_KEY, None)
             if type(state) is _Route:
-                if state.link is not None and int(status[:3]) < 400:
-                    _add_link(headers, state.link, state.links)
+                # Not on an error (4xx, 5xx): the status line starts with its code.
+                if state.link is not None and status[0] < "4":
+                    for name, _ in headers:
+                        if len(name) == 4 and name.lower() == "link":
+                            _merge_link(headers, state.links)
+                            break
+                    else:
+                        headers.append(state.link)  # formatted once per route
             elif isinstance(state, _RequestState) and not state.finished:
                 _finish_headers(state, int(status[:3]), headers)
             return start_response(status, headers, exc_info)
@@ -868,16 +883,8 @@ class _LinkHeaders:
         return self.wsgi_app(environ, start)
 
 
-def _add_link(
-    headers: list[tuple[str, str]], link: tuple[str, str], links: tuple[Preload, ...]
-) -> None:
-    """Append ``link`` to a WSGI header list, or merge ``links`` into its Link fields."""
-    for name, _ in headers:
-        if name.lower() == "link":
-            break
-    else:
-        headers.append(link)  # formatted once per plan
-        return
+def _merge_link(headers: list[tuple[str, str]], links: tuple[Preload, ...]) -> None:
+    """Merge ``links`` into the Link fields of a WSGI header list (one field after)."""
     where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
     existing = ", ".join(headers[i][1] for i in where)
     merged = merge_link_header(existing, links)
@@ -895,8 +902,10 @@ def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, 
     if not candidates or status >= 400:
         return
     final = _plan(state, candidates, _final_facts(state.app_state, state.facts))
-    if final.link_text is not None:
-        _add_link(headers, ("Link", final.link_text), final.plan.links)
+    if any(name.lower() == "link" for name, _ in headers):
+        _merge_link(headers, final.plan.links)
+    elif final.link_text is not None:
+        headers.append(("Link", final.link_text))  # formatted once per plan
 
 
 def _final_facts(app_state: _AppState, facts: RequestFacts) -> RequestFacts:
