@@ -29,6 +29,7 @@ SINGLE_PAGE = {
 }
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Accept": "*/*"}
+PAGE = "<head><link rel=stylesheet href=/static/app.css></head><body>home"
 
 
 def links(response: Any) -> list[str]:
@@ -159,3 +160,41 @@ def test_many_paths_are_served_each_with_its_own_link_and_the_memory_stays_bound
     long_path = "/page" + "x" * 600
     assert links(client.get(long_path, headers=HTML)) == []
     assert len(app.extensions["h2push"].routes) <= 1024
+
+
+def test_a_learned_pages_stylesheet_teaches_its_font_through_flasks_static_view(
+    tmp_path: Path,
+) -> None:
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.css").write_text(
+        '@font-face { font-family: A; src: url("/static/a.woff2") format("woff2"); }\n'
+        "body { font-family: A; }\n",
+        encoding="utf-8",
+    )
+    app = Flask("learns", root_path=str(tmp_path))  # no manifest: the route learns
+    app.add_url_rule("/", "index", lambda: PAGE)
+    H2Push(app)
+    client = app.test_client()
+    sent: list[list[tuple[str, str]]] = []
+
+    def navigate() -> list[str]:
+        sent.clear()
+        response = client.get("/", headers=NAVIGATE, environ_base={"wsgi.early_hints": sent.append})
+        assert response.data.endswith(b"home")  # read whole: the lesson ends
+        return [value for hints in sent for _, value in hints]
+
+    def stylesheet() -> Any:
+        response = client.get("/static/app.css", headers={"Accept": "text/css,*/*;q=0.1"})
+        assert response.data.startswith(b"@font-face")  # read whole: the lesson ends
+        response.close()
+        return response
+
+    assert navigate() == []  # the page is read as it goes out
+    assert navigate() == ["</static/app.css>; rel=preload; as=style"]
+    # The stylesheet, now hinted: Flask's default no-cache would waste the hint.
+    assert stylesheet().headers["Cache-Control"] == "max-age=60"
+    assert navigate() == [
+        "</static/app.css>; rel=preload; as=style",
+        '</static/a.woff2>; rel=preload; as=font; type="font/woff2"; crossorigin',
+    ]

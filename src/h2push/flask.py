@@ -85,6 +85,7 @@ from typing import Any, Final, TypeVar, cast
 from flask import (
     Blueprint,
     Flask,
+    after_this_request,
     current_app,
     g,
     has_app_context,
@@ -93,6 +94,8 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import ResponseCacheControl
+from werkzeug.http import parse_cache_control_header
 from werkzeug.wrappers import Response
 
 from h2push._core.links import Preload, merge_link_header, user_preload
@@ -107,7 +110,6 @@ from h2push._delivery.declare import (
 from h2push._delivery.engine import Delivery, Prepared, Visit, records_delivery
 from h2push._delivery.learning import (
     Learner,
-    PageLesson,
     StylesheetLesson,
     TeachingBody,
     learner_from_setting,
@@ -499,10 +501,14 @@ class H2Push:
         _learn_manifest_paths(state)
         before, after = _hooks(state)
         app.before_request(before)
-        app.after_request(after)
+        if state.tracker is not None and (
+            state.proxy or isinstance(state.tracker, FirehoseTracker)
+        ):  # clients are tracked only behind a pushing proxy, or in Flask-Firehose's mode
+            app.after_request(after)
         # The Link header goes on at the WSGI layer, as a WSGI middleware would add it: one
-        # append to the header list, without Werkzeug's header objects.
-        app.wsgi_app = _LinkHeaders(app.wsgi_app)  # type: ignore[method-assign]
+        # append to the header list, without Werkzeug's header objects; so does what the
+        # response's caching and learning need.
+        app.wsgi_app = _LinkHeaders(app.wsgi_app, state)  # type: ignore[method-assign]
         app.add_template_global(push, "push")
         app.extensions[_EXTENSION_KEY] = state
 
@@ -721,14 +727,15 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 # --- per request -------------------------------------------------------------------------
 
 
-def _hooks(
-    state: _AppState,
-) -> tuple[Callable[[], None], Callable[[Response], Response]]:
+def _hooks(state: _AppState) -> tuple[Callable[[], None], Callable[[Response], Response]]:
     """The ``before_request`` and ``after_request`` hooks of an app whose state is ``state``.
 
-    They run for every request: what a kind of request gets is looked up
-    (:class:`_Route`), and only what depends on the client or on what the app learns is
-    worked out per request (:func:`_start`, :func:`_finish`).
+    The ``before_request`` hook runs for every request: what a kind of request gets is looked
+    up (:class:`_Route`), and only what depends on the client or on what the route learned is
+    worked out per request (:func:`_start`). The ``after_request`` hook is registered only
+    for an app whose clients are tracked (:func:`_finish` needs the Response object); what
+    every response gets at the end (the Link value, a hinted static file's lifetime, a
+    stylesheet's lesson) is done at the WSGI layer, by :class:`_LinkHeaders`.
     """
     routes = state.routes
 
@@ -758,7 +765,11 @@ def _hooks(
                     routes.clear()
                 routes[key] = route
         if route.per_request or ("asgi.scope" in environ and _under_middleware(environ)):
-            _start(state, state.view_manifests.get(key[2]), req)
+            visit = _start(state, state.view_manifests.get(key[2]), req)
+            learner = state.learner
+            if visit.learning and learner is not None:
+                # The page teaches what it names (h2push._delivery.learning).
+                after_this_request(functools.partial(_teach_page, learner, visit))
         elif route.hint_fields is None:
             environ[_ENVIRON_KEY] = route  # the Link header goes on in _LinkHeaders
         else:
@@ -766,21 +777,9 @@ def _hooks(
             environ[_ENVIRON_KEY] = route
 
     def after_request(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        visit = req.environ.get(_ENVIRON_KEY)
-        if type(visit) is not _RequestState:
-            visit = None  # a _Route, or nothing: the Link header goes on in _LinkHeaders
-        path = req.path
-        learner = state.learner
-        if learner is not None and (
-            (visit is not None and visit.learning)
-            or learner.wants(req.full_path.rstrip("?") if req.query_string else path)
-        ):
-            _teach(learner, visit, response)  # the app's own Link values, not ours
-        if visit is not None and (visit.tracker is not None or state.firehose):
+        visit = g.get(_G_KEY)
+        if isinstance(visit, _RequestState) and (visit.tracker is not None or state.firehose):
             _finish(visit, response)  # the tracker reads the response; else _LinkHeaders
-        if path in state.hinted_paths or (learner is not None and learner.hints(path)):
-            _make_reusable(state, response)
         return response
 
     return before_request, after_request
@@ -810,77 +809,110 @@ def _current_state() -> _RequestState | None:
     return state
 
 
-def _teach(learner: Learner, state: object, response: Response) -> None:
-    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet).
+def _teach_page(learner: Learner, visit: _RequestState, response: Response) -> Response:
+    """Let a page hinted from learning teach h2push._delivery.learning as it goes out.
 
     A page whose status, header fields and first bytes repeat the last one its route was read
     from (:meth:`~h2push._delivery.learning.Learner.unchanged`) is left as it is.
     """
     req = request._get_current_object()  # type: ignore[attr-defined]
-    if req.method != "GET" or _under_middleware(req.environ):
-        return
+    if req.method != "GET" or _under_middleware(req.environ) or not visit.learning:
+        return response
     status = response.status_code
-    lesson: PageLesson | StylesheetLesson | None
-    if isinstance(state, _RequestState) and state.learning:
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        body = response.response
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], bytes)
-            and learner.unchanged(state.learning, status, headers, body[0], state.preloads)
-        ):
-            return  # the same head as last time: nothing new to learn
-        lesson = learner.page(
-            state.facts.path,
-            origin=f"{req.scheme}://{req.host}",
-            status=status,
-            headers=headers,
-            pushed=state.preloads,
-            key=state.learning,
-        )
-    else:
-        path = req.full_path.rstrip("?") if req.query_string else req.path
-        if not learner.wants(path):
-            return
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        lesson = learner.stylesheet(
-            path, origin=f"{req.scheme}://{req.host}", status=status, headers=headers
-        )
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    body = response.response
+    if (
+        isinstance(body, list)
+        and body
+        and isinstance(body[0], bytes)
+        and learner.unchanged(visit.learning, status, headers, body[0], visit.preloads)
+    ):
+        return response  # the same head as last time: nothing new to learn
+    lesson = learner.page(
+        visit.facts.path,
+        origin=f"{req.scheme}://{req.host}",
+        status=status,
+        headers=headers,
+        pushed=visit.preloads,
+        key=visit.learning,
+    )
     if lesson is not None:
         response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)
+    return response
+
+
+def _stylesheet_lesson(
+    learner: Learner, req: Any, status: str, headers: list[tuple[str, str]]
+) -> StylesheetLesson | None:
+    """The lesson of a stylesheet a learned page names, as its response starts, or None."""
+    if req.method != "GET" or _under_middleware(req.environ):
+        return None
+    return learner.stylesheet(
+        req.full_path.rstrip("?") if req.query_string else req.path,
+        origin=f"{req.scheme}://{req.host}",
+        status=int(status[:3]),
+        headers=[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+    )
 
 
 class _LinkHeaders:
-    """WSGI: merge the plan's Link values into the final response's header list.
+    """WSGI: what every response of the app gets as it starts, on its header list.
 
-    For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
-    Flask-Firehose's mode need the Response object: the ``after_request`` hook does those), the
-    Link value is appended as the response starts, after any the application set.
+    * For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
+      Flask-Firehose's mode need the Response object: the ``after_request`` hook does those),
+      the Link value is appended, after any the application set.
+    * A hinted static file gets a lifetime browsers can reuse (:func:`_make_reusable`).
+    * A stylesheet a learned page names teaches what it loads (h2push._delivery.learning).
+
+    It runs after every ``after_request`` hook and the session, so it sees the response's
+    header fields as they go out.
     """
 
-    __slots__ = ("wsgi_app",)
+    __slots__ = ("state", "wsgi_app")
 
-    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+    def __init__(self, wsgi_app: Callable[..., Any], state: _AppState) -> None:
         self.wsgi_app = wsgi_app
+        self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app_state = self.state
+        lesson: StylesheetLesson | None = None
+
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            state = environ.pop(_ENVIRON_KEY, None)
-            if type(state) is _Route:
+            nonlocal lesson
+            route = environ.pop(_ENVIRON_KEY, None)
+            learner = app_state.learner
+            if exc_info is None and (learner is not None or app_state.hinted_paths):
+                req = environ.get("werkzeug.request")  # the app's Request (Werkzeug sets it)
+                if req is None and has_request_context():
+                    req = request._get_current_object()  # type: ignore[attr-defined]
+                if req is not None:
+                    path = req.path
+                    if learner is not None and learner.wants(
+                        req.full_path.rstrip("?") if req.query_string else path
+                    ):
+                        lesson = _stylesheet_lesson(learner, req, status, headers)
+                    if path in app_state.hinted_paths or (
+                        learner is not None and learner.hints(path)
+                    ):
+                        _make_reusable(app_state, path, status, headers)
+            if type(route) is _Route:
                 # Not on an error (4xx, 5xx): the status line starts with its code.
-                if state.link is not None and status[0] < "4":
+                if route.link is not None and status[0] < "4":
                     for name, _ in headers:
                         if len(name) == 4 and name.lower() == "link":
-                            _merge_link(headers, state.links)
+                            _merge_link(headers, route.links)
                             break
                     else:
-                        headers.append(state.link)  # formatted once per route
-            elif isinstance(state, _RequestState) and not state.finished:
-                _finish_headers(state, int(status[:3]), headers)
+                        headers.append(route.link)  # formatted once per route
+            elif isinstance(route, _RequestState) and not route.finished:
+                _finish_headers(route, int(status[:3]), headers)
             return start_response(status, headers, exc_info)
 
-        return self.wsgi_app(environ, start)
+        body = self.wsgi_app(environ, start)
+        if lesson is not None:
+            return TeachingBody(body, lesson)
+        return body
 
 
 def _merge_link(headers: list[tuple[str, str]], links: tuple[Preload, ...]) -> None:
@@ -953,15 +985,25 @@ def _uses_flask_static_default() -> bool:
     return blueprint is not None and own is Blueprint.get_send_file_max_age
 
 
-def _make_reusable(state: _AppState, response: Response) -> None:
+def _make_reusable(
+    state: _AppState, path: str, status: str, headers: list[tuple[str, str]]
+) -> None:
     """Let a browser reuse a hinted static file; report what h2push cannot change.
 
     Chromium keeps a hinted response in its HTTP cache and the page reads it from there: a
     ``no-cache`` response is fetched again. Flask's static view says ``no-cache`` only
     because ``SEND_FILE_MAX_AGE_DEFAULT`` is None; that one case gets
     ``max-age=H2PUSH_HINTED_MAX_AGE``. Anything the app chose stays as it is.
+
+    Args:
+        state: The app's state.
+        path: The request path (str, no query string).
+        status: The WSGI status line.
+        headers: The response's WSGI header list, changed in place.
     """
-    cache = response.cache_control
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "cache-control"]
+    value = ", ".join(headers[i][1] for i in where) if where else None
+    cache = parse_cache_control_header(value, cls=ResponseCacheControl)
     if (
         state.hinted_max_age_s is not None
         and cache.no_cache is True
@@ -971,20 +1013,23 @@ def _make_reusable(state: _AppState, response: Response) -> None:
     ):
         cache.no_cache = None
         cache.max_age = state.hinted_max_age_s
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Cache-Control", cache.to_header())
         return
-    if not 200 <= response.status_code < 300 or request.path in state.reported:
+    if not 200 <= int(status[:3]) < 300 or path in state.reported:
         return
     if cache.no_store:
         reason = "Cache-Control: no-store, so browsers fetch it a second time"
     elif cache.no_cache or cache.max_age == 0:
-        reason = f"Cache-Control: {response.headers['Cache-Control']}, which browsers revalidate"
+        reason = f"Cache-Control: {value}, which browsers revalidate"
     else:
         return
-    state.reported.add(request.path)
+    state.reported.add(path)
     logger.warning(
         "h2push: %s is hinted but served with %s: the hint is wasted. Let browsers keep it for"
         " a while (e.g. max-age=60), or leave it out of the manifest and push() calls.",
-        request.path,
+        path,
         reason,
     )
 
