@@ -463,7 +463,9 @@ class H2Push:
 
         Loads the app manifest and the manifests of the :func:`http2push` views registered so
         far (views registered later are loaded on the first request), registers the
-        ``before_request`` and ``after_request`` hooks and the ``push`` template global.
+        ``before_request`` hook (and ``after_request`` where clients are tracked: behind a
+        pushing proxy, in Flask-Firehose's mode), wraps ``app.wsgi_app`` to add the Link
+        header as the response starts, and adds the ``push`` template global.
 
         Raises:
             h2push.ManifestError: A manifest cannot be read or is invalid.
