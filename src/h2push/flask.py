@@ -145,7 +145,7 @@ logger = logging.getLogger(__name__)
 _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
 _MAX_ROUTES: Final = 1024  # kinds of request whose delivery is kept, per app (then cleared)
-_MAX_ROUTE_KEY: Final = 512  # a longer path and Accept value are planned per request, not kept
+_MAX_ROUTE_KEY: Final = 512  # longer path and header values are planned per request, not kept
 
 _G_KEY: Final = "_h2push"
 _ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
@@ -762,7 +762,7 @@ def _hooks(state: _AppState) -> tuple[Callable[[], None], Callable[[Response], R
         route = routes.get(key)
         if route is None:
             route = _Route(state, key)
-            if len(key[1]) + len(key[4] or "") <= _MAX_ROUTE_KEY:
+            if len(key[1]) + len(key[3] or "") + len(key[4] or "") <= _MAX_ROUTE_KEY:
                 if len(routes) >= _MAX_ROUTES:
                     routes.clear()
                 routes[key] = route
