@@ -1,6 +1,7 @@
 """Requests per second of in-process WSGI and ASGI calls: what h2push costs a hello-world page.
 
-Run as ``python benchmarks/overhead.py [--runs N] [--seconds S] [--profile]``. Every variant
+Run as ``python benchmarks/overhead.py [--runs N] [--seconds S] [--profile] [--only TEXT]``
+(``--only Flask``: the variants whose names contain TEXT, and their baselines). Every variant
 serves the same page at ``/`` with the same ten resources (a stylesheet, a font, two scripts,
 six images) delivered its own way, to a first-visit navigation (``Accept: text/html``, no
 cookie):
@@ -378,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=0.5, help="length of one run")
     parser.add_argument("--profile", action="store_true", help="profile every h2push variant")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="measure only the variants whose names contain TEXT, and their baselines",
+    )
     args = parser.parse_args(argv)
     if args.runs < 5:
         parser.error("--runs must be at least 5")
@@ -436,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
             [],
         ),
     ]
+    if args.only is not None:
+        chosen = {v.name for v in variants if args.only in v.name}
+        chosen |= {v.baseline for v in variants if v.name in chosen and v.baseline}
+        variants = [v for v in variants if v.name in chosen]
+        if not variants:
+            parser.error(f"--only {args.only!r} matches no variant")
     measured = [v for v in variants if v.failure is None]
     sizes = {v.name: calibrate(v, args.seconds) for v in measured}
     for run in range(1, args.runs + 1):

@@ -85,6 +85,7 @@ from typing import Any, Final, TypeVar, cast
 from flask import (
     Blueprint,
     Flask,
+    after_this_request,
     current_app,
     g,
     has_app_context,
@@ -93,6 +94,8 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import ResponseCacheControl
+from werkzeug.http import parse_cache_control_header
 from werkzeug.wrappers import Response
 
 from h2push._core.links import Preload, merge_link_header, user_preload
@@ -107,7 +110,6 @@ from h2push._delivery.declare import (
 from h2push._delivery.engine import Delivery, Prepared, Visit, records_delivery
 from h2push._delivery.learning import (
     Learner,
-    PageLesson,
     StylesheetLesson,
     TeachingBody,
     learner_from_setting,
@@ -142,6 +144,8 @@ logger = logging.getLogger(__name__)
 
 _EXTENSION_KEY: Final = "h2push"
 _MAX_HINTED_PATHS: Final = 4096  # paths whose caching h2push watches, per app
+_MAX_ROUTES: Final = 1024  # kinds of request whose delivery is kept, per app (then cleared)
+_MAX_ROUTE_KEY: Final = 512  # longer path and header values are planned per request, not kept
 
 _G_KEY: Final = "_h2push"
 _ENVIRON_KEY: Final = "h2push.flask"  # the request's state, for the WSGI layer
@@ -159,6 +163,10 @@ ManifestSetting = str | os.PathLike[str] | Manifest | None
 the working directory), a loaded :class:`~h2push.Manifest`, or None for no manifest."""
 
 _View = TypeVar("_View", bound=Callable[..., Any])
+
+_RouteKey = tuple[str, str, str, str | None, str | None, bool]
+"""A kind of request: method, path, endpoint, ``Sec-Fetch-Mode``, ``Accept`` (the two
+headers that tell a navigation, as sent), and whether ``wsgi.early_hints`` is offered."""
 
 
 class SessionTracker:
@@ -218,6 +226,9 @@ class _AppState:
     reported: set[str] = field(default_factory=set)
     # What h2push learns from the app's pages (H2PUSH_LEARN, h2push._delivery.learning), or None.
     learner: Learner | None = None
+    # What an untracked request of each kind gets (_Route), by _RouteKey: made on the first
+    # request of the kind.
+    routes: dict[_RouteKey, _Route] = field(default_factory=dict)
     # The plans made for this app, with the Link values they send (the delivery engine).
     delivery: Delivery = field(
         default_factory=lambda: Delivery(
@@ -279,6 +290,57 @@ class _RequestState(Visit):
         self.finished = False  # the Link header was merged into the Response object
 
 
+class _Route:
+    """What :class:`H2Push` sends an untracked request of one kind, made once per app.
+
+    A kind (:data:`_RouteKey`) is a method, a path, its endpoint, the headers that tell a
+    navigation and whether the WSGI server offers ``wsgi.early_hints``. For a client nobody
+    tracks (no pushing proxy in front, not under the ASGI middleware) the plan depends on
+    nothing else: the 103's field lines and the final Link value are formatted here once,
+    and a request of the kind costs a lookup, maybe a 103, and an append to the WSGI header
+    list (:class:`_LinkHeaders`). A :func:`push` call turns it into a :class:`_RequestState`
+    (:func:`_current_state`).
+
+    Attributes:
+        facts: The request facts (early hints as offered).
+        candidates: The declared preloads (app manifest, then the view's decorator manifest).
+        per_request: Planned per request by :func:`_start`, not from here: the client is
+            tracked (a pushing proxy in front, Flask-Firehose's mode), or the request has no
+            declaration and its route may have learned some (a GET navigation, a learner on).
+        hint_fields: The 103's ``("Link", value)`` field lines, or None for no 103.
+        links: The final response's preloads (the plan's Link preloads).
+        link: The final response's ``("Link", value)`` field line, or None.
+    """
+
+    __slots__ = ("candidates", "facts", "hint_fields", "link", "links", "per_request")
+
+    def __init__(self, app_state: _AppState, key: _RouteKey) -> None:
+        method, path, endpoint, fetch_mode, accept, hint = key
+        navigation = is_navigation(fetch_mode, accept)
+        self.facts = facts = app_state.request_facts(method, path, navigation, hint)
+        self.candidates = candidates = _declared(
+            app_state, facts, app_state.view_manifests.get(endpoint)
+        )
+        self.per_request = (
+            (app_state.tracker is not None and app_state.proxy)
+            or app_state.firehose
+            or (not candidates and app_state.learner is not None and navigation and method == "GET")
+        )
+        self.hint_fields: list[tuple[str, str]] | None = None
+        self.links: tuple[Preload, ...] = ()
+        self.link: tuple[str, str] | None = None
+        if not candidates:
+            return
+        if hint:
+            first = _prepare(app_state, candidates, facts, _EMPTY)
+            if first.plan.early_hints:
+                self.hint_fields = [("Link", value) for value in first.hint_values]
+        final = _prepare(app_state, candidates, _final_facts(app_state, facts), _EMPTY)
+        self.links = final.plan.links
+        if final.link_text is not None:
+            self.link = ("Link", final.link_text)  # formatted once per route
+
+
 def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
     """Preload ``url`` from the current response; return ``url`` (Flask-Firehose's ``push``).
 
@@ -320,8 +382,8 @@ def push(url: str, *flags: str, strict: bool = False, **attrs: Any) -> str:
             :class:`H2Push` outside an :func:`http2push` view, or outside an app context.
     """
     preload = user_preload(url, flags, attrs, strict=strict)
-    state = g.get(_G_KEY) if has_request_context() else None
-    if isinstance(state, _RequestState):
+    state = _current_state() if has_request_context() else None
+    if state is not None:
         if preload is not None:
             state.preloads.append(preload)
     elif not has_app_context() or _EXTENSION_KEY not in current_app.extensions:
@@ -401,7 +463,9 @@ class H2Push:
 
         Loads the app manifest and the manifests of the :func:`http2push` views registered so
         far (views registered later are loaded on the first request), registers the
-        ``before_request`` and ``after_request`` hooks and the ``push`` template global.
+        ``before_request`` hook (and ``after_request`` where clients are tracked: behind a
+        pushing proxy, in Flask-Firehose's mode), wraps ``app.wsgi_app`` to add the Link
+        header as the response starts, and adds the ``push`` template global.
 
         Raises:
             h2push.ManifestError: A manifest cannot be read or is invalid.
@@ -437,11 +501,16 @@ class H2Push:
         state.learner = learner_from_setting(config.get("H2PUSH_LEARN", True), "H2PUSH_LEARN", app)
         state.view_manifests = _view_manifests(app)
         _learn_manifest_paths(state)
-        app.before_request(_before_request)
-        app.after_request(_after_request)
+        before, after = _hooks(state)
+        app.before_request(before)
+        if state.tracker is not None and (
+            state.proxy or isinstance(state.tracker, FirehoseTracker)
+        ):  # clients are tracked only behind a pushing proxy, or in Flask-Firehose's mode
+            app.after_request(after)
         # The Link header goes on at the WSGI layer, as a WSGI middleware would add it: one
-        # append to the header list, without Werkzeug's header objects.
-        app.wsgi_app = _LinkHeaders(app.wsgi_app)  # type: ignore[method-assign]
+        # append to the header list, without Werkzeug's header objects; so does what the
+        # response's caching and learning need.
+        app.wsgi_app = _LinkHeaders(app.wsgi_app, state)  # type: ignore[method-assign]
         app.add_template_global(push, "push")
         app.extensions[_EXTENSION_KEY] = state
 
@@ -660,102 +729,203 @@ def _view_manifests(app: Flask) -> dict[str, Manifest]:
 # --- per request -------------------------------------------------------------------------
 
 
-def _before_request() -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state: _AppState = app.extensions[_EXTENSION_KEY]
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    if not state.enabled or req.routing_exception is not None:
-        return  # off, or no route (404, 405, a redirect): hints would serve an error page
-    if not state.views_loaded:
-        state.view_manifests = _view_manifests(app)
-        state.views_loaded = True
-        _learn_manifest_paths(state)
-    views = state.view_manifests
-    _start(state, views.get(req.endpoint or "") if views else None, req)
+def _hooks(state: _AppState) -> tuple[Callable[[], None], Callable[[Response], Response]]:
+    """The ``before_request`` and ``after_request`` hooks of an app whose state is ``state``.
+
+    The ``before_request`` hook runs for every request: what a kind of request gets is looked
+    up (:class:`_Route`), and only what depends on the client or on what the route learned is
+    worked out per request (:func:`_start`). The ``after_request`` hook is registered only
+    for an app whose clients are tracked (:func:`_finish` needs the Response object); what
+    every response gets at the end (the Link value, a hinted static file's lifetime, a
+    stylesheet's lesson) is done at the WSGI layer, by :class:`_LinkHeaders`.
+    """
+    routes = state.routes
+
+    def before_request() -> None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        if req.routing_exception is not None or not state.enabled:
+            return  # off, or no route (404, 405, a redirect): hints would serve an error page
+        if not state.views_loaded:
+            _load_views(state, current_app)
+        environ = req.environ
+        get = environ.get
+        send_hints = get("wsgi.early_hints")
+        rule = req.url_rule
+        key: _RouteKey = (
+            req.method,
+            req.path,
+            "" if rule is None else rule.endpoint,
+            get("HTTP_SEC_FETCH_MODE"),
+            get("HTTP_ACCEPT"),
+            send_hints is not None and callable(send_hints),
+        )
+        route = routes.get(key)
+        if route is None:
+            route = _Route(state, key)
+            if len(key[1]) + len(key[3] or "") + len(key[4] or "") <= _MAX_ROUTE_KEY:
+                if len(routes) >= _MAX_ROUTES:
+                    routes.clear()
+                routes[key] = route
+        if route.per_request or ("asgi.scope" in environ and _under_middleware(environ)):
+            visit = _start(state, state.view_manifests.get(key[2]), req)
+            learner = state.learner
+            if visit.learning and learner is not None:
+                # The page teaches what it names (h2push._delivery.learning).
+                after_this_request(functools.partial(_teach_page, learner, visit))
+        elif route.hint_fields is None:
+            environ[_ENVIRON_KEY] = route  # the Link header goes on in _LinkHeaders
+        else:
+            _send_early_hints(send_hints, route.hint_fields)
+            environ[_ENVIRON_KEY] = route
+
+    def after_request(response: Response) -> Response:
+        visit = g.get(_G_KEY)
+        if isinstance(visit, _RequestState) and (visit.tracker is not None or state.firehose):
+            _finish(visit, response)  # the tracker reads the response; else _LinkHeaders
+        return response
+
+    return before_request, after_request
 
 
-def _after_request(response: Response) -> Response:
+def _load_views(state: _AppState, app: Flask) -> None:
+    """Load the manifests of the app's :func:`http2push` views (first request)."""
+    state.view_manifests = _view_manifests(app)
+    state.views_loaded = True
+    state.routes.clear()
+    _learn_manifest_paths(state)
+
+
+def _current_state() -> _RequestState | None:
+    """The request's :class:`_RequestState`, made from its :class:`_Route` on first need."""
     state = g.get(_G_KEY)
     if isinstance(state, _RequestState):
-        app_state: object = state.app_state
-        path = state.facts.path
-    else:
-        app_state = current_app.extensions.get(_EXTENSION_KEY)
-        path = request.path
-    learner = app_state.learner if isinstance(app_state, _AppState) else None
-    if learner is not None:
-        _teach(learner, state, response)  # the app's own Link values, not ours
-    if isinstance(state, _RequestState) and (state.tracker is not None or state.app_state.firehose):
-        _finish(state, response)  # the tracker reads the response; else _LinkHeaders
-    if isinstance(app_state, _AppState) and (
-        path in app_state.hinted_paths or (learner is not None and learner.hints(path))
-    ):
-        _make_reusable(app_state, response)
-    return response
+        return state
+    environ = request.environ
+    route = environ.get(_ENVIRON_KEY)
+    if not isinstance(route, _Route):
+        return None
+    app_state = current_app.extensions[_EXTENSION_KEY]
+    state = _RequestState(app_state, route.facts, route.candidates, None, environ)
+    setattr(g, _G_KEY, state)
+    environ[_ENVIRON_KEY] = state
+    return state
 
 
-def _teach(learner: Learner, state: object, response: Response) -> None:
-    """Let the response teach h2push._delivery.learning as it goes out (a page, or a stylesheet).
+def _teach_page(learner: Learner, visit: _RequestState, response: Response) -> Response:
+    """Let a page hinted from learning teach h2push._delivery.learning as it goes out.
 
     A page whose status, header fields and first bytes repeat the last one its route was read
     from (:meth:`~h2push._delivery.learning.Learner.unchanged`) is left as it is.
     """
     req = request._get_current_object()  # type: ignore[attr-defined]
-    if req.method != "GET" or _under_middleware(req.environ):
-        return
+    if req.method != "GET" or _under_middleware(req.environ) or not visit.learning:
+        return response
     status = response.status_code
-    lesson: PageLesson | StylesheetLesson | None
-    if isinstance(state, _RequestState) and state.learning:
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        body = response.response
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], bytes)
-            and learner.unchanged(state.learning, status, headers, body[0], state.preloads)
-        ):
-            return  # the same head as last time: nothing new to learn
-        lesson = learner.page(
-            state.facts.path,
-            origin=f"{req.scheme}://{req.host}",
-            status=status,
-            headers=headers,
-            pushed=state.preloads,
-            key=state.learning,
-        )
-    else:
-        path = req.full_path.rstrip("?") if req.query_string else req.path
-        if not learner.wants(path):
-            return
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        lesson = learner.stylesheet(
-            path, origin=f"{req.scheme}://{req.host}", status=status, headers=headers
-        )
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    body = response.response
+    if (
+        isinstance(body, list)
+        and body
+        and isinstance(body[0], bytes)
+        and learner.unchanged(visit.learning, status, headers, body[0], visit.preloads)
+    ):
+        return response  # the same head as last time: nothing new to learn
+    lesson = learner.page(
+        visit.facts.path,
+        origin=f"{req.scheme}://{req.host}",
+        status=status,
+        headers=headers,
+        pushed=visit.preloads,
+        key=visit.learning,
+    )
     if lesson is not None:
         response.response = TeachingBody(cast("Iterable[bytes]", response.response), lesson)
+    return response
+
+
+def _stylesheet_lesson(
+    learner: Learner, req: Any, status: str, headers: list[tuple[str, str]]
+) -> StylesheetLesson | None:
+    """The lesson of a stylesheet a learned page names, as its response starts, or None."""
+    if req.method != "GET" or _under_middleware(req.environ):
+        return None
+    return learner.stylesheet(
+        req.full_path.rstrip("?") if req.query_string else req.path,
+        origin=f"{req.scheme}://{req.host}",
+        status=int(status[:3]),
+        headers=[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+    )
 
 
 class _LinkHeaders:
-    """WSGI: merge the plan's Link values into the final response's header list.
+    """WSGI: what every response of the app gets as it starts, on its header list.
 
-    For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
-    Flask-Firehose's mode need the Response object: :func:`_after_request` does those), the
-    Link value is appended as the response starts, after any the application set.
+    * For a request :class:`H2Push` planned for whose client is not tracked (the tracker and
+      Flask-Firehose's mode need the Response object: the ``after_request`` hook does those),
+      the Link value is appended, after any the application set.
+    * A hinted static file gets a lifetime browsers can reuse (:func:`_make_reusable`).
+    * A stylesheet a learned page names teaches what it loads (h2push._delivery.learning).
+
+    It runs after every ``after_request`` hook and the session, so it sees the response's
+    header fields as they go out.
     """
 
-    __slots__ = ("wsgi_app",)
+    __slots__ = ("state", "wsgi_app")
 
-    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+    def __init__(self, wsgi_app: Callable[..., Any], state: _AppState) -> None:
         self.wsgi_app = wsgi_app
+        self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app_state = self.state
+        lesson: StylesheetLesson | None = None
+
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            state = environ.pop(_ENVIRON_KEY, None)
-            if isinstance(state, _RequestState) and not state.finished:
-                _finish_headers(state, int(status[:3]), headers)
+            nonlocal lesson
+            route = environ.pop(_ENVIRON_KEY, None)
+            learner = app_state.learner
+            if exc_info is None and (learner is not None or app_state.hinted_paths):
+                req = environ.get("werkzeug.request")  # the app's Request (Werkzeug sets it)
+                if req is None and has_request_context():
+                    req = request._get_current_object()  # type: ignore[attr-defined]
+                if req is not None:
+                    path = req.path
+                    if learner is not None and learner.wants(
+                        req.full_path.rstrip("?") if req.query_string else path
+                    ):
+                        lesson = _stylesheet_lesson(learner, req, status, headers)
+                    if path in app_state.hinted_paths or (
+                        learner is not None and learner.hints(path)
+                    ):
+                        _make_reusable(app_state, path, status, headers)
+            if type(route) is _Route:
+                # Not on an error (4xx, 5xx): the status line starts with its code.
+                if route.link is not None and status[0] < "4":
+                    for name, _ in headers:
+                        if len(name) == 4 and name.lower() == "link":
+                            _merge_link(headers, route.links)
+                            break
+                    else:
+                        headers.append(route.link)  # formatted once per route
+            elif isinstance(route, _RequestState) and not route.finished:
+                _finish_headers(route, int(status[:3]), headers)
             return start_response(status, headers, exc_info)
 
-        return self.wsgi_app(environ, start)
+        body = self.wsgi_app(environ, start)
+        if lesson is not None:
+            return TeachingBody(body, lesson)
+        return body
+
+
+def _merge_link(headers: list[tuple[str, str]], links: tuple[Preload, ...]) -> None:
+    """Merge ``links`` into the Link fields of a WSGI header list (one field after)."""
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
+    existing = ", ".join(headers[i][1] for i in where)
+    merged = merge_link_header(existing, links)
+    if merged is not None and merged != existing:
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Link", merged)
 
 
 def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, str]]) -> None:
@@ -765,25 +935,17 @@ def _finish_headers(state: _RequestState, status: int, headers: list[tuple[str, 
         state.app_state.learn_paths(state.preloads)
     if not candidates or status >= 400:
         return
-    final = _plan(state, candidates, _final_facts(state))
-    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "link"]
-    if not where:
-        if final.link_text is not None:
-            headers.append(("Link", final.link_text))  # formatted once per plan
-        return
-    existing = ", ".join(headers[i][1] for i in where)
-    merged = merge_link_header(existing, final.plan.links)
-    if merged is not None and merged != existing:
-        for i in reversed(where[1:]):
-            del headers[i]
-        headers[where[0]] = ("Link", merged)
+    final = _plan(state, candidates, _final_facts(state.app_state, state.facts))
+    if any(name.lower() == "link" for name, _ in headers):
+        _merge_link(headers, final.plan.links)
+    elif final.link_text is not None:
+        headers.append(("Link", final.link_text))  # formatted once per plan
 
 
-def _final_facts(state: _RequestState) -> RequestFacts:
-    """The request's facts for the final response: the 103, if any, has gone out."""
-    facts = state.facts
+def _final_facts(app_state: _AppState, facts: RequestFacts) -> RequestFacts:
+    """A request's facts for the final response: the 103, if any, has gone out."""
     if facts.can_early_hint:
-        return state.app_state.request_facts(facts.method, facts.path, facts.navigation, False)
+        return app_state.request_facts(facts.method, facts.path, facts.navigation, False)
     return facts
 
 
@@ -825,15 +987,25 @@ def _uses_flask_static_default() -> bool:
     return blueprint is not None and own is Blueprint.get_send_file_max_age
 
 
-def _make_reusable(state: _AppState, response: Response) -> None:
+def _make_reusable(
+    state: _AppState, path: str, status: str, headers: list[tuple[str, str]]
+) -> None:
     """Let a browser reuse a hinted static file; report what h2push cannot change.
 
     Chromium keeps a hinted response in its HTTP cache and the page reads it from there: a
     ``no-cache`` response is fetched again. Flask's static view says ``no-cache`` only
     because ``SEND_FILE_MAX_AGE_DEFAULT`` is None; that one case gets
     ``max-age=H2PUSH_HINTED_MAX_AGE``. Anything the app chose stays as it is.
+
+    Args:
+        state: The app's state.
+        path: The request path (str, no query string).
+        status: The WSGI status line.
+        headers: The response's WSGI header list, changed in place.
     """
-    cache = response.cache_control
+    where = [i for i, (name, _) in enumerate(headers) if name.lower() == "cache-control"]
+    value = ", ".join(headers[i][1] for i in where) if where else None
+    cache = parse_cache_control_header(value, cls=ResponseCacheControl)
     if (
         state.hinted_max_age_s is not None
         and cache.no_cache is True
@@ -843,20 +1015,23 @@ def _make_reusable(state: _AppState, response: Response) -> None:
     ):
         cache.no_cache = None
         cache.max_age = state.hinted_max_age_s
+        for i in reversed(where[1:]):
+            del headers[i]
+        headers[where[0]] = ("Cache-Control", cache.to_header())
         return
-    if not 200 <= response.status_code < 300 or request.path in state.reported:
+    if not 200 <= int(status[:3]) < 300 or path in state.reported:
         return
     if cache.no_store:
         reason = "Cache-Control: no-store, so browsers fetch it a second time"
     elif cache.no_cache or cache.max_age == 0:
-        reason = f"Cache-Control: {response.headers['Cache-Control']}, which browsers revalidate"
+        reason = f"Cache-Control: {value}, which browsers revalidate"
     else:
         return
-    state.reported.add(request.path)
+    state.reported.add(path)
     logger.warning(
         "h2push: %s is hinted but served with %s: the hint is wasted. Let browsers keep it for"
         " a while (e.g. max-age=60), or leave it out of the manifest and push() calls.",
-        request.path,
+        path,
         reason,
     )
 
@@ -873,14 +1048,9 @@ def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None
         is_navigation(environ.get("HTTP_SEC_FETCH_MODE"), environ.get("HTTP_ACCEPT")),
         callable(send_hints),
     )
-    candidates: tuple[Preload, ...] = ()
     under_middleware = "asgi.scope" in environ and _under_middleware(environ)
-    if not under_middleware:  # else H2PushMiddleware planned the declarations and tracks
-        if app_state.manifest is not None:
-            candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
-        if view_manifest is not None:
-            # A decorator's manifest applies to every request of its view (flask-http2-push).
-            candidates += view_manifest.preloads_for(facts.path)
+    # Under H2PushMiddleware, it planned the declarations and tracks.
+    candidates = () if under_middleware else _declared(app_state, facts, view_manifest)
     state = _RequestState(
         app_state,
         facts,
@@ -910,9 +1080,24 @@ def _start(app_state: _AppState, view_manifest: Manifest | None, req: Any = None
         _learn(state, candidates)
     if candidates and callable(send_hints):
         first = _plan(state, candidates, facts)
-        if first.plan.early_hints and _send_early_hints(send_hints, first.hint_values):
+        if first.plan.early_hints and _send_early_hints(
+            send_hints, [("Link", value) for value in first.hint_values]
+        ):
             state.hinted = first.plan.early_hints
     return state
+
+
+def _declared(
+    app_state: _AppState, facts: RequestFacts, view_manifest: Manifest | None
+) -> tuple[Preload, ...]:
+    """A request's declared preloads: the app manifest's, then its view's decorator's."""
+    candidates: tuple[Preload, ...] = ()
+    if app_state.manifest is not None:
+        candidates = app_state.manifest.preloads_for(facts.path, navigation=facts.navigation)
+    if view_manifest is not None:
+        # A decorator's manifest applies to every request of its view (flask-http2-push).
+        candidates += view_manifest.preloads_for(facts.path)
+    return candidates
 
 
 def _under_middleware(environ: dict[str, Any]) -> bool:
@@ -949,7 +1134,7 @@ def _finish(state: _RequestState, response: Response) -> None:
         return
     if state.preloads:
         _learn(state, state.preloads)
-    final = _plan(state, candidates, _final_facts(state))
+    final = _plan(state, candidates, _final_facts(state.app_state, state.facts))
     headers = response.headers
     existing = ", ".join(headers.getlist("Link")) or None
     if state.app_state.firehose:  # what the client has is not linked at all
@@ -969,25 +1154,37 @@ def _finish(state: _RequestState, response: Response) -> None:
 
 
 def _plan(state: _RequestState, candidates: tuple[Preload, ...], facts: RequestFacts) -> Prepared:
-    settings = state.app_state
+    return _prepare(state.app_state, candidates, facts, state.known)
+
+
+def _prepare(
+    settings: _AppState,
+    candidates: tuple[Preload, ...],
+    facts: RequestFacts,
+    known: frozenset[str],
+) -> Prepared:
     return settings.delivery.prepare(
         facts,
         candidates,
-        known=state.known,
+        known=known,
         max_pushes=settings.max_pushes,
         early_hints=settings.early_hints,
         push=True,
     )
 
 
-def _send_early_hints(send_hints: Callable[..., object], values: list[str]) -> bool:
+def _send_early_hints(send_hints: Callable[..., object], fields: list[tuple[str, str]]) -> bool:
     """Send one 103 with one Link field line per preload (Gunicorn writes them all).
+
+    Args:
+        send_hints: The WSGI server's ``wsgi.early_hints`` callable.
+        fields: The ``("Link", value)`` field lines (a copy is sent).
 
     Returns:
         Whether the WSGI server took it.
     """
     try:
-        send_hints([("Link", value) for value in values])
+        send_hints(list(fields))
     except Exception:  # the client may be gone; the final response will tell
         logger.warning("h2push: the WSGI server could not send the 103", exc_info=True)
         return False
