@@ -573,7 +573,7 @@ def test_the_ledger_forgets_idle_connections_and_stays_bounded() -> None:
     now = [0.0]
     ledger = Connections(idle_s=30.0, capacity=3, clock=lambda: now[0])
     a = (("192.0.2.1", 1), None)
-    ledger.get(a).pushed.add("/a.css")
+    ledger.record(ledger.get(a), ["/a.css"])
     now[0] = 29.0
     assert ledger.get(a).pushed == {"/a.css"}  # in use: kept, and its idle time restarts
     now[0] = 58.0
@@ -581,7 +581,7 @@ def test_the_ledger_forgets_idle_connections_and_stays_bounded() -> None:
     now[0] = 88.5
     assert ledger.get(a).pushed == set()  # idle 30.5 s: a new connection may have its ends
     for port in range(2, 6):
-        ledger.get((("192.0.2.1", port), None)).pushed.add("/b.css")
+        ledger.record(ledger.get((("192.0.2.1", port), None)), ["/b.css"])
     assert len(ledger) == 3  # the least recently used went first
     assert ledger.get(a).pushed == set()
 
@@ -886,3 +886,17 @@ def test_a_first_visit_on_a_connection_pushed_on_is_planned_in_full() -> None:
     assert pushed_paths(again) == []
     (link,) = links_of(next(m for m in again if m["type"] == "http.response.start"))
     assert link.count(b"nopush") == 3
+
+
+def test_a_first_visits_shared_push_set_is_copied_before_it_grows() -> None:
+    ledger = Connections()
+    urls = frozenset({"/a.css", "/b.js"})
+    one, two = ledger.get((("192.0.2.1", 1), None)), ledger.get((("192.0.2.1", 2), None))
+    ledger.record_new(one, urls)
+    ledger.record_new(two, urls)
+    ledger.record(one, ["/c.png", "/a.css"])
+    assert one.pushed == {"/a.css", "/b.js", "/c.png"}
+    assert two.pushed == {"/a.css", "/b.js"}
+    assert urls == {"/a.css", "/b.js"}
+    # 400 bytes an entry, 100 a URL plus its characters: 2 x 400 + 2 x (106 + 105) + 106.
+    assert ledger.bytes == 1328

@@ -16,16 +16,20 @@ from h2push._delivery.asgi_types import Scope
 class Connection:
     """What h2push pushed on one connection (URL paths, str) and when it last planned for it.
 
-    ``bytes`` is what the ledger counts the entry to take (see :class:`Connections`).
+    ``pushed`` is read-only to all but :class:`Connections`: a first visit's set is shared
+    (a frozenset), and copied on the next addition. ``bytes`` is what the ledger counts the
+    entry to take.
     """
 
     __slots__ = ("bytes", "last_seen", "pushed")
 
     def __init__(self, now: float) -> None:
         self.last_seen = now
-        self.pushed: set[str] = set()
+        self.pushed: set[str] | frozenset[str] = _NOTHING
         self.bytes = _ENTRY_BYTES
 
+
+_NOTHING: frozenset[str] = frozenset()
 
 ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
 
@@ -112,6 +116,8 @@ class Connections:
         added = 0
         for url in urls:
             if url not in entry.pushed:
+                if isinstance(entry.pushed, frozenset):  # a first visit's shared set
+                    entry.pushed = set(entry.pushed)
                 entry.pushed.add(url)
                 added += _URL_BYTES + len(url)
         entry.bytes += added
@@ -120,15 +126,18 @@ class Connections:
             self._evict(keep=None)
 
     def record_new(self, entry: Connection, urls: frozenset[str]) -> None:
-        """Record ``urls`` on a connection nothing was pushed on yet (one set, one addition).
+        """Record ``urls`` on a connection nothing was pushed on yet (the set itself is kept).
 
         The bytes ``urls`` take are counted once per set object and kept while it is the
         last one seen: a kind of request pushes the same set to every new connection.
         """
+        if entry.pushed:
+            self.record(entry, urls)
+            return
         if self._last_set is not urls:
             self._last_set = urls
             self._last_set_bytes = sum(_URL_BYTES + len(url) for url in urls)
-        entry.pushed.update(urls)
+        entry.pushed = urls
         entry.bytes += self._last_set_bytes
         self.bytes += self._last_set_bytes
         if self.bytes > self.max_bytes:
