@@ -460,15 +460,16 @@ class H2PushMiddleware:
                     request.delivered.update(prepared.hint_urls)
             if prepared.push_accepts:
                 tail = [*push_headers(before.pushes[0], scope["headers"])[1:], PUSHED_HEADER]
-                sent = request.delivered
-                for resource, accept_field in prepared.push_accepts:
-                    url = resource.url
+                refused: list[str] = []
+                for url, accept_field in prepared.push_accepts:
                     try:
                         await send({"type": _PUSH, "path": url, "headers": [accept_field, *tail]})
                     except Exception:  # a refused push must never fail the request
                         logger.debug("h2push: push of %s not sent", url, exc_info=True)
-                    else:
-                        sent.add(url)
+                        refused.append(url)
+                request.delivered.update(
+                    prepared.push_urls.difference(refused) if refused else prepared.push_urls
+                )
 
         lesson: PageLesson | StylesheetLesson | None = None
         started: Message | None = None  # a GET response's start, while it may teach

@@ -57,7 +57,8 @@ class Prepared:
         hint_values: The 103's Link values (str), one per preload.
         hint_links: The same as bytes (the ASGI ``links`` shape).
         hint_urls: The 103's URLs (frozenset of str).
-        push_accepts: Per push, the preload and its push promise's ``accept`` header.
+        push_accepts: Per push, its URL (str) and its push promise's ``accept`` header.
+        push_urls: The pushed URLs (frozenset of str).
         linked_urls: What its Link values deliver to a navigation over HTTP/2
             (:func:`h2push._core.plan.delivered` of the links alone).
     """
@@ -71,6 +72,7 @@ class Prepared:
         "linked_urls",
         "plan",
         "push_accepts",
+        "push_urls",
     )
 
     def __init__(self, result: Plan) -> None:
@@ -81,8 +83,9 @@ class Prepared:
         self.hint_links = [value.encode("ascii") for value in self.hint_values]
         self.hint_urls = frozenset(p.url for p in result.early_hints)
         self.push_accepts = tuple(
-            (preload, push_headers(preload, ())[0]) for preload in result.pushes
+            (preload.url, push_headers(preload, ())[0]) for preload in result.pushes
         )
+        self.push_urls = frozenset(p.url for p in result.pushes)
         self.linked_urls = delivered(linked=result.links, navigation=True, http2=True)
 
 
@@ -101,8 +104,7 @@ class FirstVisit:
 
     def __init__(self, prepared: Prepared) -> None:
         self.prepared = prepared
-        result = prepared.plan
-        self.pushed = frozenset(p.url for p in result.pushes)
+        self.pushed = prepared.push_urls
         hinted = prepared.hint_urls
         self.sent = len(hinted | self.pushed)  # URLs in the 103 and the pushes together
         self.delivered = hinted | self.pushed | prepared.linked_urls
