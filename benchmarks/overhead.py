@@ -21,10 +21,11 @@ Each variant is called in a tight loop for ``--seconds`` per run; runs are inter
 variants (run 1 of all, then run 2, ...) so that machine noise falls on all alike; the table
 shows the median of the runs, the min and max, and the ratio of the medians to the bare
 framework. Targets: Flask + h2push at least 0.90 x bare Flask; Starlette + middleware at least
-0.85 x bare over HTTP/1.1 and 0.50 x with the HTTP/2 scope. Two floor rows show what the least
+0.85 x bare over HTTP/1.1 and 0.50 x with the HTTP/2 scope. Three floor rows show what the least
 possible work costs: a WSGI wrapper and a 20-line ASGI middleware that append a precomputed
-Link value to navigations. A variant that misses its target is profiled with cProfile and the
-functions it spends its time in are printed.
+Link value to navigations, and the same middleware sending a precomputed 103 and ten push
+messages first, with the HTTP/2 scope. A variant that misses its target is profiled with
+cProfile and the functions it spends its time in are printed.
 """
 
 from __future__ import annotations
@@ -73,9 +74,8 @@ TARGET_HTTP2 = 0.50
 """Target: Starlette + middleware with the HTTP/2 scope (103 + 10 pushes) against bare."""
 TARGET_HTTP1 = 0.85
 """Target: Starlette + middleware with an HTTP/1.1 scope (the Link header) against bare."""
-LINK_FLOOR = ", ".join(
-    f"<{url}>; rel=preload; as={spec['type']}" for url, spec in RESOURCES.items()
-)
+LINK_VALUES = [f"<{url}>; rel=preload; as={spec['type']}" for url, spec in RESOURCES.items()]
+LINK_FLOOR = ", ".join(LINK_VALUES)
 """The floor variants' precomputed Link value."""
 
 MANIFEST = Manifest.from_dict(RESOURCES, source="<overhead benchmark>")
@@ -223,6 +223,24 @@ class LinkFloor:
             await send(message)
 
         await self.app(scope, receive, send_with_link)
+
+
+class PushFloor(LinkFloor):
+    """The 20-line middleware, also sending a precomputed 103 and ten push messages."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.links = [value.encode("ascii") for value in LINK_VALUES]
+        self.pushes = [(url, (b"accept", b"*/*")) for url in RESOURCES]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and any(
+            name == b"accept" and b"text/html" in value for name, value in scope["headers"]
+        ):
+            await send({"type": "http.response.early_hint", "links": list(self.links)})
+            for url, accept in self.pushes:  # a new message each, as a server may keep it
+                await send({"type": "http.response.push", "path": url, "headers": [accept]})
+        await super().__call__(scope, receive, send)
 
 
 def asgi_loop(app: Any, *, http2: bool) -> Callable[[int], int]:
@@ -439,6 +457,12 @@ def main(argv: list[str] | None = None) -> int:
             "Starlette + Link floor (20-line ASGI middleware)",
             "Starlette",
             asgi_loop(LinkFloor(bare_starlette()), http2=False),
+            [],
+        ),
+        Variant(
+            "Starlette + push floor (the same, HTTP/2 scope: precomputed 103 + 10 pushes)",
+            "Starlette",
+            asgi_loop(PushFloor(bare_starlette()), http2=True),
             [],
         ),
     ]
