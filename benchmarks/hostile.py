@@ -320,18 +320,35 @@ def run(server: Server, attack: Attack, requests: int, *, page_bytes: int) -> Ou
 
 
 def measure(server: Server, requests: int) -> list[tuple[Outcome, Outcome]]:
-    """Warm up, run the ordinary loads, then each attack; pairs of (attack, its baseline)."""
+    """Warm up, run the ordinary loads, then each attack; pairs of (attack, its baseline).
+
+    An attack over the time budget is run once more, with its baseline just before it, and
+    the faster run of each kept: the machine's other work only ever adds time.
+    """
     page_bytes = probe_page_bytes(server.url)
     run(server, ORDINARY, max(200, requests // 10), page_bytes=page_bytes)  # warm-up
     run(server, ORDINARY_NGHTTP, NGHTTP_PER_CONNECTION, page_bytes=page_bytes)
+    ordinary = {attack.name: attack for attack in (ORDINARY, ORDINARY_NGHTTP)}
     baselines = {
-        "ordinary": run(server, ORDINARY, requests, page_bytes=page_bytes),
-        "ordinary-nghttp": run(server, ORDINARY_NGHTTP, requests, page_bytes=page_bytes),
+        name: run(server, attack, requests, page_bytes=page_bytes)
+        for name, attack in ordinary.items()
     }
-    return [
-        (run(server, attack, requests, page_bytes=page_bytes), baselines[attack.baseline])
-        for attack in attacks()
-    ]
+    results = []
+    for attack in attacks():
+        outcome = run(server, attack, requests, page_bytes=page_bytes)
+        baseline = baselines[attack.baseline]
+        if outcome.seconds > TIME_FACTOR * baseline.seconds:
+            # Other work on the machine only ever adds time: measure the attack and its
+            # baseline once more, back to back, and keep the faster run of each.
+            again = run(server, ordinary[attack.baseline], requests, page_bytes=page_bytes)
+            if again.seconds < baseline.seconds:
+                baseline = baselines[attack.baseline] = again
+            retry = run(server, attack, requests, page_bytes=page_bytes)
+            if retry.seconds < outcome.seconds:
+                outcome = retry
+            outcome.notes.append("over the time budget once: measured again")
+        results.append((outcome, baseline))
+    return results
 
 
 def verdict(outcome: Outcome, baseline: Outcome, requests: int) -> list[str]:
@@ -364,6 +381,7 @@ def report(results: Sequence[tuple[Outcome, Outcome]], requests: int) -> str:
             f"{outcome.attack.name:<20} {outcome.seconds:7.2f} {ratio:5.2f}x"
             f" {outcome.rss_bytes / MB:7.1f} {outcome.growth_bytes / MB:+6.1f} {pages:>7}  "
             + ("; ".join(problems) or "within budget")
+            + "".join(f" ({note})" for note in outcome.notes)
         )
     bases = {id(b): b for _, b in results}.values()
     lines.extend(
