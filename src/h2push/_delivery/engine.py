@@ -220,7 +220,7 @@ class Delivery:
         #: The kinds of request seen (see :meth:`kind`); an adapter may look one up itself.
         self.kinds: dict[tuple[str, str, bool, bool, bool, bool], Kind] = {}
         # A first visit's Set-Cookie depends only on what it delivered when the tracker keeps
-        # its state in the cookie alone and no version function is asked (see first_cookie()).
+        # its state in the cookie alone and no version function is asked (first_visit_cookie()).
         self.first_cookie = type(tracker) is CookieDigestTracker
 
     def kind(self, key: tuple[str, str, bool, bool, bool, bool]) -> Kind:
@@ -264,7 +264,8 @@ class Delivery:
         Args:
             kind: The request's kind.
             candidates: Its candidates (a tuple that lives as long as the app: a manifest's).
-            max_pushes: The pushes a new connection may be given for it.
+            max_pushes: The pushes a new connection may be given for it: the same for every
+                request of a kind (the app's settings decide it), so it is not compared.
         """
         first = kind.first
         if first is None or kind.candidates is not candidates:
