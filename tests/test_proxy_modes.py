@@ -190,23 +190,26 @@ def test_django_reads_h2push_proxy() -> None:
 
 
 @pytest.fixture(scope="module", params=["forwards-103", "pushes-from-link"])
-def served(request: pytest.FixtureRequest, tls_files: TLSFiles) -> Iterator[tuple[str, str]]:
+def served(request: pytest.FixtureRequest, tls_files: TLSFiles) -> Iterator[tuple[str, str, Path]]:
     mode = str(request.param)
     port = free_port()
     command = [sys.executable, "-m", "h2push", "serve", "tests.apps.proxy_site:app"]
     command += ["--certfile", str(tls_files.cert), "--keyfile", str(tls_files.key)]
     command += ["--bind", f"127.0.0.1:{port}"]
-    with running(command, port=port, cwd=ROOT, env={"H2PUSH_PROXY": mode}):
-        yield mode, f"https://127.0.0.1:{port}/"
+    with running(command, port=port, cwd=ROOT, env={"H2PUSH_PROXY": mode}) as output:
+        yield mode, f"https://127.0.0.1:{port}/", output
 
 
 @pytest.mark.peer
-def test_h2push_serve_behind_each_kind_of_proxy(served: tuple[str, str]) -> None:
-    mode, url = served
+def test_h2push_serve_behind_each_kind_of_proxy(served: tuple[str, str, Path]) -> None:
+    mode, url, output = served
     log = nghttp(url, "-H", "accept: text/html")  # a client that takes pushes, as a proxy may
+    banner = output.read_text().splitlines()[0]
     if mode == "forwards-103":
         assert len(log.informational) == 1
         assert log.promises == []  # no proxy passes an app's push on to a browser
+        assert banner.endswith("(WSGI) with 103 Early Hints"), banner
     else:  # as before the modes had names: no 103, and the pushes h2push serve always made
         assert log.informational == []
         assert len(log.promises) == 3
+        assert banner.endswith("(WSGI) with push"), banner

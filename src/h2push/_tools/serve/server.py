@@ -703,10 +703,12 @@ def run(options: ServeOptions, *, title: str | None = None) -> int:
         chromium_flags = ["--enable-quic", f"--origin-to-force-quic-on={origin}"]
         delay = " (--rtt-ms delays TCP only)" if relay is not None else ""
         lines.append(("HTTP/3", f"QUIC on UDP {origin}, announced by Alt-Svc{delay}"))
+    # What the middleware will do: an app's own proxy setting (a Flask app's H2PUSH_PROXY)
+    # can turn off push or the 103 that the options leave on.
+    hints_on = options.early_hints and getattr(app, "early_hints", True)
+    push_on = options.push and getattr(app, "push", True)
     mechanisms = [
-        name
-        for name, enabled in (("103 Early Hints", options.early_hints), ("push", options.push))
-        if enabled
+        name for name, enabled in (("103 Early Hints", hints_on), ("push", push_on)) if enabled
     ]
     delivery = " and ".join(mechanisms) if mechanisms else "Link headers only"
     click.echo(title or f"h2push serve: {options.app} ({interface.upper()}) with {delivery}")
