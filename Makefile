@@ -65,12 +65,13 @@ upstream: $(STAMP)
 	@test -d $(UPSTREAM)/flask-http2-push || git clone -q https://github.com/jdaroesti/flask-http2-push $(UPSTREAM)/flask-http2-push
 	H2PUSH_UPSTREAM_SUITES=$(UPSTREAM) $(BIN)/python -m pytest -m upstream tests/test_compat_upstream.py
 
-## bench: page-load, overhead and end-to-end benchmarks; writes docs/performance/
+## bench: page-load, overhead, end-to-end and API-push benchmarks; writes docs/performance/
 bench: $(STAMP) peers
 	$(BIN)/h2push bench page --runs 5 --out docs/performance --waterfall docs/performance
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/server.py
 	$(BIN)/python benchmarks/digest.py
+	$(BIN)/h2push bench api --repeat 5
 
 ## fuzz: every Hypothesis fuzz target at 10,000 examples, with the figures printed
 fuzz: $(STAMP)
