@@ -15,8 +15,12 @@ gets). Variants:
 * ``rendered ...``: the same three with the page rendered per request from a Jinja2
   template (120 paragraphs in a loop), as an application's page is, rather than sent as
   ready bytes;
-* ``learned, head changes``: learning on, and a head that differs on every response (a nonce),
-  so that every response is read with ``html.parser``: the worst case.
+* ``learned, CSP nonce``: learning on, and a CSP nonce that changes on every response, in a
+  ``<script nonce=...>`` of the head and in the ``Content-Security-Policy`` header (as
+  django-csp and Flask-Talisman set them): compared with the nonce's value blanked;
+* ``learned, head changes``: learning on, and a head that differs on every response in what it
+  says (a ``<meta>`` whose content changes), so that every response is read with
+  ``html.parser``: the worst case.
 
 Learning's own cost is ``learned`` against ``manifest`` (the same delivery, declared by hand
 rather than learned); the target is at most 5 % more median time per request. Time to first
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import secrets
 import statistics
 import time
 from typing import Any
@@ -80,13 +85,20 @@ TEMPLATE = jinja2.Template(
 TEXT = "lorem ipsum dolor sit amet " * 30
 
 
-def _starlette(changing_head: bool, *, rendered: bool = False) -> Starlette:
+def _starlette(changing_head: bool, *, rendered: bool = False, csp: bool = False) -> Starlette:
     fixed = (HEAD.format(nonce="fixed") + BODY).encode()
     assert 95_000 < len(fixed) < 110_000, len(fixed)
 
     async def page(_request: Request) -> HTMLResponse:
         if rendered:
             return HTMLResponse(TEMPLATE.render(text=TEXT))
+        if csp:
+            nonce = secrets.token_urlsafe(16)
+            head = HEAD.format(nonce="fixed").replace(
+                "<script src=", f'<script nonce="{nonce}" src=', 1
+            )
+            policy = {"content-security-policy": f"script-src 'nonce-{nonce}'"}
+            return HTMLResponse(head + BODY, headers=policy)
         if changing_head:
             return HTMLResponse(HEAD.format(nonce=next(_nonces)) + BODY)
         return HTMLResponse(fixed)
@@ -104,6 +116,7 @@ def _variants() -> dict[str, Any]:
             _starlette(False, rendered=True), push=False, learn=False, manifest=MANIFEST
         ),
         "rendered, learned": H2PushMiddleware(_starlette(False, rendered=True), push=False),
+        "learned, CSP nonce": H2PushMiddleware(_starlette(False, csp=True), push=False),
         "learned, head changes": H2PushMiddleware(_starlette(True), push=False),
     }
 

@@ -255,6 +255,47 @@ def test_a_repeated_head_is_not_read_again_and_any_change_is() -> None:
     assert hinted(get(app, "/")) == ["/static/app.2222.css", "/late.js", "/l.js"]
 
 
+def test_a_csp_nonce_and_a_new_cookie_value_are_not_a_change_but_a_new_asset_is() -> None:
+    """A CSP nonce in the head and header, and a per-response cookie, teach nothing new."""
+    page = {"nonce": b"abc123", "css": b"/static/app.1111.css", "cookie": b"csrftoken=1"}
+
+    def head() -> bytes:
+        return (
+            b'<head><script nonce="%s" src=/static/app.js></script>'
+            b"<link rel=stylesheet href=%s></head><body>" % (page["nonce"], page["css"])
+        )
+
+    def start() -> list[tuple[bytes, bytes]]:
+        return [
+            (b"content-type", b"text/html"),
+            (b"content-security-policy", b"script-src 'nonce-%s'" % page["nonce"]),
+            (b"set-cookie", page["cookie"]),
+        ]
+
+    async def one_chunk(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": start()})
+        await send({"type": "http.response.body", "body": head() + b"<p>" * 1000})
+
+    app = H2PushMiddleware(one_chunk, push=False)
+    learner = app.learner
+    assert learner is not None
+    get(app, "/")
+    key = learner.key("/")
+    assert key is not None
+    page["nonce"], page["cookie"] = b"Zx9/+q==", b"csrftoken=2"
+    assert learner.unchanged(key, 200, start(), head() + b"<p>")
+    unquoted = head().replace(b'"Zx9/+q=="', b"Zx9")
+    assert learner.unchanged(key, 200, start(), unquoted)
+    assert not learner.unchanged(key, 200, start()[:2], head())  # no Set-Cookie any more
+    page["css"] = b"/static/app.2222.css"
+    assert not learner.unchanged(key, 200, start(), head())
+    assert not learner.unchanged(
+        key, 200, [*start(), (b"link", b"</l.js>; rel=preload; as=script")], head()
+    )
+    assert hinted(get(app, "/")) == ["/static/app.js", "/static/app.1111.css"]
+    assert hinted(get(app, "/")) == ["/static/app.js", "/static/app.2222.css"]
+
+
 def test_a_page_the_store_forgot_is_learned_again_from_the_same_head() -> None:
     page = b"<head><link rel=stylesheet href=/static/app.css></head><body>" + b"<p>" * 100
 

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from h2push._core.links import Preload, parse_link_header
@@ -219,6 +220,44 @@ def _cors(values: dict[str, str]) -> str | None:
     if "crossorigin" not in values:
         return None
     return "use-credentials" if values["crossorigin"].lower() == "use-credentials" else "anonymous"
+
+
+# A nonce attribute (HTML's CSP ``nonce``): its value changes on every response and teaches
+# nothing, so heads are compared with it blanked.
+_NONCE_ATTRIBUTE = re.compile(rb"""(\snonce\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
+# The header fields that decide what a page teaches (Learner.page): the rest may change freely.
+_TEACHING_FIELDS = frozenset({b"content-type", b"link", b"cache-control", b"content-encoding"})
+
+
+def _without_nonces(head: bytes) -> bytes | None:
+    """``head`` with every ``nonce`` attribute's value blanked, or None when it has none."""
+    if b"nonce" not in head.lower():
+        return None
+    return _NONCE_ATTRIBUTE.sub(rb'\1""', head)
+
+
+def _teaching_fields(headers: Sequence[tuple[bytes, bytes]]) -> tuple[object, ...]:
+    """The header fields :meth:`Learner.page` reads, in order; of ``Set-Cookie`` its presence."""
+    fields: list[object] = []
+    cookie = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _TEACHING_FIELDS:
+            fields.append((lowered, value))
+        elif lowered == b"set-cookie":
+            cookie = True
+    fields.append(cookie)
+    return tuple(fields)
+
+
+class _Start(NamedTuple):
+    """The last response a route was read from: what :meth:`Learner.unchanged` compares."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    head: bytes
+    fields: tuple[object, ...]  # _teaching_fields(headers)
+    blanked: bytes | None  # _without_nonces(head)
 
 
 def _head_end(data: bytes, limit: int) -> int:
@@ -542,7 +581,7 @@ class Learner:
         self._current: dict[str, tuple[int, str | None, tuple[Preload, ...]]] = {}
         # Per page key, the last response it was read from, when its head was whole in the
         # first chunk and no push() call taught: (status, header fields, head bytes).
-        self._last: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+        self._last: dict[str, _Start] = {}
 
     # ---------------------------------------------------------------- before the view
 
@@ -658,10 +697,13 @@ class Learner:
     ) -> bool:
         """Whether a page response repeats the last one its route was read from.
 
-        True when the status and header fields are equal and the first body chunk starts
-        with that response's whole head: the response would teach the same set again, so no
-        :class:`PageLesson` is needed. A response made with ``push()`` calls is never
-        unchanged (they teach). Any other response is read as usual (:meth:`page`).
+        True when the status and the header fields that teach (``Content-Type``, ``Link``,
+        ``Cache-Control``, ``Content-Encoding``, whether a ``Set-Cookie`` is set) are equal and
+        the first body chunk starts with that response's whole head, ``nonce`` attribute
+        values aside (a CSP nonce changes on every response and teaches nothing): the
+        response would teach the same set again, so no :class:`PageLesson` is needed. A
+        response made with ``push()`` calls is never unchanged (they teach). Any other
+        response is read as usual (:meth:`page`).
 
         Args:
             key: The page's :meth:`key`.
@@ -671,13 +713,18 @@ class Learner:
             pushed: The ``push()`` calls made for this response.
         """
         last = self._last.get(key)
-        return (
-            last is not None
-            and last[0] == status
-            and last[1] == headers  # a list, as the adapters pass them (a tuple differs)
-            and chunk.startswith(last[2])
-            and not pushed
-        )
+        if last is None or last.status != status or pushed:
+            return False
+        # The same list as last time is the usual case; a Set-Cookie or a CSP value that
+        # changes on every response leaves the fields that teach equal.
+        if last.headers != headers and last.fields != _teaching_fields(headers):
+            return False
+        if chunk.startswith(last.head):
+            return True
+        if last.blanked is None:
+            return False
+        end = _head_end(chunk, min(len(chunk), MAX_HEAD_BYTES))
+        return end >= 0 and _without_nonces(chunk[:end]) == last.blanked
 
     def hints(self, path: str) -> bool:
         """Whether ``path`` (no query) was hinted from learning in this process (bounded)."""
@@ -776,12 +823,12 @@ class Learner:
         return lesson
 
     def _remember_start(
-        self, key: str, start: tuple[int, list[tuple[bytes, bytes]], bytes]
+        self, key: str, status: int, headers: list[tuple[bytes, bytes]], head: bytes
     ) -> None:
         last = self._last
         if key not in last and len(last) >= DEFAULT_MAX_ROUTES:
             last.clear()
-        last[key] = start
+        last[key] = _Start(status, headers, head, _teaching_fields(headers), _without_nonces(head))
 
     def _learn_page(self, key: str, digest: int, preloads: Sequence[Preload]) -> None:
         if self._digests.get(key) == digest:
@@ -901,7 +948,7 @@ class PageLesson:
                 self._finish(head)
                 start = self.start
                 if start is not None:
-                    self._learner._remember_start(self.key, (start[0], start[1], head))
+                    self._learner._remember_start(self.key, start[0], start[1], head)
             return
         self.start = None  # a head over several chunks is read each time
         self._head += chunk[:limit]
