@@ -68,7 +68,6 @@ from h2push._delivery.ledger import (
 from h2push._proxy import PUSHES_FROM_LINK, ProxyMode, proxy_mode
 from h2push.trackers import (
     DEFAULT_TRACKER,
-    CookieDigestTracker,
     TrackerSetting,
     as_tracker,
 )
@@ -330,11 +329,6 @@ class H2PushMiddleware:
         self.informational = informational
         self.push_preload = push_preload
         self.tracker = None if tracker is None else as_tracker(tracker)
-        self._cookie_name = (
-            self.tracker.cookie_name.encode("ascii")
-            if isinstance(self.tracker, CookieDigestTracker)
-            else b""
-        )
         self.versions = versions
         if hinted_max_age_s is not None and hinted_max_age_s < 0:
             raise ValueError(f"hinted_max_age_s {hinted_max_age_s} must not be negative")
@@ -736,7 +730,10 @@ class H2PushMiddleware:
         ledger's answer to the reservation.
         """
         if type(candidates) is not tuple or (
-            tracked and not self._fresh_client(request.client_fields)
+            tracked
+            and (
+                self.versions is not None or not self._delivery.knows_nothing(request.client_fields)
+            )
         ):
             return None
         facts = request.facts
@@ -762,15 +759,6 @@ class H2PushMiddleware:
             assert self.connections is not None
             self.connections.record_new(entry, first.pushed)
         return first
-
-    def _fresh_client(self, fields: list[tuple[bytes, bytes]]) -> bool:
-        """Whether a tracked client's state can be nothing but empty (see :meth:`_first_visit`)."""
-        if not self._delivery.first_cookie or self.versions is not None:
-            return False
-        if not fields:
-            return True
-        name = self._cookie_name
-        return not any(field != b"cookie" or name in value for field, value in fields)
 
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.

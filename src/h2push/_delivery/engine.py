@@ -190,6 +190,7 @@ class Delivery:
     """
 
     __slots__ = (
+        "_cookie_name",
         "_memo",
         "early_hints",
         "first_cookie",
@@ -222,6 +223,9 @@ class Delivery:
         # A first visit's Set-Cookie depends only on what it delivered when the tracker keeps
         # its state in the cookie alone and no version function is asked (first_visit_cookie()).
         self.first_cookie = type(tracker) is CookieDigestTracker
+        self._cookie_name = (
+            tracker.cookie_name.encode("ascii") if isinstance(tracker, CookieDigestTracker) else b""
+        )
 
     def kind(self, key: tuple[str, str, bool, bool, bool, bool]) -> Kind:
         """The :class:`Kind` of a request, made once (bounded).
@@ -273,6 +277,21 @@ class Delivery:
             first = kind.first = FirstVisit(prepared)
             kind.candidates = candidates
         return first
+
+    def knows_nothing(self, fields: Headers) -> bool:
+        """Whether the tracker can know nothing of the client that sent ``fields``.
+
+        True for a :class:`~h2push.trackers.CookieDigestTracker` (``first_cookie``) when the
+        request's ``cookie`` fields hold no cookie of its name and no ``Cache-Digest`` came:
+        its state is then empty without reading anything. False for any other tracker.
+
+        Args:
+            fields: The request's ``cookie`` and ``cache-digest`` fields (bytes pairs).
+        """
+        if not self.first_cookie:
+            return False
+        name = self._cookie_name
+        return not any(field != b"cookie" or name in value for field, value in fields)
 
     def first_visit_cookie(self, first: FirstVisit) -> list[tuple[bytes, bytes]]:
         """The tracker's response headers after ``first.delivered`` went to a new client.
