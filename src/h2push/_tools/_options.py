@@ -52,6 +52,11 @@ def cacert_option(*, help: str) -> Callable[[_Command], _Command]:
     return click.option("--cacert", type=_PEM_FILE, help=help)
 
 
+def insecure_option(*, help: str) -> Callable[[_Command], _Command]:
+    """``-k``/``--insecure``: do not verify the server's certificate (a flag, like curl's)."""
+    return click.option("-k", "--insecure", is_flag=True, help=help)
+
+
 def json_option(*, help: str) -> Callable[[_Command], _Command]:
     """``--json`` (parameter ``as_json``): print the result as JSON."""
     return click.option("--json", "as_json", is_flag=True, help=help)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
 import ssl
 import statistics
 import time
@@ -268,7 +269,7 @@ def prepare_page(
     app: str | None = None,
     path: str = "/",
     manifest: str | None = None,
-    cacert: str | None = None,
+    cacert: str | os.PathLike[str] | None = None,
     insecure: bool = False,
     timeout_s: float = 30.0,
 ) -> PageUnderTest:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from h2push._tools._common import find_chromium
-from h2push._tools._options import rtt_ms_option
+from h2push._tools._options import cacert_option, insecure_option, rtt_ms_option
 from h2push._tools.bench.api import api_command
 from h2push._tools.bench.app import PAGE_RTT_MS, PAGE_RUNS, prepare_page, run_app_bench
 from h2push._tools.bench.clients import run_page_bench
@@ -222,8 +222,8 @@ def page_command(
 @_bandwidth_option
 @_runs_option(PAGE_RUNS)
 @_selection_options
-@click.option("--cacert", type=click.Path(dir_okay=False, exists=True), help="Trust this CA (PEM).")
-@click.option("--insecure", "-k", is_flag=True, help="Do not verify the URL's certificate.")
+@cacert_option(help="Trust this CA (PEM).")
+@insecure_option(help="Do not verify the URL's certificate.")
 @_output_options
 @click.pass_context
 def url_command(
@@ -239,7 +239,7 @@ def url_command(
     strategies: tuple[Strategy, ...],
     clients: tuple[Client, ...],
     protocols: tuple[Protocol, ...],
-    cacert: str | None,
+    cacert: Path | None,
     insecure: bool,
     out_dir: Path | None,
     waterfall_dir: Path | None,

@@ -10,7 +10,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from h2push._tools._options import cacert_option, json_option, rtt_ms_option, timeout_option
+from h2push._tools._options import (
+    cacert_option,
+    insecure_option,
+    json_option,
+    rtt_ms_option,
+    timeout_option,
+)
 from h2push._tools.check.diagnose import diagnose
 from h2push._tools.check.model import Report
 from h2push._tools.check.run import (
@@ -101,9 +107,7 @@ def format_report(report: Report, console: Console) -> None:
     help="Round trip emulated in front of a loopback server (ms); 0 for none.",
 )
 @cacert_option(help="PEM file of the CA(s) to trust for the server's certificate.")
-@click.option(
-    "-k", "--insecure", is_flag=True, help="Trust the server's certificate without verifying it."
-)
+@insecure_option(help="Trust the server's certificate without verifying it.")
 @json_option(help="Print the report as one JSON document.")
 @timeout_option(default=30.0, help="Seconds allowed for the page's load event.")
 @click.option(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from h2push._tools._options import cacert_option, json_option, timeout_option
+from h2push._tools._options import cacert_option, insecure_option, json_option, timeout_option
 from h2push._tools.bench.waterfall import from_trace, render_svg
 from h2push._tools.trace.cookies import CookieJarError, CookieJarFile
 from h2push._tools.trace.formatting import format_text
@@ -28,7 +28,7 @@ def _header_option(
 
 @click.command("trace")
 @click.argument("url")
-@click.option("-k", "--insecure", is_flag=True, help="Do not verify the server certificate.")
+@insecure_option(help="Do not verify the server certificate.")
 @cacert_option(help="PEM file of the CA(s) to trust instead of the system store.")
 @click.option("--no-push", is_flag=True, help="Send SETTINGS_ENABLE_PUSH=0: refuse server push.")
 @click.option(
