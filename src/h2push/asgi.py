@@ -26,7 +26,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final
 
 from h2push._core import vulcain
@@ -46,7 +46,7 @@ from h2push._delivery.engine import (
     MAX_HINTED_PATHS,
     Delivery,
     FirstVisit,
-    Kind,
+    Prepared,
     Visit,
     heuristic_floor,
     records_delivery,
@@ -110,6 +110,8 @@ _EARLY_HINT = "http.response.early_hint"
 # Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
 _INFORMATIONAL = "http.response.informational"
 _PUSH = "http.response.push"
+# A kind of request: (method, path, navigation, can_early_hint, can_push, pushed).
+_KindKey = tuple[str, str, bool, bool, bool, bool]
 
 #: The largest JSON response body, in bytes, held to push what a ``Preload`` header selects.
 MAX_PRELOAD_BODY_BYTES: Final = 1024 * 1024
@@ -133,7 +135,6 @@ class _RequestState(Visit):
         "before",
         "client_fields",
         "connection",
-        "first",
         "first_tracked",
         "link_bytes",
         "linked_urls",
@@ -157,9 +158,42 @@ class _RequestState(Visit):
         self.linked_urls = _EMPTY  # what its Link values deliver to an HTTP/2 navigation
         self.client_fields = client_fields
         self.connection: Connection | None = None
-        self.first: FirstVisit | None = None  # planned as its kind's first visit
         self.promised: set[str] | None = None  # the app's own promises, when there is no ledger
-        self.first_tracked = False  # and tracked: the client is loaded only if needed
+        self.first_tracked = False  # a tracked first visit: the client is loaded only if needed
+
+
+class _Shortcut:
+    """What every first visit of one kind of request sends, as ASGI messages, made once.
+
+    A kind has one when its candidates are the manifest's own tuple (no ``preloads``
+    function, no ``push_preload``) and its client, when tracked, is known to have nothing as
+    long as it sends no tracker state (the default cookie tracker, no version function); a
+    kind with no candidates has one that plans nothing, unless a navigation may be hinted from
+    what its route learned. A request of the kind takes it when it also sends no tracker state
+    and no Vulcain ``Preload``, its path's caching is not watched, no learned page names it as
+    a stylesheet and its connection was not pushed on yet: see
+    :meth:`H2PushMiddleware._first_visit`. Anything else is planned in full.
+
+    Attributes:
+        facts: The kind's request facts.
+        first: Its :class:`~h2push._delivery.engine.FirstVisit`, or None when nothing is
+            planned for it.
+        link: The response's ``link`` field (a bytes pair), or None.
+        tracked: Whether the client is tracked: the response then records the first visit.
+        ledger: Whether its pushes are held to, and recorded in, the connection's ledger.
+    """
+
+    __slots__ = ("facts", "first", "ledger", "link", "tracked")
+
+    def __init__(
+        self, facts: RequestFacts, first: FirstVisit | None, *, tracked: bool, ledger: bool
+    ) -> None:
+        self.facts = facts
+        self.first = first
+        link = None if first is None else first.prepared.link_bytes
+        self.link = None if link is None else (b"link", link)
+        self.tracked = tracked
+        self.ledger = ledger
 
 
 def push(
@@ -205,11 +239,14 @@ def push(
     if as_ is not None:
         attrs["as_"] = as_
     state = scope.get(SCOPE_KEY)
-    if not isinstance(state, _RequestState):
+    # A request planned in full keeps its state there; a first visit only its push() calls.
+    if isinstance(state, _RequestState):
+        state = state.preloads
+    elif type(state) is not list:
         raise RuntimeError("h2push.asgi.push() needs the app to be wrapped in H2PushMiddleware")
     preload = user_preload(url, flags, attrs, strict=strict)
     if preload is not None:
-        state.preloads.append(preload)
+        state.append(preload)
     return url
 
 
@@ -343,6 +380,8 @@ class H2PushMiddleware:
         )
         self._hinted_paths = self._delivery.hinted.paths
         self._kinds = self._delivery.kinds
+        # Per kind of request (the Delivery.kind key), its shortcut, or None if it has none.
+        self._shortcuts: dict[_KindKey, _Shortcut | None] = {}
         # Whether a first visit's response records its delivery, by its (Content-Type,
         # Cache-Control) values (bytes or None).
         self._records: dict[tuple[bytes | None, bytes | None], bool] = {}
@@ -378,15 +417,245 @@ class H2PushMiddleware:
         if navigation is None:  # no Fetch Metadata: is_navigation() on bytes
             navigation = accept is not None and b"text/html" in accept.lower()
         extensions = scope.get("extensions") or ()
-        can_push = _PUSH in extensions
         key = (
             scope["method"],
             scope["path"],
             navigation,
             _EARLY_HINT in extensions or self.informational,
-            can_push,
+            _PUSH in extensions,
             pushed,
         )
+        try:
+            shortcut = self._shortcuts[key]
+        except KeyError:
+            shortcut = self._shortcut(key)
+        learner = self.learner
+        if (
+            shortcut is None
+            or preload_fields
+            or (
+                client_fields
+                and shortcut.tracked
+                and not self._delivery.knows_nothing(client_fields)
+            )
+            or key[1] in self._hinted_paths
+            or (learner is not None and learner.wants_stylesheets and learner.wants(_target(scope)))
+        ):
+            await self._planned(
+                scope,
+                receive,
+                send,
+                key,
+                client_fields=client_fields,
+                preload_fields=preload_fields,
+            )
+            return
+        await self._first_visit(
+            scope, receive, send, shortcut, key=key, client_fields=client_fields
+        )
+
+    async def _first_visit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        shortcut: _Shortcut,
+        *,
+        key: _KindKey,
+        client_fields: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Serve a first visit from its kind's :class:`_Shortcut`: a lookup and an append.
+
+        The 103 and the pushes go out as the kind keeps them, the Link field and, when the
+        client is tracked, the ``Set-Cookie`` recording them are appended to the response
+        start. The request goes the full way (:meth:`_planned`) when its connection was
+        pushed on already, and from the response on (:meth:`_visit_of_first`) when the
+        application calls :func:`push`, sets a Link of its own or sends a push promise, or
+        when a hint or push was refused: what it sends is then what the full plan sends.
+        """
+        first = shortcut.first
+        entry: Connection | None = None
+        if shortcut.ledger:  # as _push_budget() holds a request to its connection's budget
+            assert first is not None
+            assert self.connections is not None
+            ledger_key = connection_key(scope)
+            entry = None if ledger_key is None else self.connections.get(ledger_key)
+            if entry is None or entry.pushed:
+                await self._planned(
+                    scope, receive, send, key, client_fields=client_fields, preload_fields=[]
+                )
+                return
+            if first.pushed:  # no await from the ledger's answer to the reservation
+                self.connections.record_new(entry, first.pushed)
+        preloads: list[Preload] = []  # the application's push() calls
+        scope[SCOPE_KEY] = preloads
+        hinted = False
+        refused: Sequence[str] = ()
+        complete = True  # every hint and push went out
+        if first is not None:
+            prepared = first.prepared
+            if prepared.plan.early_hints:
+                hinted = complete = await _send_extension(
+                    send, _early_hint(prepared, scope.get("extensions") or ())
+                )
+            if prepared.push_accepts:
+                refused = await _push_prepared(scope, send, prepared)
+                complete = complete and not refused
+        full: Send | None = None  # the full way, once a message needs it
+
+        def send_first(message: Message) -> Awaitable[None]:
+            nonlocal full
+            if full is None:
+                kind = message["type"]
+                if kind == "http.response.start":
+                    if not preloads:
+                        started = self._start_first(shortcut, scope, message, complete=complete)
+                        if started is not None:
+                            return send(started)
+                elif kind != _PUSH:
+                    return send(message)
+                request = self._visit_of_first(
+                    scope, send, shortcut, client_fields, entry, hinted=hinted, refused=refused
+                )
+                request.preloads = preloads
+                full = self._sender(request, send, None)
+            return full(message)
+
+        try:
+            await self.app(scope, receive, send_first)
+        finally:
+            if scope.get(SCOPE_KEY) is preloads:
+                del scope[SCOPE_KEY]
+
+    def _shortcut(self, key: _KindKey) -> _Shortcut | None:
+        """The :class:`_Shortcut` of a kind of request, or None; made once, kept as its kind is."""
+        kind = self._kinds.get(key) or self._delivery.kind(key)
+        facts = kind.facts
+        shortcut = None
+        if self.preloads is None and not self.push_preload:
+            manifest = self.manifest
+            candidates = (
+                manifest.preloads_for(facts.path, navigation=facts.navigation)
+                if manifest is not None
+                else ()
+            )
+            delivery = self._delivery
+            tracked = not facts.pushed and delivery.tracks(can_push=facts.can_push)
+            if not candidates:
+                if not (facts.navigation and self.learner is not None):
+                    shortcut = _Shortcut(facts, None, tracked=False, ledger=False)
+            elif type(candidates) is tuple and (
+                not tracked or (self.versions is None and delivery.first_cookie)
+            ):
+                ledger = (
+                    self.connections is not None
+                    and self.max_pushes_per_connection is not None
+                    and self.push
+                    and facts.can_push
+                    and facts.method == "GET"
+                    and not facts.pushed
+                )
+                budget = self.max_pushes
+                if ledger and self.max_pushes_per_connection is not None:
+                    budget = min(budget, self.max_pushes_per_connection)
+                first = delivery.first_visit(kind, candidates, max_pushes=budget)
+                shortcut = _Shortcut(facts, first, tracked=tracked, ledger=ledger)
+        if self._kinds.get(key) is kind:  # kept as the kinds are: bounded, short paths only
+            if len(self._shortcuts) >= len(self._kinds):
+                self._shortcuts.clear()
+            self._shortcuts[key] = shortcut
+        return shortcut
+
+    def _start_first(
+        self, shortcut: _Shortcut, scope: Scope, message: Message, *, complete: bool
+    ) -> Message | None:
+        """A first visit's response start with its Link field and, when tracked, ``Set-Cookie``.
+
+        Returns:
+            The message to send, or None when the response goes the full way: it has a Link
+            of its own, or the client is tracked and not everything went out, or the
+            response is no HTTP/2 navigation's.
+        """
+        if message.get("status", 200) >= 400:
+            return message
+        headers = message.get("headers", ())
+        content_type = cache_control = None
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"link":
+                return None  # the application's own: merged with the plan's
+            if lower == b"content-type":
+                content_type = value
+            elif lower == b"cache-control":
+                cache_control = value
+        link = shortcut.link
+        if not shortcut.tracked:
+            return message if link is None else {**message, "headers": [*headers, link]}
+        http2 = self.proxy == PUSHES_FROM_LINK or scope.get("http_version", "1.1") not in (
+            "1.0",
+            "1.1",
+        )
+        first = shortcut.first
+        if link is None or first is None or not (complete and http2 and shortcut.facts.navigation):
+            return None
+        if not self._records_first(content_type, cache_control):
+            return {**message, "headers": [*headers, link]}
+        return {**message, "headers": [*headers, link, *self._delivery.first_visit_cookie(first)]}
+
+    def _records_first(self, content_type: bytes | None, cache_control: bytes | None) -> bool:
+        """Whether an HTTP/2 navigation's response records its delivery (kept per value pair)."""
+        # An app answers a route with the same few Content-Type and Cache-Control values.
+        records = self._records.get((content_type, cache_control))
+        if records is None:
+            records = records_delivery(
+                delivered_any=True,  # a navigation over HTTP/2 delivers its Link preloads
+                navigation=True,
+                http2=True,
+                content_type=content_type,
+                cache_control=cache_control,
+            )
+            if len(self._records) >= _RECORDS_MEMO_SIZE:
+                self._records.clear()
+            self._records[(content_type, cache_control)] = records
+        return records
+
+    def _visit_of_first(
+        self,
+        scope: Scope,
+        send: Send,
+        shortcut: _Shortcut,
+        client_fields: list[tuple[bytes, bytes]],
+        entry: Connection | None,
+        *,
+        hinted: bool,
+        refused: Sequence[str],
+    ) -> _RequestState:
+        """The state a full plan would have made for a first visit, from what it sent."""
+        request = _RequestState(scope, send, shortcut.facts, client_fields)
+        request.connection = entry
+        request.first_tracked = shortcut.tracked
+        first = shortcut.first
+        if first is not None:
+            prepared = first.prepared
+            request.before = prepared.plan
+            request.link_bytes = prepared.link_bytes
+            request.linked_urls = prepared.linked_urls
+            if hinted:
+                request.delivered.update(prepared.hint_urls)
+            request.delivered.update(prepared.push_urls.difference(refused))
+        return request
+
+    async def _planned(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: _KindKey,
+        *,
+        client_fields: list[tuple[bytes, bytes]],
+        preload_fields: list[bytes],
+    ) -> None:
+        """Serve a request the full way: the client's state read, its plan made or looked up."""
         kind = self._kinds.get(key) or self._delivery.kind(key)
         facts = kind.facts
         request = scope[SCOPE_KEY] = _RequestState(scope, send, facts, client_fields)
@@ -407,78 +676,65 @@ class H2PushMiddleware:
                 self._learned_new(found)
             candidates = found
         if candidates:
-            tracked = not pushed and self._delivery.tracks(can_push=can_push)
-            first = self._first_visit(request, kind, candidates, tracked=tracked)
-            if first is not None:
-                prepared = first.prepared
-                request.first = first
-                request.first_tracked = tracked
-            else:
-                if tracked:
-                    await self._learn(request, candidates)
-                # No await from the budget to the reservation: concurrent streams of one
-                # connection cannot both spend the same pushes.
-                max_pushes = (
-                    self._push_budget(request, self.max_pushes) if can_push else self.max_pushes
-                )
-                prepared = self._delivery.prepare(
-                    facts,
-                    candidates,
-                    known=request.known,
-                    max_pushes=max_pushes,
-                    early_hints=self.early_hints,
-                    push=self.push,
-                )
-                if (
-                    prepared.plan.pushes
-                    and request.connection is not None
-                    and self.connections is not None
-                ):
-                    self.connections.record(
-                        request.connection, (p.url for p in prepared.plan.pushes)
-                    )
+            if not facts.pushed and self._delivery.tracks(can_push=facts.can_push):
+                await self._learn(request, candidates)
+            # No await from the budget to the reservation: concurrent streams of one
+            # connection cannot both spend the same pushes.
+            max_pushes = (
+                self._push_budget(request, self.max_pushes) if facts.can_push else self.max_pushes
+            )
+            prepared = self._delivery.prepare(
+                facts,
+                candidates,
+                known=request.known,
+                max_pushes=max_pushes,
+                early_hints=self.early_hints,
+                push=self.push,
+            )
+            if prepared.plan.pushes and request.connection is not None and self.connections:
+                self.connections.record(request.connection, (p.url for p in prepared.plan.pushes))
             request.before = before = prepared.plan
             request.link_bytes = prepared.link_bytes
             request.linked_urls = prepared.linked_urls
-            if before.early_hints:
-                message: Message = (
-                    {"type": _EARLY_HINT, "links": list(prepared.hint_links)}
-                    if _EARLY_HINT in extensions
-                    else {
-                        "type": _INFORMATIONAL,
-                        "status": 103,
-                        "headers": [(b"link", link) for link in prepared.hint_links],
-                    }
-                )
-                if await _send_extension(send, message):
-                    request.delivered.update(prepared.hint_urls)
+            if before.early_hints and await _send_extension(
+                send, _early_hint(prepared, scope.get("extensions") or ())
+            ):
+                request.delivered.update(prepared.hint_urls)
             if prepared.push_accepts:
-                tail = [*push_headers(before.pushes[0], scope["headers"])[1:], PUSHED_HEADER]
-                refused: list[str] = []
-                for url, accept_field in prepared.push_accepts:
-                    try:
-                        await send({"type": _PUSH, "path": url, "headers": [accept_field, *tail]})
-                    except Exception:  # a refused push must never fail the request
-                        logger.debug("h2push: push of %s not sent", url, exc_info=True)
-                        refused.append(url)
+                refused = await _push_prepared(scope, send, prepared)
                 request.delivered.update(
                     prepared.push_urls.difference(refused) if refused else prepared.push_urls
                 )
 
+        # GET responses teach: a page its route learns from, or a stylesheet a learned page
+        # names (for its fonts). Any other response is passed through untouched.
+        learner = self.learner if facts.method == "GET" else None
+        if learner is not None and not request.learning and not learner.wants(_target(scope)):
+            learner = None
+        app_send = self._sender(request, send, learner)
+        if preload_fields and facts.method == "GET":
+            # A Vulcain request: push what the JSON response names.
+            app_send = self._vulcain_send(request, b", ".join(preload_fields), app_send)
+        try:
+            await self.app(scope, receive, app_send)
+        finally:
+            # The state refers to the scope: take it out of the scope, so that neither keeps
+            # the other (and the client's decoded digests) alive until the cycle collector runs.
+            if scope.get(SCOPE_KEY) is request:
+                del scope[SCOPE_KEY]
+
+    def _sender(self, request: _RequestState, send: Send, learner: Learner | None) -> Send:
+        """The ``send`` the application gets: the plan's Link merged, learning, own pushes."""
         lesson: PageLesson | StylesheetLesson | None = None
         started: Message | None = None  # a GET response's start, while it may teach
         # Most responses need only the plan's Link value appended: no push() calls, no
         # tracker, no caching rule for the path, no Link header of the app's own.
         plain = (
             request.client is None
+            and not request.first_tracked
             and not self.push_preload
-            and facts.path not in self._hinted_paths
+            and request.facts.path not in self._hinted_paths
         )
-        # GET responses teach: a page its route learns from, or a stylesheet a learned page
-        # names (for its fonts). Any other response is passed through untouched.
-        learner = self.learner if facts.method == "GET" else None
-        if learner is not None and not request.learning and not learner.wants(_target(scope)):
-            learner = None
 
         async def send_with_links(message: Message) -> None:
             nonlocal lesson, started
@@ -487,8 +743,6 @@ class H2PushMiddleware:
                     started = message  # the app's own headers; read after the first chunk
                 if not plain or request.preloads:
                     message = await self._start_response(request, message)
-                elif request.first_tracked:
-                    message = await self._start_first(request, message)
                 elif request.link_bytes is not None and message.get("status", 200) < 400:
                     headers = message.get("headers", ())
                     for name, _ in headers:
@@ -501,16 +755,13 @@ class H2PushMiddleware:
                 # The chunk goes out first, as it is; then a copy of the head is read.
                 await send(message)
                 if lesson is None:
-                    if (
-                        learner is not None
-                        and request.learning
-                        and learner.unchanged(
-                            request.learning,
-                            started["status"],
-                            started.get("headers", ()),
-                            message.get("body", b""),
-                            request.preloads,
-                        )
+                    assert learner is not None
+                    if request.learning and learner.unchanged(
+                        request.learning,
+                        started["status"],
+                        started.get("headers", ()),
+                        message.get("body", b""),
+                        request.preloads,
                     ):
                         started = None  # the same head as last time: nothing new to learn
                         return
@@ -528,17 +779,7 @@ class H2PushMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), PUSHED_HEADER]}
             await send(message)
 
-        app_send: Send = send_with_links
-        if preload_fields and facts.method == "GET":
-            # A Vulcain request: push what the JSON response names.
-            app_send = self._vulcain_send(request, b", ".join(preload_fields), send_with_links)
-        try:
-            await self.app(scope, receive, app_send)
-        finally:
-            # The state refers to the scope: take it out of the scope, so that neither keeps
-            # the other (and the client's decoded digests) alive until the cycle collector runs.
-            if scope.get(SCOPE_KEY) is request:
-                del scope[SCOPE_KEY]
+        return send_with_links
 
     # ------------------------------------------------------------------ Vulcain Preload
 
@@ -713,53 +954,6 @@ class H2PushMiddleware:
             _target(scope), origin=origin, status=status, headers=headers
         )
 
-    def _first_visit(
-        self,
-        request: _RequestState,
-        kind: Kind,
-        candidates: Sequence[Preload],
-        *,
-        tracked: bool,
-    ) -> FirstVisit | None:
-        """The kind's :class:`FirstVisit` when this request is one; its pushes then reserved.
-
-        A request is a first visit when the tracker could know nothing of its client (no
-        tracker for it, or a :class:`~h2push.trackers.CookieDigestTracker` without a version
-        function and neither its cookie nor a ``Cache-Digest`` in the request) and nothing was
-        pushed on its connection yet. Anything else is planned in full. No await from the
-        ledger's answer to the reservation.
-        """
-        if type(candidates) is not tuple or (
-            tracked
-            and (
-                self.versions is not None or not self._delivery.knows_nothing(request.client_fields)
-            )
-        ):
-            return None
-        facts = request.facts
-        budget = self.max_pushes
-        entry = None
-        if (
-            self.connections is not None
-            and self.max_pushes_per_connection is not None
-            and self.push
-            and facts.can_push
-            and facts.method == "GET"
-            and not facts.pushed
-        ):  # as _push_budget() holds a request to its connection's budget
-            key = connection_key(request.scope)
-            if key is None:
-                return None  # planned in full: no pushes without a ledger entry
-            entry = request.connection = self.connections.get(key)
-            if entry.pushed:
-                return None
-            budget = min(budget, self.max_pushes_per_connection)
-        first = self._delivery.first_visit(kind, candidates, max_pushes=budget)
-        if entry is not None and first.pushed:
-            assert self.connections is not None
-            self.connections.record_new(entry, first.pushed)
-        return first
-
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
 
@@ -881,56 +1075,6 @@ class H2PushMiddleware:
             reason,
             cache_control.decode("latin-1"),
         )
-
-    async def _start_first(self, request: _RequestState, message: Message) -> Message:
-        """Start a tracked first visit's response: its Link value and Set-Cookie, both made once.
-
-        Taken when the response has no Link of its own and the request made no ``push()``
-        call, every hint and push went out and the request is an HTTP/2 navigation; anything
-        else goes the full way (:meth:`_start_response`).
-        """
-        first = request.first
-        assert first is not None
-        headers = message.get("headers", ())
-        content_type = cache_control = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-type":
-                content_type = value
-            elif lower == b"cache-control":
-                cache_control = value
-            elif lower == b"link":
-                return await self._start_response(request, message)
-        status = message.get("status", 200)
-        facts = request.facts
-        http2 = self.proxy == PUSHES_FROM_LINK or request.scope.get("http_version", "1.1") not in (
-            "1.0",
-            "1.1",
-        )
-        if (
-            status >= 400
-            or request.link_bytes is None
-            or not (http2 and facts.navigation)
-            or len(request.delivered) != first.sent
-        ):
-            return await self._start_response(request, message)
-        added = [(b"link", request.link_bytes)]
-        # An app answers a route with the same few Content-Type and Cache-Control values.
-        records = self._records.get((content_type, cache_control))
-        if records is None:
-            records = records_delivery(
-                delivered_any=True,  # a navigation over HTTP/2 delivers its Link preloads
-                navigation=True,
-                http2=True,
-                content_type=content_type,
-                cache_control=cache_control,
-            )
-            if len(self._records) >= _RECORDS_MEMO_SIZE:
-                self._records.clear()
-            self._records[(content_type, cache_control)] = records
-        if records:
-            added += self._delivery.first_visit_cookie(first)
-        return {**message, "headers": [*headers, *added]}
 
     async def _start_response(self, request: _RequestState, message: Message) -> Message:
         """Push what the app asked for, merge the Link header, and update the tracker."""
@@ -1067,6 +1211,33 @@ def _preload_or_none(value: LinkValue) -> Preload | None:
         return Preload.from_link_value(value)
     except ValueError:
         return None  # another relation (canonical, next, ...) or an attribute we don't know
+
+
+def _early_hint(prepared: Prepared, extensions: Iterable[str]) -> Message:
+    """The 103 of ``prepared`` as the server takes it (the ASGI extension, else Gunicorn's)."""
+    if _EARLY_HINT in extensions:
+        return {"type": _EARLY_HINT, "links": list(prepared.hint_links)}
+    return {
+        "type": _INFORMATIONAL,
+        "status": 103,
+        "headers": [(b"link", link) for link in prepared.hint_links],
+    }
+
+
+async def _push_prepared(scope: Scope, send: Send, prepared: Prepared) -> list[str]:
+    """Send the push promises of ``prepared`` (RFC 9113 §8.4); return the URLs refused.
+
+    Each carries its ``accept``, the request's inherited fields and :data:`PUSHED_HEADER`.
+    """
+    tail = [*push_headers(prepared.plan.pushes[0], scope["headers"])[1:], PUSHED_HEADER]
+    refused: list[str] = []
+    for url, accept_field in prepared.push_accepts:
+        try:
+            await send({"type": _PUSH, "path": url, "headers": [accept_field, *tail]})
+        except Exception:  # a refused push must never fail the request
+            logger.debug("h2push: push of %s not sent", url, exc_info=True)
+            refused.append(url)
+    return refused
 
 
 async def _send_extension(send: Send, message: Message) -> bool:

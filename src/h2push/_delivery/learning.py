@@ -841,6 +841,11 @@ class Learner:
         self.store.put(key, tuple(kept))
         self._remember(self._digests, key, digest)
 
+    @property
+    def wants_stylesheets(self) -> bool:
+        """Whether any learned page names a stylesheet: only then may :meth:`wants` be true."""
+        return bool(self._wanted)
+
     def wants(self, path: str) -> bool:
         """Whether ``path`` (with its query string, if any) is a stylesheet a learned page names.
 
