@@ -891,9 +891,11 @@ def test_a_first_visit_on_a_connection_pushed_on_is_planned_in_full() -> None:
 def test_a_first_visits_shared_push_set_is_copied_before_it_grows() -> None:
     ledger = Connections()
     urls = frozenset({"/a.css", "/b.js"})
-    one, two = ledger.get((("192.0.2.1", 1), None)), ledger.get((("192.0.2.1", 2), None))
-    ledger.record_new(one, urls)
-    ledger.record_new(two, urls)
+    one = ledger.first_visit((("192.0.2.1", 1), None), urls)
+    two = ledger.first_visit((("192.0.2.1", 2), None), urls)
+    assert one is not None
+    assert two is not None
+    assert ledger.first_visit((("192.0.2.1", 1), None), urls) is None  # pushed on already
     ledger.record(one, ["/c.png", "/a.css"])
     assert one.pushed == {"/a.css", "/b.js", "/c.png"}
     assert two.pushed == {"/a.css", "/b.js"}

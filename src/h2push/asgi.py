@@ -37,6 +37,7 @@ from h2push._core.plan import (
     Plan,
     RequestFacts,
     delivered,
+    inherited_fields,
     is_page,
     plan,
     push_headers,
@@ -183,7 +184,7 @@ class _Shortcut:
         ledger: Whether its pushes are held to, and recorded in, the connection's ledger.
     """
 
-    __slots__ = ("facts", "first", "ledger", "link", "tracked")
+    __slots__ = ("added", "facts", "first", "ledger", "link", "response_fields", "tracked")
 
     def __init__(
         self, facts: RequestFacts, first: FirstVisit | None, *, tracked: bool, ledger: bool
@@ -194,6 +195,9 @@ class _Shortcut:
         self.link = None if link is None else (b"link", link)
         self.tracked = tracked
         self.ledger = ledger
+        # A tracked response's (Content-Type, Cache-Control) as last seen, and what it got.
+        self.response_fields: tuple[bytes | None, bytes | None] | None = None
+        self.added: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def push(
@@ -401,21 +405,28 @@ class H2PushMiddleware:
 
         navigation = accept = None
         pushed = False
-        client_fields: list[tuple[bytes, bytes]] = []  # what a tracker reads
-        preload_fields: list[bytes] = []  # a Vulcain Preload
+        # Lists only for requests that have such fields: most have none.
+        client_fields: list[tuple[bytes, bytes]] | None = None  # what a tracker reads
+        preload_fields: list[bytes] | None = None  # a Vulcain Preload
         for name, value in scope["headers"]:
             if name == b"sec-fetch-mode":
                 navigation = value.strip().lower() == b"navigate"
             elif name == b"accept":
                 accept = value
             elif name in _CLIENT_FIELDS:
+                if client_fields is None:
+                    client_fields = []
                 client_fields.append((name, value))
             elif name == _PUSHED_NAME:
                 pushed = True
             elif name == b"preload":
+                if preload_fields is None:
+                    preload_fields = []
                 preload_fields.append(value)
         if navigation is None:  # no Fetch Metadata: is_navigation() on bytes
-            navigation = accept is not None and b"text/html" in accept.lower()
+            navigation = accept is not None and (
+                b"text/html" in accept or b"text/html" in accept.lower()  # as browsers send it
+            )
         extensions = scope.get("extensions") or ()
         key = (
             scope["method"],
@@ -446,12 +457,12 @@ class H2PushMiddleware:
                 receive,
                 send,
                 key,
-                client_fields=client_fields,
-                preload_fields=preload_fields,
+                client_fields=client_fields or [],
+                preload_fields=preload_fields or (),
             )
             return
         await self._first_visit(
-            scope, receive, send, shortcut, key=key, client_fields=client_fields
+            scope, receive, send, shortcut, key=key, client_fields=client_fields or []
         )
 
     async def _first_visit(
@@ -478,15 +489,15 @@ class H2PushMiddleware:
         if shortcut.ledger:  # as _push_budget() holds a request to its connection's budget
             assert first is not None
             assert self.connections is not None
+            # No await from the ledger's answer to the reservation.
             ledger_key = connection_key(scope)
-            entry = None if ledger_key is None else self.connections.get(ledger_key)
-            if entry is None or entry.pushed:
+            if ledger_key is not None:
+                entry = self.connections.first_visit(ledger_key, first.pushed)
+            if entry is None:  # no connection known, or one pushed on already
                 await self._planned(
-                    scope, receive, send, key, client_fields=client_fields, preload_fields=[]
+                    scope, receive, send, key, client_fields=client_fields, preload_fields=()
                 )
                 return
-            if first.pushed:  # no await from the ledger's answer to the reservation
-                self.connections.record_new(entry, first.pushed)
         preloads: list[Preload] = []  # the application's push() calls
         scope[SCOPE_KEY] = preloads
         hinted = False
@@ -598,9 +609,15 @@ class H2PushMiddleware:
         first = shortcut.first
         if link is None or first is None or not (complete and http2 and shortcut.facts.navigation):
             return None
-        if not self._records_first(content_type, cache_control):
-            return {**message, "headers": [*headers, link]}
-        return {**message, "headers": [*headers, link, *self._delivery.first_visit_cookie(first)]}
+        fields = (content_type, cache_control)
+        if fields != shortcut.response_fields:  # a route answers with the same few values
+            shortcut.added = (
+                (link, *self._delivery.first_visit_cookie(first))
+                if self._records_first(content_type, cache_control)
+                else (link,)
+            )
+            shortcut.response_fields = fields
+        return {**message, "headers": [*headers, *shortcut.added]}
 
     def _records_first(self, content_type: bytes | None, cache_control: bytes | None) -> bool:
         """Whether an HTTP/2 navigation's response records its delivery (kept per value pair)."""
@@ -653,7 +670,7 @@ class H2PushMiddleware:
         key: _KindKey,
         *,
         client_fields: list[tuple[bytes, bytes]],
-        preload_fields: list[bytes],
+        preload_fields: Sequence[bytes],
     ) -> None:
         """Serve a request the full way: the client's state read, its plan made or looked up."""
         kind = self._kinds.get(key) or self._delivery.kind(key)
@@ -1229,7 +1246,7 @@ async def _push_prepared(scope: Scope, send: Send, prepared: Prepared) -> list[s
 
     Each carries its ``accept``, the request's inherited fields and :data:`PUSHED_HEADER`.
     """
-    tail = [*push_headers(prepared.plan.pushes[0], scope["headers"])[1:], PUSHED_HEADER]
+    tail = [*inherited_fields(scope["headers"]), PUSHED_HEADER]
     refused: list[str] = []
     for url, accept_field in prepared.push_accepts:
         try:

@@ -336,18 +336,29 @@ def push_headers(
     Returns:
         ``(name, value)`` pairs of bytes.
     """
-    headers = [(b"accept", _ACCEPT_FOR.get(preload.as_ or "", "*/*").encode("ascii"))]
+    accept = (b"accept", _ACCEPT_FOR.get(preload.as_ or "", "*/*").encode("ascii"))
+    return [accept, *inherited_fields(request_headers)]
+
+
+def inherited_fields(request_headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The fields every push promise copies from the request that caused it.
+
+    ``accept-encoding``, ``accept-language`` and ``user-agent``, in that order, each when the
+    request has it once, at most :data:`MAX_INHERITED_VALUE_BYTES` bytes of visible ASCII and
+    spaces (see :func:`push_headers`, which adds the ``accept`` of each destination).
+
+    Args:
+        request_headers: ``(name, value)`` bytes pairs with lower-case names.
+    """
     inherited: dict[bytes, bytes | None] = {}
     for name, value in request_headers:
         if name in _INHERITED:
             # One value per name: a repeated field is left out rather than joined.
             ok = name not in inherited and _inheritable(value)
             inherited[name] = value if ok else None
-    for name in _INHERITED:
-        kept = inherited.get(name)
-        if kept is not None:
-            headers.append((name, kept))
-    return headers
+    if not inherited:
+        return []
+    return [(name, kept) for name in _INHERITED if (kept := inherited.get(name)) is not None]
 
 
 def _inheritable(value: bytes) -> bool:

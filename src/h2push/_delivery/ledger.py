@@ -23,10 +23,12 @@ class Connection:
 
     __slots__ = ("bytes", "last_seen", "pushed")
 
-    def __init__(self, now: float) -> None:
+    def __init__(
+        self, now: float, pushed: frozenset[str] | None = None, pushed_bytes: int = 0
+    ) -> None:
         self.last_seen = now
-        self.pushed: set[str] | frozenset[str] = _NOTHING
-        self.bytes = _ENTRY_BYTES
+        self.pushed: set[str] | frozenset[str] = _NOTHING if pushed is None else pushed
+        self.bytes = _ENTRY_BYTES + pushed_bytes
 
 
 _NOTHING: frozenset[str] = frozenset()
@@ -99,16 +101,50 @@ class Connections:
         now = self._now()
         if now >= self._sweep_after:
             self._sweep(now)
-        entries = self._entries
-        entry = entries.get(key)
+        entry = self._entries.get(key)
         if entry is None:
-            entry = entries[key] = Connection(now)
-            self.bytes += entry.bytes
-            if len(entries) > self.capacity or self.bytes > self.max_bytes:
-                self._evict(keep=key)
-        else:
-            entry.last_seen = now
-            self._entries.move_to_end(key)
+            return self._add(key, Connection(now))
+        entry.last_seen = now
+        self._entries.move_to_end(key)
+        return entry
+
+    def first_visit(self, key: ConnectionKey, urls: frozenset[str]) -> Connection | None:
+        """Record ``urls`` as pushed on connection ``key``, if nothing was pushed on it yet.
+
+        A first visit pushes its kind's set to every new connection: the set itself is kept
+        (copied only when the connection is pushed more, :meth:`record`), and the bytes it
+        takes are counted once per set object, while it is the last one seen.
+
+        Returns:
+            The connection's entry, or None when something was pushed on it already (then
+            nothing is recorded: the request is planned knowing what).
+        """
+        now = self._now()
+        if now >= self._sweep_after:
+            self._sweep(now)
+        if self._last_set is not urls:
+            self._last_set = urls
+            self._last_set_bytes = sum(_URL_BYTES + len(url) for url in urls)
+        entry = self._entries.get(key)
+        if entry is None:
+            return self._add(key, Connection(now, urls, self._last_set_bytes))
+        entry.last_seen = now
+        self._entries.move_to_end(key)
+        if entry.pushed:
+            return None
+        entry.pushed = urls
+        entry.bytes += self._last_set_bytes
+        self.bytes += self._last_set_bytes
+        if self.bytes > self.max_bytes:
+            self._evict(keep=key)
+        return entry
+
+    def _add(self, key: ConnectionKey, entry: Connection) -> Connection:
+        entries = self._entries
+        entries[key] = entry
+        self.bytes += entry.bytes
+        if len(entries) > self.capacity or self.bytes > self.max_bytes:
+            self._evict(keep=key)
         return entry
 
     def record(self, entry: Connection, urls: Iterable[str]) -> None:
@@ -122,24 +158,6 @@ class Connections:
                 added += _URL_BYTES + len(url)
         entry.bytes += added
         self.bytes += added
-        if self.bytes > self.max_bytes:
-            self._evict(keep=None)
-
-    def record_new(self, entry: Connection, urls: frozenset[str]) -> None:
-        """Record ``urls`` on a connection nothing was pushed on yet (the set itself is kept).
-
-        The bytes ``urls`` take are counted once per set object and kept while it is the
-        last one seen: a kind of request pushes the same set to every new connection.
-        """
-        if entry.pushed:
-            self.record(entry, urls)
-            return
-        if self._last_set is not urls:
-            self._last_set = urls
-            self._last_set_bytes = sum(_URL_BYTES + len(url) for url in urls)
-        entry.pushed = urls
-        entry.bytes += self._last_set_bytes
-        self.bytes += self._last_set_bytes
         if self.bytes > self.max_bytes:
             self._evict(keep=None)
 
