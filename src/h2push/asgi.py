@@ -461,29 +461,14 @@ class H2PushMiddleware:
                 preload_fields=preload_fields or (),
             )
             return
-        await self._first_visit(
-            scope, receive, send, shortcut, key=key, client_fields=client_fields or []
-        )
-
-    async def _first_visit(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        shortcut: _Shortcut,
-        *,
-        key: _KindKey,
-        client_fields: list[tuple[bytes, bytes]],
-    ) -> None:
-        """Serve a first visit from its kind's :class:`_Shortcut`: a lookup and an append.
-
-        The 103 and the pushes go out as the kind keeps them, the Link field and, when the
-        client is tracked, the ``Set-Cookie`` recording them are appended to the response
-        start. The request goes the full way (:meth:`_planned`) when its connection was
-        pushed on already, and from the response on (:meth:`_visit_of_first`) when the
-        application calls :func:`push`, sets a Link of its own or sends a push promise, or
-        when a hint or push was refused: what it sends is then what the full plan sends.
-        """
+        # A first visit, served from its kind's shortcut: the 103 and the pushes as the kind
+        # keeps them; the Link field and, for a tracked client, the Set-Cookie recording
+        # them appended to the response start. It goes the full way (_planned) when its
+        # connection was pushed on already, and from the response on (_visit_of_first) when
+        # the application calls push(), sets a Link of its own or sends a push promise, or a
+        # hint or push was refused: what it sends is then what the full plan sends. One
+        # function, on purpose: this is the path most requests take (docs/performance.md).
+        client_fields = client_fields or []
         first = shortcut.first
         entry: Connection | None = None
         if shortcut.ledger:  # as _push_budget() holds a request to its connection's budget

@@ -12,6 +12,11 @@ from collections.abc import Callable, Iterable
 
 from h2push._delivery.asgi_types import Scope
 
+# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
+# the dict slot and key tuples, the Connection, a set slot and the str header).
+_ENTRY_BYTES = 400
+_URL_BYTES = 100
+
 
 class Connection:
     """What h2push pushed on one connection (URL paths, str) and when it last planned for it.
@@ -24,14 +29,12 @@ class Connection:
     __slots__ = ("bytes", "last_seen", "pushed")
 
     def __init__(
-        self, now: float, pushed: frozenset[str] | None = None, pushed_bytes: int = 0
+        self, now: float, pushed: frozenset[str] = frozenset(), size: int = _ENTRY_BYTES
     ) -> None:
         self.last_seen = now
-        self.pushed: set[str] | frozenset[str] = _NOTHING if pushed is None else pushed
-        self.bytes = _ENTRY_BYTES + pushed_bytes
+        self.pushed: set[str] | frozenset[str] = pushed
+        self.bytes = size  # what the entry is counted to take, with the URLs of ``pushed``
 
-
-_NOTHING: frozenset[str] = frozenset()
 
 ConnectionKey = tuple[tuple[object, ...], tuple[object, ...] | None]
 
@@ -42,10 +45,6 @@ CONNECTION_EXTENSION = "h2push.connection"
 #: The memory the push ledger may take, in bytes (URL text and a fixed cost per entry and URL),
 #: unless :class:`H2PushMiddleware` is given ``max_ledger_bytes``.
 DEFAULT_MAX_LEDGER_BYTES = 8 << 20
-# What one entry and one remembered URL cost besides the URL's characters (CPython, 64-bit:
-# the dict slot and key tuples, the Connection, a set slot and the str header).
-_ENTRY_BYTES = 400
-_URL_BYTES = 100
 
 
 class Connections:
@@ -56,14 +55,17 @@ class Connections:
     TCP connections share them, and TCP's TIME-WAIT keeps a closed connection's pair from
     being reused for a while (60 s on Linux). Memory stays bounded in entries and in bytes:
     entries idle for ``idle_s`` seconds are dropped whenever any connection is planned for
-    (oldest first, so the sweep costs what it drops), and the least recently used ones while
-    more than ``capacity`` connections are known or the URLs remembered take more than
-    ``max_bytes``. A new connection mistaken for an old one is pushed less; a connection
-    forgotten while open starts a new budget (each response is still held to ``max_pushes``).
+    (oldest first, so the sweep costs what it drops), and the least recently used ones (never
+    the one used last) while more than ``capacity`` connections are known or the URLs
+    remembered take more than ``max_bytes``. A new connection mistaken for an old one is
+    pushed less; a connection forgotten while open starts a new budget (each response is
+    still held to ``max_pushes``).
     """
 
     __slots__ = (
+        "_clock",
         "_entries",
+        "_last_entry_bytes",
         "_last_set",
         "_last_set_bytes",
         "_now",
@@ -83,6 +85,8 @@ class Connections:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.idle_s = idle_s
+        if capacity < 1:
+            raise ValueError(f"capacity {capacity} must be at least 1")
         self.capacity = capacity
         self.max_bytes = max_bytes
         self.bytes = 0  # what the entries are counted to take (see _ENTRY_BYTES)
@@ -90,6 +94,9 @@ class Connections:
         self._entries: OrderedDict[ConnectionKey, Connection] = OrderedDict()
         self._last_set: frozenset[str] = frozenset()
         self._last_set_bytes = 0
+        # A new entry of the last set takes this (an entry and the set's URLs): one int.
+        self._last_entry_bytes = _ENTRY_BYTES
+        self._clock = float("-inf")  # the time last read, shared by entries within a second
         # No entry is idle before this time (the oldest's last_seen + idle_s, or later).
         self._sweep_after = float("-inf")
 
@@ -98,7 +105,7 @@ class Connections:
 
     def get(self, key: ConnectionKey) -> Connection:
         """The entry of connection ``key``, new if it is unknown or was idle too long."""
-        now = self._now()
+        now = self._time()
         if now >= self._sweep_after:
             self._sweep(now)
         entry = self._entries.get(key)
@@ -119,15 +126,16 @@ class Connections:
             The connection's entry, or None when something was pushed on it already (then
             nothing is recorded: the request is planned knowing what).
         """
-        now = self._now()
-        if now >= self._sweep_after:
-            self._sweep(now)
-        if self._last_set is not urls:
+        if urls is not self._last_set:
             self._last_set = urls
             self._last_set_bytes = sum(_URL_BYTES + len(url) for url in urls)
+            self._last_entry_bytes = _ENTRY_BYTES + self._last_set_bytes
+        now = self._time()
+        if now >= self._sweep_after:
+            self._sweep(now)
         entry = self._entries.get(key)
         if entry is None:
-            return self._add(key, Connection(now, urls, self._last_set_bytes))
+            return self._add(key, Connection(now, urls, self._last_entry_bytes))
         entry.last_seen = now
         self._entries.move_to_end(key)
         if entry.pushed:
@@ -136,15 +144,24 @@ class Connections:
         entry.bytes += self._last_set_bytes
         self.bytes += self._last_set_bytes
         if self.bytes > self.max_bytes:
-            self._evict(keep=key)
+            self._evict()
         return entry
 
+    def _time(self) -> float:
+        """The clock's time, as the same float object for a second: entries share it."""
+        now = self._now()
+        if now - self._clock < 1.0:
+            return self._clock
+        self._clock = now
+        return now
+
     def _add(self, key: ConnectionKey, entry: Connection) -> Connection:
+        """Keep ``entry`` as connection ``key``'s, the most recently used; evict as needed."""
         entries = self._entries
         entries[key] = entry
         self.bytes += entry.bytes
         if len(entries) > self.capacity or self.bytes > self.max_bytes:
-            self._evict(keep=key)
+            self._evict()
         return entry
 
     def record(self, entry: Connection, urls: Iterable[str]) -> None:
@@ -159,7 +176,7 @@ class Connections:
         entry.bytes += added
         self.bytes += added
         if self.bytes > self.max_bytes:
-            self._evict(keep=None)
+            self._evict()
 
     def _drop(self, key: ConnectionKey) -> None:
         self.bytes -= self._entries.pop(key).bytes
@@ -175,12 +192,11 @@ class Connections:
             self._drop(key)
         self._sweep_after = now + self.idle_s
 
-    def _evict(self, *, keep: ConnectionKey | None) -> None:
-        while self._entries and (len(self._entries) > self.capacity or self.bytes > self.max_bytes):
-            key = next(iter(self._entries))
-            if key == keep:
-                return
-            self._drop(key)
+    def _evict(self) -> None:
+        """Drop the least recently used entries while over a bound; never the most recent."""
+        entries = self._entries
+        while len(entries) > 1 and (len(entries) > self.capacity or self.bytes > self.max_bytes):
+            self.bytes -= entries.popitem(last=False)[1].bytes
 
 
 def connection_key(scope: Scope) -> ConnectionKey | None:
