@@ -106,6 +106,15 @@ SCOPE_KEY = "h2push"
 # itself only turns pushes and hints off for its own request.
 PUSHED_HEADER: Final = (b"x-h2push-pushed", b"1")
 _PUSHED_NAME = PUSHED_HEADER[0]
+# The request fields the middleware reads, by what each tells it.
+_ACCEPT, _SEC_FETCH_MODE, _CLIENT_STATE, _PUSHED, _PRELOAD = range(5)
+_READ_FIELDS = {
+    b"accept": _ACCEPT,
+    b"sec-fetch-mode": _SEC_FETCH_MODE,
+    **dict.fromkeys(_CLIENT_FIELDS, _CLIENT_STATE),  # what a tracker reads
+    _PUSHED_NAME: _PUSHED,
+    b"preload": _PRELOAD,  # a Vulcain Preload
+}
 _RECORDS_MEMO_SIZE = 64  # (Content-Type, Cache-Control) pairs remembered per middleware
 _EARLY_HINT = "http.response.early_hint"
 # Gunicorn's ASGI worker (25+) takes a 103 as this message, without offering it in the scope.
@@ -409,17 +418,20 @@ class H2PushMiddleware:
         client_fields: list[tuple[bytes, bytes]] | None = None  # what a tracker reads
         preload_fields: list[bytes] | None = None  # a Vulcain Preload
         for name, value in scope["headers"]:
-            if name == b"sec-fetch-mode":
-                navigation = value.strip().lower() == b"navigate"
-            elif name == b"accept":
+            field = _READ_FIELDS.get(name)  # one lookup for the many fields not read
+            if field is None:
+                continue
+            if field == _ACCEPT:
                 accept = value
-            elif name in _CLIENT_FIELDS:
+            elif field == _SEC_FETCH_MODE:
+                navigation = value.strip().lower() == b"navigate"
+            elif field == _CLIENT_STATE:
                 if client_fields is None:
                     client_fields = []
                 client_fields.append((name, value))
-            elif name == _PUSHED_NAME:
+            elif field == _PUSHED:
                 pushed = True
-            elif name == b"preload":
+            else:
                 if preload_fields is None:
                     preload_fields = []
                 preload_fields.append(value)
@@ -491,9 +503,7 @@ class H2PushMiddleware:
         if first is not None:
             prepared = first.prepared
             if prepared.plan.early_hints:
-                hinted = complete = await _send_extension(
-                    send, _early_hint(prepared, scope.get("extensions") or ())
-                )
+                hinted = complete = await _send_extension(send, _early_hint(prepared, extensions))
             if prepared.push_accepts:
                 refused = await _push_prepared(scope, send, prepared)
                 complete = complete and not refused
