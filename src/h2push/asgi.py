@@ -1241,11 +1241,11 @@ async def _push_prepared(scope: Scope, send: Send, prepared: Prepared) -> list[s
 
     Each carries its ``accept``, the request's inherited fields and :data:`PUSHED_HEADER`.
     """
-    tail = [*inherited_fields(scope["headers"]), PUSHED_HEADER]
+    tail = (*inherited_fields(scope["headers"]), PUSHED_HEADER)
     refused: list[str] = []
-    for url, accept_field in prepared.push_accepts:
+    for url, fields in prepared.push_fields(tail):
         try:
-            await send({"type": _PUSH, "path": url, "headers": [accept_field, *tail]})
+            await send({"type": _PUSH, "path": url, "headers": fields})
         except Exception:  # a refused push must never fail the request
             logger.debug("h2push: push of %s not sent", url, exc_info=True)
             refused.append(url)

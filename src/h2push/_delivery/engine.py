@@ -64,6 +64,8 @@ class Prepared:
     """
 
     __slots__ = (
+        "_push_fields",
+        "_tail",
         "hint_links",
         "hint_urls",
         "hint_values",
@@ -87,6 +89,23 @@ class Prepared:
         )
         self.push_urls = frozenset(p.url for p in result.pushes)
         self.linked_urls = delivered(linked=result.links, navigation=True, http2=True)
+        self._tail: tuple[tuple[bytes, bytes], ...] | None = None
+        self._push_fields: tuple[tuple[str, tuple[tuple[bytes, bytes], ...]], ...] = ()
+
+    def push_fields(
+        self, tail: tuple[tuple[bytes, bytes], ...]
+    ) -> tuple[tuple[str, tuple[tuple[bytes, bytes], ...]], ...]:
+        """Per push, its URL and its push promise's header fields: its ``accept``, then ``tail``.
+
+        ``tail`` is what every push promise of a request carries besides (the fields it
+        inherits, :func:`h2push._core.plan.inherited_fields`, and an adapter's own): the
+        same for every request of a client, so the fields are made again only when it
+        changes. Each field list is a tuple, which the server reads and cannot change.
+        """
+        if tail != self._tail:
+            self._push_fields = tuple((url, (accept, *tail)) for url, accept in self.push_accepts)
+            self._tail = tail
+        return self._push_fields
 
 
 class FirstVisit:
