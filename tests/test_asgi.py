@@ -902,3 +902,65 @@ def test_a_first_visits_shared_push_set_is_copied_before_it_grows() -> None:
     assert urls == {"/a.css", "/b.js"}
     # 400 bytes an entry, 100 a URL plus its characters: 2 x 400 + 2 x (106 + 105) + 106.
     assert ledger.bytes == 1328
+
+
+def test_each_first_visit_pushes_with_its_own_requests_inherited_fields() -> None:
+    app = H2PushMiddleware(page(), manifest=MANIFEST, tracker=None)
+    for encoding in (b"gzip", b"br", b"gzip"):  # the kind's fields made again on each change
+        headers = [(b"sec-fetch-mode", b"navigate"), (b"accept-encoding", encoding)]
+        sent = run(app, scope(extensions=H2, headers=headers))
+        promises = [m for m in sent if m["type"] == "http.response.push"]
+        assert [dict(m["headers"]) for m in promises] == [
+            {
+                b"accept": b"text/css,*/*;q=0.1",
+                b"accept-encoding": encoding,
+                b"x-h2push-pushed": b"1",
+            },
+            {b"accept": b"*/*", b"accept-encoding": encoding, b"x-h2push-pushed": b"1"},
+        ]
+
+
+def _own_pusher(path: str) -> Any:
+    """A page that promises ``path`` itself (Starlette's send_push_promise) and calls push()."""
+
+    async def app(request_scope: dict[str, Any], receive: Any, send: Any) -> None:
+        push(request_scope, "/late.js", as_="script")
+        await send({"type": "http.response.push", "path": path, "headers": []})
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        await send({**start, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/", "/api/data"], ids=["manifest-page", "no-candidates"])
+@pytest.mark.parametrize("own", ["/app.css", "/own.js"], ids=["promised-already", "new"])
+def test_a_first_visit_with_the_apps_own_promises_sends_what_the_full_plan_sends(
+    path: str, own: str
+) -> None:
+    fast = H2PushMiddleware(_own_pusher(own), manifest=MANIFEST)
+    full = H2PushMiddleware(_own_pusher(own), manifest=MANIFEST, versions=lambda url: None)
+    headers = [(b"accept", b"*/*")] if path != "/" else NAVIGATE
+    for _ in range(2):
+        fast_sent = run(fast, scope(path=path, extensions=H2, headers=headers))
+        full_sent = run(full, scope(path=path, extensions=H2, headers=headers))
+        assert fast_sent == full_sent
+    start = next(m for m in fast_sent if m["type"] == "http.response.start")
+    assert b"</late.js>; rel=preload; as=script" in b", ".join(links_of(start))
+    # One PUSH_PROMISE per URL per connection: the app's own of /app.css is dropped.
+    promised = pushed_paths(fast_sent)
+    assert promised.count(own) == 1
+    assert len(promised) == len(set(promised))
+
+
+def test_the_ledger_never_forgets_the_connection_used_last() -> None:
+    ledger = Connections(capacity=1, max_bytes=1)  # every bound exceeded at once
+    a, b = (("192.0.2.1", 1), None), (("192.0.2.1", 2), None)
+    ledger.record(ledger.get(a), ["/a.css"])
+    entry = ledger.first_visit(b, frozenset({"/b.css"}))
+    assert entry is not None
+    assert len(ledger) == 1
+    assert ledger.get(b) is entry
+    assert ledger.first_visit(b, frozenset({"/b.css"})) is None  # b was pushed on
+    with pytest.raises(ValueError, match="capacity 0 must be at least 1"):
+        Connections(capacity=0)
