@@ -507,6 +507,13 @@ class H2PushMiddleware:
             if prepared.push_accepts:
                 refused = await _push_prepared(scope, send, prepared)
                 complete = complete and not refused
+        if shortcut.tracked:  # a first visit is recorded whole, over HTTP/2, or not at all
+            complete = complete and (
+                self.proxy == PUSHES_FROM_LINK
+                or scope.get("http_version", "1.1") not in ("1.0", "1.1")
+            )
+        # What the full way needs, in one tuple: the closure's cells cost on every request.
+        sent = (scope, client_fields, entry, hinted, refused)
         full: Send | None = None  # the full way, once a message needs it
 
         def send_first(message: Message) -> Awaitable[None]:
@@ -515,14 +522,12 @@ class H2PushMiddleware:
                 kind = message["type"]
                 if kind == "http.response.start":
                     if not preloads:
-                        started = self._start_first(shortcut, scope, message, complete=complete)
+                        started = self._start_first(shortcut, message, complete)
                         if started is not None:
                             return send(started)
                 elif kind != _PUSH:
                     return send(message)
-                request = self._visit_of_first(
-                    scope, send, shortcut, client_fields, entry, hinted=hinted, refused=refused
-                )
+                request = self._visit_of_first(shortcut, send, *sent)
                 request.preloads = preloads
                 full = self._sender(request, send, None)
             return full(message)
@@ -572,15 +577,19 @@ class H2PushMiddleware:
             self._shortcuts[key] = shortcut
         return shortcut
 
-    def _start_first(
-        self, shortcut: _Shortcut, scope: Scope, message: Message, *, complete: bool
-    ) -> Message | None:
+    def _start_first(self, shortcut: _Shortcut, message: Message, complete: bool) -> Message | None:
         """A first visit's response start with its Link field and, when tracked, ``Set-Cookie``.
+
+        Args:
+            shortcut: The request's kind's.
+            message: The application's ``http.response.start``.
+            complete: For a tracked client: whether every hint and push went out, over
+                HTTP/2 (or to a proxy that pushes from Link).
 
         Returns:
             The message to send, or None when the response goes the full way: it has a Link
             of its own, or the client is tracked and not everything went out, or the
-            response is no HTTP/2 navigation's.
+            response is no navigation's.
         """
         if message.get("status", 200) >= 400:
             return message
@@ -597,12 +606,8 @@ class H2PushMiddleware:
         link = shortcut.link
         if not shortcut.tracked:
             return message if link is None else {**message, "headers": [*headers, link]}
-        http2 = self.proxy == PUSHES_FROM_LINK or scope.get("http_version", "1.1") not in (
-            "1.0",
-            "1.1",
-        )
         first = shortcut.first
-        if link is None or first is None or not (complete and http2 and shortcut.facts.navigation):
+        if link is None or first is None or not (complete and shortcut.facts.navigation):
             return None
         fields = (content_type, cache_control)
         if fields != shortcut.response_fields:  # a route answers with the same few values
@@ -631,14 +636,13 @@ class H2PushMiddleware:
             self._records[(content_type, cache_control)] = records
         return records
 
-    def _visit_of_first(
+    def _visit_of_first(  # noqa: PLR0917 (what the first visit sent, in order)
         self,
-        scope: Scope,
-        send: Send,
         shortcut: _Shortcut,
+        send: Send,
+        scope: Scope,
         client_fields: list[tuple[bytes, bytes]],
         entry: Connection | None,
-        *,
         hinted: bool,
         refused: Sequence[str],
     ) -> _RequestState:
