@@ -15,7 +15,9 @@ cookie):
 * bare Starlette, and Starlette inside ``H2PushMiddleware`` with the same manifest, the scope
   offering ``http.response.early_hint`` and ``http.response.push`` as Hypercorn does over
   HTTP/2 (so one 103 and ten push messages per request; the send callable discards them);
-  once more without a tracker, and once with an HTTP/1.1 scope (the Link header alone).
+  once more without a tracker, and once with an HTTP/1.1 scope (the Link header alone);
+* the same with the Starlette adapter as its docs set it up: the manifest given to the route
+  by ``@http2push``, found per request by ``preloads_resolver(app)``.
 
 Each variant is called in a tight loop for ``--seconds`` per run; runs are interleaved across
 variants (run 1 of all, then run 2, ...) so that machine noise falls on all alike; the table
@@ -201,6 +203,14 @@ def starlette_h2push(*, tracker: bool = True) -> Any:
     if tracker:
         return H2PushMiddleware(bare_starlette(), manifest=MANIFEST)
     return H2PushMiddleware(bare_starlette(), manifest=MANIFEST, tracker=None)
+
+
+def starlette_routes() -> Any:
+    """The Starlette adapter as its docs set it up: the route's own ``@http2push`` manifest."""
+    from h2push.starlette import http2push, preloads_resolver
+
+    app = Starlette(routes=[Route("/", http2push(MANIFEST)(_hello))])
+    return H2PushMiddleware(app, preloads=preloads_resolver(app))
 
 
 class LinkFloor:
@@ -444,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
             "Starlette + H2PushMiddleware (HTTP/2 scope, tracker=None)",
             "Starlette",
             asgi_loop(starlette_h2push(tracker=False), http2=True),
+            [],
+        ),
+        Variant(
+            "Starlette + h2push.starlette (route's @http2push, HTTP/2 scope)",
+            "Starlette",
+            asgi_loop(starlette_routes(), http2=True),
             [],
         ),
         Variant(

@@ -964,3 +964,39 @@ def test_the_ledger_never_forgets_the_connection_used_last() -> None:
     assert ledger.first_visit(b, frozenset({"/b.css"})) is None  # b was pushed on
     with pytest.raises(ValueError, match="capacity 0 must be at least 1"):
         Connections(capacity=0)
+
+
+def test_a_routes_preloads_are_asked_for_every_request_and_a_new_answer_is_planned_in_full() -> (
+    None
+):
+    from h2push import Preload
+
+    route: dict[str, tuple[Preload, ...] | None] = {"/": None}  # no route yet: a 404 page
+    asked: list[str] = []
+
+    def resolve(path: str, navigation: bool) -> tuple[Preload, ...] | None:
+        asked.append(path)
+        return route.get(path)
+
+    app = H2PushMiddleware(page(), preloads=resolve, tracker=None)
+    assert pushed_paths(run(app, scope(extensions=H2))) == []
+    route["/"] = (Preload(url="/added.css", as_="style"),)  # a route added later counts
+    assert pushed_paths(run(app, scope(extensions=H2))) == ["/added.css"]
+    route["/"] = (Preload(url="/changed.js", as_="script"),)
+    assert pushed_paths(run(app, scope(extensions=H2))) == ["/changed.js"]
+    assert pushed_paths(run(app, scope(extensions=H2))) == ["/changed.js"]
+    assert len(asked) >= 4
+
+
+def test_a_resolver_making_new_tuples_gets_what_the_full_plan_sends() -> None:
+    from h2push import Preload
+
+    def fresh(path: str, navigation: bool) -> tuple[Preload, ...]:
+        return (Preload(url="/app.css", as_="style"), Preload(url="/app.js", as_="script"))
+
+    fast = H2PushMiddleware(page(), preloads=fresh)
+    full = H2PushMiddleware(page(), preloads=fresh, versions=lambda url: None)
+    for _ in range(3):
+        fast_sent = run(fast, scope(extensions=H2))
+        assert fast_sent == run(full, scope(extensions=H2))
+        assert pushed_paths(fast_sent) == ["/app.css", "/app.js"]

@@ -175,14 +175,15 @@ class _RequestState(Visit):
 class _Shortcut:
     """What every first visit of one kind of request sends, as ASGI messages, made once.
 
-    A kind has one when its candidates are the manifest's own tuple (no ``preloads``
-    function, no ``push_preload``) and its client, when tracked, is known to have nothing as
-    long as it sends no tracker state (the default cookie tracker, no version function); a
-    kind with no candidates has one that plans nothing, unless a navigation may be hinted from
-    what its route learned. A request of the kind takes it when it also sends no tracker state
-    and no Vulcain ``Preload``, its path's caching is not watched, no learned page names it as
-    a stylesheet and its connection was not pushed on yet: see
-    :meth:`H2PushMiddleware._first_visit`. Anything else is planned in full.
+    A kind has one when its candidates are a tuple (the manifest's, the route's from the
+    ``preloads`` function; no ``push_preload``) and its client, when tracked, is known to have
+    nothing as long as it sends no tracker state (the default cookie tracker, no version
+    function); a kind with no candidates has one that plans nothing, unless a navigation may
+    be hinted from what its route learned. The ``preloads`` function is still asked for every
+    request: a kind whose answer changes (a new object) is planned in full from then on. A
+    request of the kind takes it when it also sends no tracker state and no Vulcain
+    ``Preload``, its path's caching is not watched, no learned page names it as a stylesheet
+    and its connection was not pushed on yet. Anything else is planned in full.
 
     Attributes:
         facts: The kind's request facts.
@@ -191,15 +192,33 @@ class _Shortcut:
         link: The response's ``link`` field (a bytes pair), or None.
         tracked: Whether the client is tracked: the response then records the first visit.
         ledger: Whether its pushes are held to, and recorded in, the connection's ledger.
+        routed: What the middleware's ``preloads`` function answered for the kind (the same
+            object every time while the route is unchanged), or ``()`` without one.
     """
 
-    __slots__ = ("added", "facts", "first", "ledger", "link", "response_fields", "tracked")
+    __slots__ = (
+        "added",
+        "facts",
+        "first",
+        "ledger",
+        "link",
+        "response_fields",
+        "routed",
+        "tracked",
+    )
 
     def __init__(
-        self, facts: RequestFacts, first: FirstVisit | None, *, tracked: bool, ledger: bool
+        self,
+        facts: RequestFacts,
+        first: FirstVisit | None,
+        *,
+        tracked: bool,
+        ledger: bool,
+        routed: Sequence[Preload] | None,
     ) -> None:
         self.facts = facts
         self.first = first
+        self.routed = routed
         link = None if first is None else first.prepared.link_bytes
         self.link = None if link is None else (b"link", link)
         self.tracked = tracked
@@ -452,6 +471,14 @@ class H2PushMiddleware:
             shortcut = self._shortcuts[key]
         except KeyError:
             shortcut = self._shortcut(key)
+        if (
+            shortcut is not None
+            and self.preloads is not None
+            and self.preloads(key[1], navigation) is not shortcut.routed
+        ):
+            shortcut = None  # the route's answer changes: planned in full from now on
+            if key in self._shortcuts:
+                self._shortcuts[key] = None
         learner = self.learner
         if (
             shortcut is None
@@ -543,18 +570,17 @@ class H2PushMiddleware:
         kind = self._kinds.get(key) or self._delivery.kind(key)
         facts = kind.facts
         shortcut = None
-        if self.preloads is None and not self.push_preload:
-            manifest = self.manifest
-            candidates = (
-                manifest.preloads_for(facts.path, navigation=facts.navigation)
-                if manifest is not None
-                else ()
-            )
+        if not self.push_preload:
+            routed: Sequence[Preload] | None = ()
+            if self.preloads is not None:
+                routed = self.preloads(facts.path, facts.navigation)
+            candidates = self._combined(facts, routed)
             delivery = self._delivery
             tracked = not facts.pushed and delivery.tracks(can_push=facts.can_push)
             if not candidates:
-                if not (facts.navigation and self.learner is not None):
-                    shortcut = _Shortcut(facts, None, tracked=False, ledger=False)
+                # A navigation its route may teach is hinted from what was learned.
+                if not (facts.navigation and self.learner is not None and routed is not None):
+                    shortcut = _Shortcut(facts, None, tracked=False, ledger=False, routed=routed)
             elif type(candidates) is tuple and (
                 not tracked or (self.versions is None and delivery.first_cookie)
             ):
@@ -570,7 +596,7 @@ class H2PushMiddleware:
                 if ledger and self.max_pushes_per_connection is not None:
                     budget = min(budget, self.max_pushes_per_connection)
                 first = delivery.first_visit(kind, candidates, max_pushes=budget)
-                shortcut = _Shortcut(facts, first, tracked=tracked, ledger=ledger)
+                shortcut = _Shortcut(facts, first, tracked=tracked, ledger=ledger, routed=routed)
         if self._kinds.get(key) is kind:  # kept as the kinds are: bounded, short paths only
             if len(self._shortcuts) >= len(self._kinds):
                 self._shortcuts.clear()
@@ -903,8 +929,12 @@ class H2PushMiddleware:
         routed: Sequence[Preload] | None = ()
         if self.preloads is not None:
             routed = self.preloads(facts.path, facts.navigation)
-            if routed is None:
-                return ()  # no route: hints and pushes would serve an error page
+        return self._combined(facts, routed)
+
+    def _combined(self, facts: RequestFacts, routed: Sequence[Preload] | None) -> Sequence[Preload]:
+        """The manifest's candidates and the route's (``preloads``' answer, None: no route)."""
+        if routed is None:
+            return ()  # no route: hints and pushes would serve an error page
         declared: Sequence[Preload] = ()
         if self.manifest is not None:
             declared = self.manifest.preloads_for(facts.path, navigation=facts.navigation)
