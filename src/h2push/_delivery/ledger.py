@@ -207,11 +207,16 @@ def connection_key(scope: Scope) -> ConnectionKey | None:
     ``(client, server)`` as tuples; None when the scope names no client.
     """
     extensions = scope.get("extensions")
-    if extensions:
-        named = extensions.get(CONNECTION_EXTENSION)
+    if extensions and CONNECTION_EXTENSION in extensions:
+        named = extensions[CONNECTION_EXTENSION]
         if isinstance(named, dict) and "id" in named:
             return ((CONNECTION_EXTENSION, named["id"]), None)
     client, server = scope.get("client"), scope.get("server")
     if not client:
         return None
-    return (tuple(client), tuple(server) if server else None)
+    # Servers give tuples (the spec allows any two-item iterable): kept as they are.
+    if type(client) is not tuple:
+        client = tuple(client)
+    if server and type(server) is not tuple:
+        server = tuple(server)
+    return (client, server or None)
