@@ -530,7 +530,13 @@ class H2PushMiddleware:
         if first is not None:
             prepared = first.prepared
             if prepared.plan.early_hints:
-                hinted = complete = await _send_extension(send, _early_hint(prepared, extensions))
+                try:
+                    await send(_early_hint(prepared, extensions))
+                except Exception:  # a refused hint must never fail the request
+                    logger.debug("h2push: 103 not sent", exc_info=True)
+                    complete = False
+                else:
+                    hinted = True
             if prepared.push_accepts:
                 refused = await _push_prepared(scope, send, prepared)
                 complete = complete and not refused
