@@ -1000,3 +1000,81 @@ def test_a_resolver_making_new_tuples_gets_what_the_full_plan_sends() -> None:
         fast_sent = run(fast, scope(extensions=H2))
         assert fast_sent == run(full, scope(extensions=H2))
         assert pushed_paths(fast_sent) == ["/app.css", "/app.js"]
+
+
+_METHODS = st.sampled_from(["GET", "HEAD", "POST"])
+_FIELD_SETS = st.lists(
+    st.sampled_from(
+        [
+            (b"sec-fetch-mode", b"navigate"),
+            (b"sec-fetch-mode", b"no-cors"),
+            (b"accept", b"text/html,*/*"),
+            (b"accept", b"TEXT/HTML"),
+            (b"accept", b"application/json"),
+            (b"accept-encoding", b"gzip"),
+            (b"user-agent", b"agent/1"),
+            (b"cookie", b"other=1"),
+            (b"x-h2push-pushed", b"1"),
+        ]
+    ),
+    max_size=5,
+)
+_OFFERS = st.sampled_from([{}, {"http.response.push": {}}, {"http.response.early_hint": {}}, H2])
+_PAGES = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from([200, 304, 404]),
+        "content_type": st.sampled_from([b"text/html", b"application/json"]),
+        "link": st.sampled_from([None, b"</own.js>; rel=preload; as=script"]),
+        "pushes": st.sampled_from([(), ({"url": "/late.js", "as_": "script"},)]),
+    }
+)
+
+
+@given(
+    method=_METHODS,
+    fields=_FIELD_SETS,
+    offers=_OFFERS,
+    app_kwargs=_PAGES,
+    path=st.sampled_from(["/", "/other"]),
+    settings=st.sampled_from(
+        [{}, {"tracker": None}, {"informational": True}, {"proxy": "forwards-103"}]
+    ),
+    http_version=st.sampled_from(["1.1", "2"]),
+)
+def test_any_request_sends_what_the_full_plan_sends(
+    method: str,
+    fields: list[tuple[bytes, bytes]],
+    offers: dict[str, Any],
+    app_kwargs: dict[str, Any],
+    path: str,
+    settings: dict[str, Any],
+    http_version: str,
+) -> None:
+    # The same middleware twice, one of them with no kind ever given a shortcut.
+    shortcut = H2PushMiddleware(page(**app_kwargs), manifest=MANIFEST, **settings)
+    full = H2PushMiddleware(page(**app_kwargs), manifest=MANIFEST, **settings)
+    full._shortcut = lambda key: None  # type: ignore[method-assign]
+    for _ in range(2):
+        request = scope(method=method, path=path, headers=list(fields), extensions=offers)
+        fast_sent = run(shortcut, {**request, "http_version": http_version})
+        request = scope(method=method, path=path, headers=list(fields), extensions=offers)
+        assert fast_sent == run(full, {**request, "http_version": http_version})
+
+
+def test_a_refused_push_the_link_does_not_carry_is_not_recorded() -> None:
+    # Long URLs: the Link value (3 KB) carries the first five, the pushes all ten.
+    urls = [f"/{i}-{'u' * 500}.js" for i in range(10)]
+    manifest = Manifest.from_dict({url: {"type": "script"} for url in urls})
+    fast = H2PushMiddleware(page(), manifest=manifest)
+    full = H2PushMiddleware(page(), manifest=manifest)
+    full._shortcut = lambda key: None  # type: ignore[method-assign]
+    send_to = _refusing({urls[-1]})
+    headers = [*NAVIGATE, (b"host", b"example.test")]
+    for _ in range(2):
+        fast_sent = send_to(fast, scope(extensions={"http.response.push": {}}, headers=headers))
+        full_sent = send_to(full, scope(extensions={"http.response.push": {}}, headers=headers))
+        assert fast_sent == full_sent
+    start = next(m for m in fast_sent if m["type"] == "http.response.start")
+    assert urls[-1].encode() not in b"".join(links_of(start))
+    assert pushed_paths(fast_sent) == urls[:-1]
+    assert cookie_of(start) is not None
