@@ -114,19 +114,16 @@ class FirstVisit:
     Attributes:
         prepared: The plan and its bytes (an empty known set, the budget of a new connection).
         pushed: The URLs it pushes (frozenset of str), all at once into a new ledger entry.
-        sent: How many URLs the 103 and the pushes carry together (int).
-        delivered: What an HTTP/2 navigation's response records when all ``sent`` went out:
-            those URLs and its Link preloads (:attr:`Prepared.linked_urls`).
+        delivered: What an HTTP/2 navigation's response records when its 103 and every push
+            went out: those URLs and its Link preloads (:attr:`Prepared.linked_urls`).
     """
 
-    __slots__ = ("_cookie", "delivered", "prepared", "pushed", "sent")
+    __slots__ = ("_cookie", "delivered", "prepared", "pushed")
 
     def __init__(self, prepared: Prepared) -> None:
         self.prepared = prepared
         self.pushed = prepared.push_urls
-        hinted = prepared.hint_urls
-        self.sent = len(hinted | self.pushed)  # URLs in the 103 and the pushes together
-        self.delivered = hinted | self.pushed | prepared.linked_urls
+        self.delivered = prepared.hint_urls | self.pushed | prepared.linked_urls
         self._cookie: list[tuple[bytes, bytes]] | None = None
 
 
