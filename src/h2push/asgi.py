@@ -171,6 +171,12 @@ class _RequestState(Visit):
         self.promised: set[str] | None = None  # the app's own promises, when there is no ledger
         self.first_tracked = False  # a tracked first visit: the client is loaded only if needed
 
+    def planned(self, prepared: Prepared) -> None:
+        """Keep what goes out before the app runs: the plan, its Link value, what it delivers."""
+        self.before = prepared.plan
+        self.link_bytes = prepared.link_bytes
+        self.linked_urls = prepared.linked_urls
+
 
 class _Shortcut:
     """What every first visit of one kind of request sends, as ASGI messages, made once.
@@ -685,9 +691,7 @@ class H2PushMiddleware:
         first = shortcut.first
         if first is not None:
             prepared = first.prepared
-            request.before = prepared.plan
-            request.link_bytes = prepared.link_bytes
-            request.linked_urls = prepared.linked_urls
+            request.planned(prepared)
             if hinted:
                 request.delivered.update(prepared.hint_urls)
             request.delivered.update(prepared.push_urls.difference(refused))
@@ -741,10 +745,8 @@ class H2PushMiddleware:
             )
             if prepared.plan.pushes and request.connection is not None and self.connections:
                 self.connections.record(request.connection, (p.url for p in prepared.plan.pushes))
-            request.before = before = prepared.plan
-            request.link_bytes = prepared.link_bytes
-            request.linked_urls = prepared.linked_urls
-            if before.early_hints and await _send_extension(
+            request.planned(prepared)
+            if prepared.plan.early_hints and await _send_extension(
                 send, _early_hint(prepared, scope.get("extensions") or ())
             ):
                 request.delivered.update(prepared.hint_urls)
