@@ -164,6 +164,17 @@ def get(app: Any, path: str, headers: list[tuple[bytes, bytes]] = NAVIGATE) -> l
     return sent
 
 
+def taught_once(page: Any) -> tuple[H2PushMiddleware, Learner, str]:
+    """``page`` in the middleware (no push) after one navigation to ``/``, its learner, the key."""
+    app = H2PushMiddleware(page, push=False)
+    learner = app.learner
+    assert learner is not None
+    get(app, "/")
+    key = learner.key("/")
+    assert key is not None
+    return app, learner, key
+
+
 def hinted(sent: list[dict[str, Any]]) -> list[str]:
     hints = [m for m in sent if m["type"] == "http.response.early_hint"]
     return [link.decode().split(">")[0][1:] for m in hints for link in m["links"]]
@@ -230,12 +241,7 @@ def test_a_repeated_head_is_not_read_again_and_any_change_is() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page["head"] + b"<p>" * 1000})
 
-    app = H2PushMiddleware(one_chunk, push=False)
-    learner = app.learner
-    assert learner is not None
-    get(app, "/")
-    key = learner.key("/")
-    assert key is not None
+    app, learner, key = taught_once(one_chunk)
     start = [(b"content-type", b"text/html")]
     assert learner.unchanged(key, 200, start, page["head"] + b"<p>")
     assert not learner.unchanged(
@@ -276,12 +282,7 @@ def test_a_csp_nonce_and_a_new_cookie_value_are_not_a_change_but_a_new_asset_is(
         await send({"type": "http.response.start", "status": 200, "headers": start()})
         await send({"type": "http.response.body", "body": head() + b"<p>" * 1000})
 
-    app = H2PushMiddleware(one_chunk, push=False)
-    learner = app.learner
-    assert learner is not None
-    get(app, "/")
-    key = learner.key("/")
-    assert key is not None
+    app, learner, key = taught_once(one_chunk)
     page["nonce"], page["cookie"] = b"Zx9/+q==", b"csrftoken=2"
     assert learner.unchanged(key, 200, start(), head() + b"<p>")
     unquoted = head().replace(b'"Zx9/+q=="', b"Zx9")

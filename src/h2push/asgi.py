@@ -516,7 +516,7 @@ class H2PushMiddleware:
         client_fields = client_fields or []
         first = shortcut.first
         entry: Connection | None = None
-        if shortcut.ledger:  # as _push_budget() holds a request to its connection's budget
+        if shortcut.ledger:  # held to its connection's budget: _holds_to_ledger()
             assert first is not None
             assert self.connections is not None
             # No await from the ledger's answer to the reservation.
@@ -596,14 +596,7 @@ class H2PushMiddleware:
             elif type(candidates) is tuple and (
                 not tracked or (self.versions is None and delivery.first_cookie)
             ):
-                ledger = (
-                    self.connections is not None
-                    and self.max_pushes_per_connection is not None
-                    and self.push
-                    and facts.can_push
-                    and facts.method == "GET"
-                    and not facts.pushed
-                )
+                ledger = self._holds_to_ledger(facts)
                 budget = self.max_pushes
                 if ledger and self.max_pushes_per_connection is not None:
                     budget = min(budget, self.max_pushes_per_connection)
@@ -1008,19 +1001,30 @@ class H2PushMiddleware:
             _target(scope), origin=origin, status=status, headers=headers
         )
 
+    def _holds_to_ledger(self, facts: RequestFacts) -> bool:
+        """Whether a request's pushes are held to its connection's budget and kept in the ledger.
+
+        A GET that is not itself pushed, when the server offers push and a budget is set.
+        """
+        return (
+            self.connections is not None
+            and self.max_pushes_per_connection is not None
+            and self.push
+            and facts.can_push
+            and facts.method == "GET"
+            and not facts.pushed
+        )
+
     def _push_budget(self, request: _RequestState, per_response: int) -> int:
         """How many more pushes ``request`` may make; adds its connection's pushes to known.
 
         Call it right before :func:`plan` and reserve the planned pushes with no await between.
         """
         facts = request.facts
-        if (
-            self.connections is None
-            or self.max_pushes_per_connection is None
-            or not (self.push and facts.can_push and facts.method == "GET")
-            or facts.pushed
-        ):
+        if not self._holds_to_ledger(facts):
             return per_response
+        assert self.connections is not None
+        assert self.max_pushes_per_connection is not None
         if request.connection is None:
             key = connection_key(request.scope)
             if key is None:
